@@ -1,0 +1,204 @@
+"""Settings for hotline, read from the environment when the app is created.
+
+Nothing here reads ``os.environ`` at import time: :func:`load_settings` is
+given the mapping to read, so the app factory, the workers and the tests each
+decide where their settings come from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+DEFAULT_ESCALATION_DELAYS = (60, 180)
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; the message names each variable."""
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _parse_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError("must be one of 1/0, true/false, yes/no, on/off")
+    return value
+
+
+def _check_delays(value: tuple[int, ...]) -> tuple[int, ...]:
+    if not value:
+        raise ValueError("must list at least one delay in seconds, e.g. 60,180")
+    if any(delay <= 0 for delay in value):
+        raise ValueError("every delay must be a positive number of seconds")
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+CsvInts = Annotated[tuple[int, ...], BeforeValidator(_split_csv), AfterValidator(_check_delays)]
+CsvStrs = Annotated[tuple[str, ...], BeforeValidator(_split_csv)]
+Flag = Annotated[bool, BeforeValidator(_parse_bool)]
+OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+class Settings(BaseModel):
+    """Validated settings. Field aliases are the environment variable names."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    database_url: OptionalStr = Field(None, alias="DATABASE_URL")
+    redis_url: OptionalStr = Field(None, alias="REDIS_URL")
+    secret_key: OptionalStr = Field(None, alias="HOTLINE_SECRET_KEY")
+    public_url: str = Field("http://127.0.0.1:5000", alias="HOTLINE_PUBLIC_URL")
+    twilio_account_sid: OptionalStr = Field(None, alias="HOTLINE_TWILIO_ACCOUNT_SID")
+    twilio_auth_tokens: CsvStrs = Field((), alias="HOTLINE_TWILIO_AUTH_TOKEN")
+    twilio_number: OptionalStr = Field(None, alias="HOTLINE_TWILIO_NUMBER")
+    twilio_api_base: str = Field("https://api.twilio.com", alias="HOTLINE_TWILIO_API_BASE")
+    default_region: str = Field("CN", alias="HOTLINE_DEFAULT_REGION")
+    escalation_delays: CsvInts = Field(DEFAULT_ESCALATION_DELAYS, alias="HOTLINE_ESCALATION_DELAYS")
+    notify_on_ack: Flag = Field(True, alias="HOTLINE_NOTIFY_ON_ACK")
+    max_group_size: int = Field(10, alias="HOTLINE_MAX_GROUP_SIZE", ge=2, le=250)
+    ring_timeout: int = Field(30, alias="HOTLINE_RING_TIMEOUT", ge=5, le=600)
+    db_timeout: int = Field(5, alias="HOTLINE_DB_TIMEOUT", ge=1, le=120)
+    language: str = Field("zh", alias="HOTLINE_LANGUAGE")
+    simulator_url: str = Field("http://127.0.0.1:5050", alias="HOTLINE_SIMULATOR_URL")
+    simulator_auth_token: str = Field("hotline-simulator", alias="HOTLINE_SIMULATOR_AUTH_TOKEN")
+    simulator_number: str = Field("+8657188880000", alias="HOTLINE_SIMULATOR_NUMBER")
+
+    @field_validator("public_url", "twilio_api_base", "simulator_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # Heroku-style URLs say postgres://, which SQLAlchemy no longer accepts.
+        if value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value[len("postgres://"):]
+        elif value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://"):]
+        if not value.startswith(("postgresql+psycopg://", "sqlite://")):
+            raise ValueError("must be a postgresql:// or sqlite:/// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phonenumbers knows, e.g. CN")
+        return value
+
+    @field_validator("twilio_account_sid")
+    @classmethod
+    def _account_sid(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("AC") and len(value) == 34):
+            raise ValueError("must be AC followed by 32 hexadecimal digits")
+        return value
+
+    @field_validator("twilio_number", "simulator_number")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError("must be a number in E.164 form, e.g. +8657188880000") from exc
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        from config.templates import available_languages
+
+        if value not in available_languages():
+            raise ValueError(f"no templates for {value!r}; available: {', '.join(available_languages())}")
+        return value
+
+    @property
+    def uses_twilio(self) -> bool:
+        """True when Twilio credentials are configured; otherwise the simulator is the carrier."""
+        return bool(self.twilio_account_sid and self.twilio_auth_tokens)
+
+    @property
+    def auth_tokens(self) -> tuple[str, ...]:
+        """Tokens that may sign an incoming webhook."""
+        return self.twilio_auth_tokens if self.uses_twilio else (self.simulator_auth_token,)
+
+    @property
+    def hotline_number(self) -> str:
+        """The number villagers dial, as the carrier presents it."""
+        if self.uses_twilio and self.twilio_number:
+            return self.twilio_number
+        return self.simulator_number
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping.
+
+    Args:
+        environ: The variables to read; ``os.environ`` when omitted.
+
+    Raises:
+        SettingsError: A value is malformed, or Twilio is half configured. The
+            message names every offending variable and says what is wrong.
+    """
+    source = dict(os.environ if environ is None else environ)
+    try:
+        settings = Settings.model_validate(source)
+    except ValidationError as exc:
+        aliases = {name: field.alias for name, field in Settings.model_fields.items()}
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            variable = aliases.get(name, name)
+            lines.append(f"{variable}={source.get(variable, '')!r}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    if bool(settings.twilio_account_sid) != bool(settings.twilio_auth_tokens):
+        raise SettingsError(
+            "invalid settings:\n  HOTLINE_TWILIO_ACCOUNT_SID and HOTLINE_TWILIO_AUTH_TOKEN "
+            "must be set together (leave both unset to use the carrier simulator)"
+        )
+    if settings.uses_twilio and not settings.twilio_number:
+        raise SettingsError(
+            "invalid settings:\n  HOTLINE_TWILIO_NUMBER must be set when Twilio credentials are given"
+        )
+    return settings

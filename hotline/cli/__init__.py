@@ -1,0 +1,51 @@
+"""The ``hotline`` command: a Flask CLI group, the one entry point for operators."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from config.settings import SettingsError
+
+
+def _create_app() -> Flask:
+    from hotline import create_app
+
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+def main() -> None:
+    """hotline: joint-defence alerting. Settings come from the environment (see README)."""
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema to the newest revision."""
+    from hotline.extensions import db
+    from hotline.migrate import upgrade
+
+    upgrade(db.engine, revision)
+    click.echo(f"database at {revision}: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def init_app(app: Flask) -> None:
+    """Register every command group on ``app``."""
+    from hotline.cli import admin
+
+    app.cli.add_command(db_group)
+    admin.register(app)
+
+
+__all__ = ["current_app", "main"]

@@ -1,0 +1,83 @@
+"""The database extension: one engine per process, one session per app context."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+
+def make_engine(url: str, *, timeout: int = 5, **kwargs: Any) -> Engine:
+    """Create an engine with the timeouts an alerting service needs.
+
+    A hung database must not hang a webhook past Twilio's 15 seconds, so
+    PostgreSQL gets connect and statement timeouts. SQLite runs in WAL mode so
+    the web process and the worker can write side by side.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": max(timeout, 15), "check_same_thread": False}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": timeout,
+            "options": f"-c statement_timeout={timeout * 1000} -c lock_timeout={timeout * 1000}",
+        },
+        **kwargs,
+    )
+
+
+class Database:
+    """Binds an engine to a Flask app, in the manner of a Flask extension.
+
+    Services never import this: they take a :class:`Session` argument. Views
+    and jobs get theirs from :attr:`session`.
+    """
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.sessionmaker: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        settings: Settings = app.extensions["hotline.settings"]
+        url = settings.database_url or app.config["DATABASE_URL"]
+        self.engine = make_engine(url, timeout=settings.db_timeout)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        app.extensions["hotline.db"] = self
+        app.teardown_appcontext(self._close_session)
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context, opened on first use."""
+        if "db_session" not in g:
+            if self.sessionmaker is None:
+                raise RuntimeError("Database.init_app() has not been called")
+            g.db_session = self.sessionmaker()
+        return g.db_session
+
+    def _close_session(self, _exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    def dispose(self) -> None:
+        """Drop pooled connections, e.g. in a process that was just forked."""
+        if self.engine is not None:
+            self.engine.dispose(close=False)

@@ -1,0 +1,37 @@
+"""Database models. Import from here: ``from hotline.models import Member``."""
+
+from hotline.models.base import Base, UTCDateTime, utcnow
+from hotline.models.directory import Group, Member, RingMode, Role, Station, User, Village
+from hotline.models.incidents import (
+    Answer,
+    Channel,
+    InboundMessage,
+    Incident,
+    IncidentStatus,
+    Notification,
+    Purpose,
+    Response,
+    TimelineEvent,
+)
+
+__all__ = [
+    "Answer",
+    "Base",
+    "Channel",
+    "Group",
+    "InboundMessage",
+    "Incident",
+    "IncidentStatus",
+    "Member",
+    "Notification",
+    "Purpose",
+    "Response",
+    "RingMode",
+    "Role",
+    "Station",
+    "TimelineEvent",
+    "User",
+    "UTCDateTime",
+    "Village",
+    "utcnow",
+]

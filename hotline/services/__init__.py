@@ -1,0 +1,1 @@
+"""Domain services: plain functions that take a SQLAlchemy session, with no Flask in sight."""

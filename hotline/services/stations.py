@@ -1,0 +1,112 @@
+"""Stations and staff users."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from hotline.models import Station, User
+from hotline.phones import parse_phone
+
+
+class StationError(ValueError):
+    """A station or user change was refused; the message says why."""
+
+
+def parse_delays(text: str) -> tuple[int, ...]:
+    """Parse ``"60,180"`` into seconds per escalation level.
+
+    Raises:
+        StationError: A part is not a positive whole number of seconds.
+    """
+    try:
+        delays = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise StationError(f"escalation delays must be whole seconds separated by commas, got {text!r}") from None
+    if not delays or any(delay <= 0 for delay in delays):
+        raise StationError(f"escalation delays must be positive seconds, got {text!r}")
+    return delays
+
+
+def get_or_create_station(session: Session, name: str) -> Station:
+    name = name.strip()
+    if not name:
+        raise StationError("station name is empty")
+    station = session.scalar(select(Station).where(Station.name == name))
+    if station is None:
+        station = Station(name=name)
+        session.add(station)
+        session.flush()
+    return station
+
+
+def configure_station(
+    session: Session,
+    name: str,
+    *,
+    duty_phone: str | None = None,
+    escalation_delays: str | None = None,
+    max_group_size: int | None = None,
+    region: str = "CN",
+) -> Station:
+    """Create the station ``name`` if needed and apply the given changes.
+
+    Raises:
+        StationError: The duty phone or delays are invalid.
+    """
+    station = get_or_create_station(session, name)
+    if duty_phone is not None:
+        from hotline.phones import PhoneError
+
+        try:
+            station.duty_phone = parse_phone(duty_phone, region).e164
+        except PhoneError as exc:
+            raise StationError(f"duty phone: {exc}") from None
+    if escalation_delays is not None:
+        station.escalation_delays = ",".join(str(d) for d in parse_delays(escalation_delays))
+    if max_group_size is not None:
+        if not 2 <= max_group_size <= 250:
+            raise StationError("group size limit must be between 2 and 250")
+        station.max_group_size = max_group_size
+    return station
+
+
+def add_user(session: Session, username: str, password: str, station_name: str | None) -> User:
+    """Add a staff user; ``station_name=None`` makes a city-wide user.
+
+    Raises:
+        StationError: The username is taken, the password too short, or the
+            station unknown.
+    """
+    username = username.strip()
+    if not username:
+        raise StationError("username is empty")
+    if len(password) < 8:
+        raise StationError("password must be at least 8 characters")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise StationError(f"user {username!r} already exists")
+    station_id = None
+    if station_name is not None:
+        station = session.scalar(select(Station).where(Station.name == station_name))
+        if station is None:
+            raise StationError(f"no station named {station_name!r}")
+        station_id = station.id
+    user = User(username=username, password_hash=generate_password_hash(password), station_id=station_id)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
+def issue_api_token(user: User) -> str:
+    """Give ``user`` a new API token; only its hash is stored, so show it once."""
+    token = secrets.token_urlsafe(32)
+    user.api_token_hash = hashlib.sha256(token.encode()).hexdigest()
+    return token
