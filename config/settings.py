@@ -89,6 +89,8 @@ class Settings(BaseModel):
     simulator_url: str = Field("http://127.0.0.1:5050", alias="HOTLINE_SIMULATOR_URL")
     simulator_auth_token: str = Field("hotline-simulator", alias="HOTLINE_SIMULATOR_AUTH_TOKEN")
     simulator_number: str = Field("+8657188880000", alias="HOTLINE_SIMULATOR_NUMBER")
+    fallback_phone: OptionalStr = Field(None, alias="HOTLINE_FALLBACK_PHONE")
+    timezone: str = Field("Asia/Shanghai", alias="HOTLINE_TIMEZONE")
 
     @field_validator("public_url", "twilio_api_base", "simulator_url")
     @classmethod
@@ -133,7 +135,18 @@ class Settings(BaseModel):
             raise ValueError("must be AC followed by 32 hexadecimal digits")
         return value
 
-    @field_validator("twilio_number", "simulator_number")
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name, e.g. Asia/Shanghai") from None
+        return value
+
+    @field_validator("twilio_number", "simulator_number", "fallback_phone")
     @classmethod
     def _e164(cls, value: str | None) -> str | None:
         if value is None:
@@ -152,6 +165,11 @@ class Settings(BaseModel):
         if value not in available_languages():
             raise ValueError(f"no templates for {value!r}; available: {', '.join(available_languages())}")
         return value
+
+    @property
+    def voice_language(self) -> str:
+        """The ``language`` attribute of ``<Say>`` for the configured templates."""
+        return {"zh": "zh-CN", "en": "en-US"}.get(self.language, self.language)
 
     @property
     def uses_twilio(self) -> bool:

@@ -71,6 +71,10 @@ def create_app(
 
     app.register_blueprint(health.bp)
 
+    from hotline import webhooks
+
+    app.register_blueprint(webhooks.bp)
+
     from hotline import cli
 
     cli.init_app(app)

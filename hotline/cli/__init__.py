@@ -42,10 +42,11 @@ def db_upgrade(revision: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Register every command group on ``app``."""
-    from hotline.cli import admin
+    from hotline.cli import admin, directory
 
     app.cli.add_command(db_group)
     admin.register(app)
+    directory.register(app)
 
 
 __all__ = ["current_app", "main"]

@@ -1,0 +1,183 @@
+"""Twilio as hotline's carrier, through twilio-python."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from hotline.carriers.base import CarrierError, Submitted
+
+TWILIO_API_BASE = "https://api.twilio.com"
+CALL_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+
+class ApiBaseHttpClient(TwilioHttpClient):
+    """A ``TwilioHttpClient`` that sends what twilio-python addresses to api.twilio.com elsewhere.
+
+    Used for a mock of the API (tests) or a relay in front of it.
+    """
+
+    def __init__(self, api_base: str, *, timeout: float):
+        super().__init__(timeout=timeout)
+        self.api_base = api_base.rstrip("/")
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        """Send the request to ``api_base`` instead of api.twilio.com; see ``TwilioHttpClient.request``."""
+        if url == TWILIO_API_BASE or url.startswith(TWILIO_API_BASE + "/"):
+            url = self.api_base + url[len(TWILIO_API_BASE) :]
+        return super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+
+
+class TwilioCarrier:
+    """Sends SMS and places calls through Twilio's 2010-04-01 REST API.
+
+    Args:
+        account_sid: The Twilio Account SID (``AC`` + 32 hex digits).
+        auth_token: The account's auth token.
+        from_number: The Twilio number messages and calls come from, in E.164.
+        api_base: Origin of the REST API; anything but api.twilio.com is used
+            in its place (a mock server, a relay).
+        timeout: Seconds to wait for Twilio to connect and to answer each request.
+        http_client: The HTTP client twilio-python uses, for tests; when given,
+            ``api_base`` and ``timeout`` are ignored.
+    """
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_base: str = TWILIO_API_BASE,
+        timeout: float = 10.0,
+        http_client: HttpClient | None = None,
+    ):
+        if http_client is None:
+            if api_base.rstrip("/") == TWILIO_API_BASE:
+                http_client = TwilioHttpClient(timeout=timeout)
+            else:
+                http_client = ApiBaseHttpClient(api_base, timeout=timeout)
+        self.from_number = from_number
+        self._client = Client(account_sid, auth_token, http_client=http_client)
+
+    def send_sms(self, *, to: str, body: str, status_callback: str) -> Submitted:
+        """Hand one SMS to Twilio.
+
+        Args:
+            to: The recipient, in E.164.
+            body: The message text.
+            status_callback: URL Twilio posts delivery status changes to.
+
+        Returns:
+            The Message SID (``SM...``) and its first status (usually ``queued``).
+
+        Raises:
+            CarrierError: Twilio refused the message (``code`` and
+                ``http_status`` from its reply; permanent for e.g. an invalid
+                or opted-out number, transient for 429 and 5xx), or could not
+                be reached in time (``http_status`` None, transient).
+        """
+        with _carrier_errors("send the SMS"):
+            message = self._client.messages.create(
+                to=to,
+                from_=self.from_number,
+                body=body,
+                status_callback=status_callback,
+            )
+        return _submitted(message.sid, message.status)
+
+    def place_call(self, *, to: str, url: str, status_callback: str, timeout: int) -> Submitted:
+        """Start one outbound call whose TwiML Twilio fetches from ``url`` when answered.
+
+        Args:
+            to: The callee, in E.164.
+            url: URL Twilio POSTs to for the call's TwiML.
+            status_callback: URL Twilio POSTs each progress event to (initiated,
+                ringing, answered, completed).
+            timeout: Seconds to let the phone ring before giving up.
+
+        Returns:
+            The Call SID (``CA...``) and its first status (usually ``queued``).
+
+        Raises:
+            CarrierError: Twilio refused the call (``code`` and ``http_status``
+                from its reply; permanent for e.g. an invalid number, transient
+                for 429 and 5xx), or could not be reached in time
+                (``http_status`` None, transient).
+        """
+        with _carrier_errors("place the call"):
+            call = self._client.calls.create(
+                to=to,
+                from_=self.from_number,
+                url=url,
+                method="POST",
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=list(CALL_STATUS_EVENTS),
+                timeout=timeout,
+            )
+        return _submitted(call.sid, call.status)
+
+
+@contextmanager
+def _carrier_errors(action: str) -> Iterator[None]:
+    """Re-raise what twilio-python and requests raise as :class:`CarrierError`."""
+    try:
+        yield
+    except TwilioRestException as exc:
+        raise CarrierError(
+            f"Twilio refused to {action}: {exc.msg}",
+            code=_twilio_code(exc.code, exc.status),
+            http_status=exc.status,
+        ) from exc
+    except TwilioServiceException as exc:
+        detail = f"{exc.title}: {exc.detail}" if exc.detail else exc.title
+        raise CarrierError(
+            f"Twilio refused to {action}: {detail}",
+            code=_twilio_code(exc.code, exc.status),
+            http_status=exc.status,
+        ) from exc
+    except (requests.RequestException, TwilioException) as exc:
+        raise CarrierError(f"Could not reach Twilio to {action}: {type(exc).__name__}: {exc}") from exc
+
+
+def _twilio_code(code: int | None, http_status: int) -> int | None:
+    # twilio-python puts the HTTP status in `code` when the reply carries no
+    # Twilio error code; Twilio's own codes are five digits, so they never clash.
+    return None if code == http_status else code
+
+
+def _submitted(sid: str | None, status: str | None) -> Submitted:
+    if sid is None or status is None:
+        # Twilio did accept the request (twilio-python only builds a record from
+        # a 2xx), so it must not look transient: a retry could send it twice.
+        raise CarrierError("Twilio accepted the request but its reply has no SID or status", http_status=201)
+    return Submitted(sid=sid, status=status)

@@ -1,0 +1,155 @@
+"""An SMS to the hotline: a reply, an opt-out, or a silent call for help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from hotline.models import (
+    Channel,
+    InboundMessage,
+    Incident,
+    IncidentStatus,
+    Notification,
+    Purpose,
+    utcnow,
+)
+from hotline.services.delivery import mark_opted_out
+from hotline.services.incidents import Opened, add_notification, find_caller, open_incident
+from hotline.services.messages import render_for
+from hotline.services.replies import Keyword, parse_keyword, parse_reply
+from hotline.services.responses import record_response
+from hotline.services.timeline import record_event
+from config.templates import render
+
+# A reply refers to an alert this recent; older incidents are history.
+REPLY_WINDOW = timedelta(hours=12)
+
+
+@dataclass
+class Handled:
+    """What an inbound SMS led to, and what to enqueue after commit."""
+
+    handled_as: str
+    incident: Incident | None = None
+    opened: Opened | None = None
+    sms_ids: list[int] = field(default_factory=list)
+    call_ids: list[int] = field(default_factory=list)
+
+
+def open_incident_alerting(session: Session, phone: str, now: datetime) -> Incident | None:
+    """The newest open incident that alerted ``phone`` (as a responder)."""
+    return session.scalar(
+        select(Incident)
+        .join(Notification, Notification.incident_id == Incident.id)
+        .where(
+            Notification.phone == phone,
+            Notification.purpose.in_((Purpose.ALERT, Purpose.ESCALATION)),
+            Incident.status != IncidentStatus.CLOSED,
+            Incident.opened_at >= now - REPLY_WINDOW,
+        )
+        .order_by(Incident.opened_at.desc(), Incident.id.desc())
+        .limit(1)
+    )
+
+
+def _own_open_incident(session: Session, phone: str, now: datetime) -> Incident | None:
+    return session.scalar(
+        select(Incident)
+        .where(
+            Incident.caller_phone == phone,
+            Incident.status != IncidentStatus.CLOSED,
+            Incident.opened_at >= now - REPLY_WINDOW,
+        )
+        .order_by(Incident.opened_at.desc())
+        .limit(1)
+    )
+
+
+def _answer(session: Session, settings: Settings, incident: Incident | None, phone: str, template: str, sid: str) -> int | None:
+    """A short reply to the sender, sent through the outbox like every other SMS."""
+    if incident is None:
+        return None
+    body = render_for(settings, incident, template) if template != "sms_help" else render(settings.language, template)
+    notification = add_notification(
+        session, incident, phone=phone, channel=Channel.SMS,
+        purpose=Purpose.HELP if template == "sms_help" else Purpose.RECEIPT, key=sid, body=body,
+    )
+    session.flush()
+    return notification.id
+
+
+def handle_inbound_sms(
+    session: Session,
+    settings: Settings,
+    *,
+    message_sid: str,
+    from_phone: str,
+    body: str,
+    now: datetime | None = None,
+) -> Handled:
+    """Decide what one inbound SMS means and record it, once per MessageSid.
+
+    - STOP/START keywords set or clear the sender's opt-out.
+    - ``1``/``2`` (or 到, 收到, 马上到 ...) from someone an open incident
+      alerted is logged as their response.
+    - Anything else from someone an open incident alerted gets a help text.
+    - Anything else from a household or leader opens an incident, as a call
+      would: for villagers who cannot speak.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database failed; nothing is kept.
+    """
+    now = now or utcnow()
+    if session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == message_sid)):
+        return Handled(handled_as="duplicate")
+    inbound = InboundMessage(message_sid=message_sid, from_phone=from_phone, body=body[:1600], handled_as="pending", received_at=now)
+    try:
+        with session.begin_nested():
+            session.add(inbound)
+            session.flush()
+    except IntegrityError:
+        return Handled(handled_as="duplicate")
+
+    handled = _classify(session, settings, message_sid, from_phone, body, now)
+    inbound.handled_as = handled.handled_as
+    inbound.incident_id = handled.incident.id if handled.incident else None
+    return handled
+
+
+def _classify(session: Session, settings: Settings, sid: str, phone: str, body: str, now: datetime) -> Handled:
+    keyword = parse_keyword(body)
+    if keyword is not None:
+        mark_opted_out(session, phone, keyword == Keyword.STOP)
+        return Handled(handled_as="opt_out" if keyword == Keyword.STOP else "opt_in")
+
+    alerted_by = open_incident_alerting(session, phone, now)
+    answer = parse_reply(body)
+    if alerted_by is not None:
+        if answer is None:
+            record_event(session, alerted_by.id, "sms_unrecognised", at=now, phone=phone, body=body[:200])
+            help_id = _answer(session, settings, alerted_by, phone, "sms_help", sid)
+            return Handled(handled_as="help", incident=alerted_by, sms_ids=[help_id] if help_id else [])
+        recorded = record_response(
+            session, settings, alerted_by, phone=phone, channel=Channel.SMS, answer=answer, source_sid=sid, now=now
+        )
+        return Handled(handled_as="reply", incident=alerted_by, sms_ids=recorded.sms_ids)
+
+    own = _own_open_incident(session, phone, now)
+    if own is not None:
+        record_event(session, own.id, "caller_sms", at=now, phone=phone, body=body[:200])
+        return Handled(handled_as="caller_update", incident=own)
+
+    if find_caller(session, phone) is not None and answer is None:
+        opened = open_incident(session, settings, caller_phone=phone, source="sms", message_sid=sid, now=now)
+        record_event(session, opened.incident.id, "caller_sms", at=now, phone=phone, body=body[:200])
+        return Handled(
+            handled_as="incident", incident=opened.incident, opened=opened,
+            sms_ids=opened.sms_ids, call_ids=opened.call_ids,
+        )
+    return Handled(handled_as="ignored")

@@ -1,0 +1,237 @@
+"""Opening an incident: find the caller's group and write the whole fan-out.
+
+The incident, its outbox rows (one notification per SMS or call) and its
+first timeline events are written in one transaction by the caller of these
+functions; jobs are enqueued only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from hotline.models import (
+    Channel,
+    Group,
+    Incident,
+    Member,
+    Notification,
+    Purpose,
+    RingMode,
+    Station,
+    utcnow,
+)
+from hotline.services.messages import render_for
+from hotline.services.timeline import record_event
+
+
+@dataclass
+class Opened:
+    """The result of :func:`open_incident`.
+
+    Attributes:
+        incident: The incident, new or found again.
+        created: False when the same CallSid or MessageSid had already opened it.
+        dial_members: Members to ring in the caller's ``<Dial>`` with their
+            notification ids (simultaneous mode).
+        sms_ids: SMS notifications to enqueue after commit.
+        call_ids: Calls a worker must place through the carrier's REST API.
+    """
+
+    incident: Incident
+    created: bool
+    dial: list[tuple[Member, Notification]] = field(default_factory=list)
+    sms_ids: list[int] = field(default_factory=list)
+    call_ids: list[int] = field(default_factory=list)
+
+
+def find_caller(session: Session, phone: str) -> Member | None:
+    """The household or leader registered with ``phone``, if any.
+
+    The directory guarantees at most one, so a caller finds exactly one group.
+    """
+    return session.scalar(
+        select(Member).where(
+            Member.phone == phone, Member.role.in_(("household", "leader")), Member.active.is_(True)
+        )
+    )
+
+
+def _sole_station(session: Session) -> Station | None:
+    stations = session.scalars(select(Station).limit(2)).all()
+    return stations[0] if len(stations) == 1 else None
+
+
+def _existing(session: Session, call_sid: str | None, message_sid: str | None) -> Incident | None:
+    if call_sid:
+        return session.scalar(select(Incident).where(Incident.call_sid == call_sid))
+    if message_sid:
+        return session.scalar(select(Incident).where(Incident.message_sid == message_sid))
+    return None
+
+
+def add_notification(
+    session: Session,
+    incident: Incident,
+    *,
+    phone: str,
+    channel: Channel,
+    purpose: Purpose,
+    key: str,
+    member: Member | None = None,
+    name: str = "",
+    body: str = "",
+    level: int = 0,
+    via_dial: bool = False,
+) -> Notification:
+    """Add one outbox row; ``key`` makes it unique within the incident."""
+    notification = Notification(
+        incident_id=incident.id,
+        member_id=member.id if member else None,
+        phone=phone,
+        recipient_name=member.name if member else name,
+        channel=channel,
+        purpose=purpose,
+        escalation_level=level,
+        via_dial=via_dial,
+        body=body,
+        status="pending",
+        dedupe_key=f"{incident.id}:{purpose}:{channel}:{key}:{phone}",
+    )
+    session.add(notification)
+    return notification
+
+
+def responders(group: Group | None, caller_phone: str) -> list[Member]:
+    """The group's active members other than the caller, one per number."""
+    if group is None:
+        return []
+    seen: set[str] = {caller_phone}
+    chosen = []
+    for member in group.members:
+        if member.active and member.phone not in seen:
+            seen.add(member.phone)
+            chosen.append(member)
+    return chosen
+
+
+def open_incident(
+    session: Session,
+    settings: Settings,
+    *,
+    caller_phone: str,
+    source: str,
+    call_sid: str | None = None,
+    message_sid: str | None = None,
+    now: datetime | None = None,
+) -> Opened:
+    """Open an incident for ``caller_phone`` and write its fan-out, idempotently.
+
+    A second webhook with the same CallSid (or MessageSid) returns the first
+    incident with ``created=False`` and writes nothing. A caller in no group
+    opens an incident marked ``unregistered``, with no fan-out.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database failed; nothing is kept.
+    """
+    now = now or utcnow()
+    found = _existing(session, call_sid, message_sid)
+    if found is not None:
+        return Opened(incident=found, created=False)
+
+    caller = find_caller(session, caller_phone)
+    group = caller.group if caller else None
+    station = group.village.station if group else _sole_station(session)
+    incident = Incident(
+        station_id=station.id if station else None,
+        group_id=group.id if group else None,
+        caller_member_id=caller.id if caller else None,
+        caller_phone=caller_phone,
+        caller_name=caller.name if caller else "",
+        source=source,
+        call_sid=call_sid,
+        message_sid=message_sid,
+        unregistered=caller is None,
+        opened_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(incident)
+            session.flush()
+    except IntegrityError:
+        # A concurrent copy of the same webhook won the race.
+        found = _existing(session, call_sid, message_sid)
+        if found is None:
+            raise
+        return Opened(incident=found, created=False)
+
+    record_event(
+        session,
+        incident.id,
+        "call_received" if source == "call" else "sms_received",
+        at=now,
+        member_id=caller.id if caller else None,
+        caller=caller_phone,
+        unregistered=caller is None,
+    )
+    opened = Opened(incident=incident, created=True)
+    if group is None:
+        return opened
+    _write_fan_out(session, settings, opened, group, source)
+    return opened
+
+
+def _write_fan_out(session: Session, settings: Settings, opened: Opened, group: Group, source: str) -> None:
+    incident = opened.incident
+    members = responders(group, incident.caller_phone)
+    alert = render_for(settings, incident, "sms_alert")
+    texted: list[Notification] = []
+    for member in members:
+        if member.reachable_by_sms:
+            texted.append(
+                add_notification(
+                    session, incident, phone=member.phone, channel=Channel.SMS,
+                    purpose=Purpose.ALERT, key="0", member=member, body=alert,
+                )
+            )
+    rung: list[tuple[Member, Notification]] = []
+    ring_by_dial = source == "call" and group.ring_mode == RingMode.SIMULTANEOUS
+    for member in members:
+        rung.append(
+            (
+                member,
+                add_notification(
+                    session, incident, phone=member.phone, channel=Channel.CALL,
+                    purpose=Purpose.ALERT, key="0", member=member, via_dial=ring_by_dial,
+                ),
+            )
+        )
+    caller = incident.caller
+    if caller is not None and caller.reachable_by_sms:
+        texted.append(
+            add_notification(
+                session, incident, phone=caller.phone, channel=Channel.SMS,
+                purpose=Purpose.CONFIRMATION, key="0", member=caller,
+                body=render_for(settings, incident, "sms_caller_confirmation", count=len(members)),
+            )
+        )
+    session.flush()
+    opened.sms_ids = [n.id for n in texted]
+    if ring_by_dial:
+        opened.dial = rung
+    else:
+        opened.call_ids = [n.id for _, n in rung]
+    record_event(
+        session,
+        incident.id,
+        "fan_out",
+        at=incident.opened_at,
+        ring_mode=str(group.ring_mode),
+        rung=len(rung),
+        texted=len(texted),
+    )

@@ -1,0 +1,148 @@
+"""Recording members' answers, and acknowledging an incident once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from hotline.models import (
+    Answer,
+    Channel,
+    Incident,
+    IncidentStatus,
+    Member,
+    Notification,
+    Purpose,
+    Response,
+    utcnow,
+)
+from hotline.services.incidents import add_notification
+from hotline.services.messages import render_for
+from hotline.services.timeline import record_event
+
+
+@dataclass
+class Recorded:
+    """The result of :func:`record_response`.
+
+    Attributes:
+        response: The stored response (None if this SID was already recorded).
+        acknowledged: True if this response acknowledged the incident.
+        sms_ids: "X is on the way" notices to enqueue after commit.
+    """
+
+    response: Response | None
+    acknowledged: bool = False
+    sms_ids: list[int] = field(default_factory=list)
+
+
+def member_for(session: Session, incident: Incident, phone: str) -> Member | None:
+    """The member that ``phone`` belongs to in the context of ``incident``."""
+    notified = session.scalar(
+        select(Notification)
+        .where(Notification.incident_id == incident.id, Notification.phone == phone)
+        .where(Notification.member_id.is_not(None))
+        .limit(1)
+    )
+    if notified is not None:
+        return notified.member
+    if incident.group_id is not None:
+        return session.scalar(select(Member).where(Member.group_id == incident.group_id, Member.phone == phone))
+    return None
+
+
+def record_response(
+    session: Session,
+    settings: Settings,
+    incident: Incident,
+    *,
+    phone: str,
+    channel: Channel,
+    answer: Answer,
+    source_sid: str,
+    now: datetime | None = None,
+) -> Recorded:
+    """Log a member's answer; the first acceptance acknowledges the incident.
+
+    Idempotent on ``source_sid``. Two members accepting at once are both
+    logged; the conditional update lets only one of them acknowledge.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database failed.
+    """
+    now = now or utcnow()
+    if session.scalar(select(Response.id).where(Response.source_sid == source_sid)) is not None:
+        return Recorded(response=None)
+    member = member_for(session, incident, phone)
+    response = Response(
+        incident_id=incident.id,
+        member_id=member.id if member else None,
+        phone=phone,
+        responder_name=member.name if member else "",
+        channel=channel,
+        answer=answer,
+        source_sid=source_sid,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(response)
+            session.flush()
+    except IntegrityError:
+        return Recorded(response=None)
+    kind = "call_accepted" if channel == Channel.CALL else "sms_reply"
+    record_event(
+        session, incident.id, kind, at=now, member_id=response.member_id,
+        phone=phone, answer=str(answer), name=response.responder_name,
+    )
+    recorded = Recorded(response=response)
+    if answer != Answer.ACCEPT:
+        return recorded
+    won = session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.status == IncidentStatus.OPEN)
+        .values(status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by_id=response.member_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        return recorded
+    session.refresh(incident)
+    recorded.acknowledged = True
+    record_event(
+        session, incident.id, "acknowledged", at=now, member_id=response.member_id,
+        name=response.responder_name or phone, channel=str(channel),
+    )
+    if settings.notify_on_ack:
+        recorded.sms_ids = _tell_the_others(session, settings, incident, response)
+    return recorded
+
+
+def _tell_the_others(session: Session, settings: Settings, incident: Incident, response: Response) -> list[int]:
+    """One SMS to everyone else who was alerted, and to the caller."""
+    body = render_for(settings, incident, "sms_ack_notice", responder=response.responder_name or response.phone)
+    alerted = session.scalars(
+        select(Notification).where(
+            Notification.incident_id == incident.id,
+            Notification.channel == Channel.SMS,
+            Notification.purpose.in_((Purpose.ALERT, Purpose.ESCALATION, Purpose.CONFIRMATION)),
+        )
+    ).all()
+    recipients: dict[str, Notification] = {}
+    for notification in alerted:
+        if notification.phone != response.phone:
+            recipients.setdefault(notification.phone, notification)
+    notices = [
+        add_notification(
+            session, incident, phone=phone, channel=Channel.SMS, purpose=Purpose.ACK_NOTICE,
+            key="0", member=source.member, name=source.recipient_name, body=body,
+        )
+        for phone, source in recipients.items()
+        if source.member is None or not source.member.opted_out
+    ]
+    session.flush()
+    return [n.id for n in notices]

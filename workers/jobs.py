@@ -1,0 +1,151 @@
+"""RQ jobs: send one SMS, place one call, check one escalation level.
+
+A job claims its row with a conditional update, so a job that runs twice
+sends once. Transient carrier failures are re-raised for RQ to retry;
+permanent ones are recorded on the row and not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq import get_current_job
+from sqlalchemy import case, update
+
+from hotline.carriers import CarrierError, Submitted
+from hotline.extensions import queues
+from hotline.models import Incident, Notification, utcnow
+from hotline.services.delivery import mark_opted_out
+from hotline.services.escalation import escalate
+from hotline.services.timeline import record_event
+from hotline.urls import callback_url
+from workers.dispatch import dispatch, schedule_escalation
+from workers.runtime import JobContext, job_context
+
+log = logging.getLogger(__name__)
+
+
+def _claim(ctx: JobContext, notification_id: int) -> Notification | None:
+    """Take the row from ``pending`` to ``claimed``; None if it is not pending."""
+    claimed = ctx.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == "pending")
+        .values(status="claimed", claimed_at=utcnow(), attempts=Notification.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    ctx.session.commit()
+    if not claimed:
+        return None
+    return ctx.session.get(Notification, notification_id)
+
+
+def _record_submitted(ctx: JobContext, notification: Notification, submitted: Submitted) -> None:
+    # A status callback may already have moved the row on; never move it back.
+    ctx.session.execute(
+        update(Notification)
+        .where(Notification.id == notification.id)
+        .values(
+            provider_sid=submitted.sid,
+            sent_at=utcnow(),
+            status=case((Notification.status == "claimed", submitted.status), else_=Notification.status),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    record_event(
+        ctx.session, notification.incident_id, f"{notification.channel}_queued",
+        member_id=notification.member_id, notification_id=notification.id,
+        phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
+        sid=submitted.sid,
+    )
+    ctx.session.commit()
+
+
+def _record_failure(ctx: JobContext, notification: Notification, error: CarrierError) -> None:
+    """Record a carrier refusal; re-raise it if RQ will retry."""
+    job = get_current_job()
+    will_retry = error.transient and job is not None and job.should_retry
+    notification.error_code = error.code
+    notification.error_message = str(error)[:500]
+    notification.status = "pending" if will_retry else "failed"
+    notification.status_at = utcnow()
+    if not will_retry:
+        record_event(
+            ctx.session, notification.incident_id, f"{notification.channel}_failed",
+            member_id=notification.member_id, notification_id=notification.id,
+            phone=notification.phone, name=notification.recipient_name,
+            error_code=error.code, error=str(error)[:200], purpose=str(notification.purpose),
+        )
+        if error.code == 21610:
+            mark_opted_out(ctx.session, notification.phone, True)
+    ctx.session.commit()
+    if will_retry:
+        raise error
+
+
+def send_sms(notification_id: int) -> str:
+    """Send one outbox SMS.
+
+    Raises:
+        CarrierError: A transient failure (429/20429, 5xx, timeout) that RQ
+            will retry with backoff. Permanent failures are recorded, not raised.
+    """
+    with job_context() as ctx:
+        notification = _claim(ctx, notification_id)
+        if notification is None:
+            return "skipped: not pending"
+        callback = callback_url(ctx.settings, "/twilio/sms-status", n=notification.id)
+        try:
+            submitted = ctx.carrier.send_sms(to=notification.phone, body=notification.body, status_callback=callback)
+        except CarrierError as error:
+            _record_failure(ctx, notification, error)
+            return f"failed: {error}"
+        _record_submitted(ctx, notification, submitted)
+        return submitted.sid
+
+
+def place_call(notification_id: int) -> str:
+    """Place one outbound call whose answerer is screened (press 1 to accept).
+
+    Raises:
+        CarrierError: A transient failure that RQ will retry.
+    """
+    with job_context() as ctx:
+        notification = _claim(ctx, notification_id)
+        if notification is None:
+            return "skipped: not pending"
+        try:
+            submitted = ctx.carrier.place_call(
+                to=notification.phone,
+                url=callback_url(ctx.settings, "/twilio/voice/screen", n=notification.id),
+                status_callback=callback_url(ctx.settings, "/twilio/call-status", n=notification.id),
+                timeout=ctx.settings.ring_timeout,
+            )
+        except CarrierError as error:
+            _record_failure(ctx, notification, error)
+            return f"failed: {error}"
+        _record_submitted(ctx, notification, submitted)
+        return submitted.sid
+
+
+def check_escalation(incident_id: int, level: int) -> str:
+    """Fire escalation ``level`` of an incident if nobody has responded.
+
+    Raises:
+        redis.exceptions.RedisError: The follow-up work could not be
+            enqueued; the job is retried and the fence stops a second firing.
+    """
+    with job_context() as ctx:
+        incident = ctx.session.get(Incident, incident_id)
+        if incident is None:
+            return "skipped: no such incident"
+        result = escalate(ctx.session, ctx.settings, incident, level)
+        ctx.session.commit()
+        queue = queues.queue()
+        if result.fired:
+            dispatch(queue, sms_ids=result.sms_ids, call_ids=result.call_ids)
+        if result.next_level is not None and result.next_delay is not None:
+            early = result.next_level == level
+            tag = f"-at-{int(utcnow().timestamp())}" if early else ""
+            schedule_escalation(queue, incident_id, result.next_level, result.next_delay, retry_tag=tag)
+        return f"level {level}: {'fired' if result.fired else 'not fired'}"
+
