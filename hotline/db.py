@@ -1,10 +1,11 @@
-"""The database extension: one engine per process, one session per app context."""
+"""The database extension: one engine per app, one session per app context."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,32 +45,46 @@ def make_engine(url: str, *, timeout: int = 5, **kwargs: Any) -> Engine:
     )
 
 
+@dataclass
+class DatabaseState:
+    """What one app holds: its engine and session factory."""
+
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+
+    def dispose(self) -> None:
+        """Drop pooled connections, e.g. in a process that was just forked."""
+        self.engine.dispose(close=False)
+
+
 class Database:
-    """Binds an engine to a Flask app, in the manner of a Flask extension.
+    """Binds an engine to each Flask app, in the manner of a Flask extension.
 
     Services never import this: they take a :class:`Session` argument. Views
     and jobs get theirs from :attr:`session`.
     """
 
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self.sessionmaker: sessionmaker[Session] | None = None
-
     def init_app(self, app: Flask) -> None:
         settings: Settings = app.extensions["hotline.settings"]
         url = settings.database_url or app.config["DATABASE_URL"]
-        self.engine = make_engine(url, timeout=settings.db_timeout)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        app.extensions["hotline.db"] = self
+        engine = make_engine(url, timeout=settings.db_timeout)
+        app.extensions["hotline.db"] = DatabaseState(engine, sessionmaker(engine, expire_on_commit=False))
         app.teardown_appcontext(self._close_session)
+
+    @staticmethod
+    def state(app: Flask | None = None) -> DatabaseState:
+        """The engine and session factory of ``app`` (the current app by default)."""
+        return (app or current_app).extensions["hotline.db"]
+
+    @property
+    def engine(self) -> Engine:
+        return self.state().engine
 
     @property
     def session(self) -> Session:
         """The session of the current app context, opened on first use."""
         if "db_session" not in g:
-            if self.sessionmaker is None:
-                raise RuntimeError("Database.init_app() has not been called")
-            g.db_session = self.sessionmaker()
+            g.db_session = self.state().sessionmaker()
         return g.db_session
 
     def _close_session(self, _exc: BaseException | None) -> None:
@@ -77,7 +92,5 @@ class Database:
         if session is not None:
             session.close()
 
-    def dispose(self) -> None:
-        """Drop pooled connections, e.g. in a process that was just forked."""
-        if self.engine is not None:
-            self.engine.dispose(close=False)
+    def dispose(self, app: Flask | None = None) -> None:
+        self.state(app).dispose()

