@@ -59,6 +59,8 @@ def import_command(file: Path, station_name: str, prune: bool, dry_run: bool) ->
     from hotline.extensions import db
 
     settings = get_settings(current_app)
+    if sys.stdout.isatty():
+        click.echo(f"reading {file} ...")  # a large workbook takes seconds to open
     try:
         sheet = read_sheet(file)
     except ReadError as exc:
@@ -118,7 +120,10 @@ def _report(plan: Plan, *, written: bool) -> None:
             f"({len(plan.absent) - len(plan.deactivations)} were inactive already):"
         )
     else:
-        click.echo(f"{len(plan.absent)} member(s) of the station are not in the file; left as they are (--prune deactivates them):")
+        click.echo(
+            f"{len(plan.absent)} member(s) of the station are not in the file; "
+            "left as they are (--prune deactivates them):"
+        )
     for member in plan.absent[:_ABSENT_SHOWN]:
         state = "" if member.active else " (inactive)"
         click.echo(f"  {member.village}/{member.group}: {member.name} {member.phone} {member.role.value}{state}")

@@ -93,7 +93,12 @@ def _apply(session: Session, plan: Plan, progress: Progress | None) -> None:
         station_id = get_or_create_station(session, plan.station_name).id
     if plan.new_villages:
         session.execute(insert(Village), [{"station_id": station_id, "name": name} for name in plan.new_villages])
-    villages = dict(session.execute(select(Village.name, Village.id).where(Village.station_id == station_id)).tuples())
+    villages = {
+        name: village_id
+        for name, village_id in session.execute(
+            select(Village.name, Village.id).where(Village.station_id == station_id)
+        )
+    }
     if plan.new_groups:
         session.execute(
             insert(Group),

@@ -153,7 +153,9 @@ class Plan:
         return len(self.creates) + len(self.updates) + len(self.deactivations)
 
 
-def parse_rows(sheet: Sheet, *, region: str, progress: Progress | None = None) -> tuple[list[Entry], list[Issue], list[Issue]]:
+def parse_rows(
+    sheet: Sheet, *, region: str, progress: Progress | None = None
+) -> tuple[list[Entry], list[Issue], list[Issue]]:
     """Clean every row and check each on its own.
 
     Returns:
@@ -409,7 +411,12 @@ def _check_capacity(
         total = len(group_rows) + kept[key]
         if total <= limit:
             continue
-        note = f", counting {kept[key]} already in the directory but not in this file" if kept[key] else ""
+        note = ""
+        if kept[key]:
+            note = (
+                f", counting {kept[key]} already in the directory but not in this file "
+                "(pruning members missing from the file frees their places)"
+            )
         message = f"group {key[0]}/{key[1]} would have {total} active members{note}; the limit is {limit}"
         for entry in group_rows[max(limit - kept[key], 0) :]:
             plan.errors.append(Issue(entry.row, Column.GROUP, message))
