@@ -14,9 +14,9 @@ from sqlalchemy import case, update
 
 from hotline.carriers import CarrierError, Submitted
 from hotline.extensions import queues
-from hotline.models import Incident, Notification, utcnow
+from hotline.models import Incident, IncidentStatus, Notification, Purpose, utcnow
 from hotline.services.delivery import mark_opted_out
-from hotline.services.escalation import escalate
+from hotline.services.escalation import escalate, resume_escalation
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
 from workers.dispatch import dispatch, schedule_escalation
@@ -37,6 +37,22 @@ def _claim(ctx: JobContext, notification_id: int) -> Notification | None:
     if not claimed:
         return None
     return ctx.session.get(Notification, notification_id)
+
+
+def _cancel_if_answered(ctx: JobContext, notification: Notification) -> bool:
+    """Cancel an escalation whose incident someone accepted while it waited (in the queue or between retries)."""
+    if notification.purpose != Purpose.ESCALATION or notification.incident.status == IncidentStatus.OPEN:
+        return False
+    notification.status = "canceled"
+    notification.status_at = utcnow()
+    record_event(
+        ctx.session, notification.incident_id, f"{notification.channel}_canceled",
+        member_id=notification.member_id, notification_id=notification.id,
+        phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
+        incident_status=str(notification.incident.status),
+    )
+    ctx.session.commit()
+    return True
 
 
 def _record_submitted(ctx: JobContext, notification: Notification, submitted: Submitted) -> None:
@@ -93,6 +109,8 @@ def send_sms(notification_id: int) -> str:
         notification = _claim(ctx, notification_id)
         if notification is None:
             return "skipped: not pending"
+        if _cancel_if_answered(ctx, notification):
+            return "canceled: incident already answered"
         callback = callback_url(ctx.settings, "/twilio/sms-status", n=notification.id)
         try:
             submitted = ctx.carrier.send_sms(to=notification.phone, body=notification.body, status_callback=callback)
@@ -113,6 +131,8 @@ def place_call(notification_id: int) -> str:
         notification = _claim(ctx, notification_id)
         if notification is None:
             return "skipped: not pending"
+        if _cancel_if_answered(ctx, notification):
+            return "canceled: incident already answered"
         try:
             submitted = ctx.carrier.place_call(
                 to=notification.phone,
@@ -132,16 +152,19 @@ def check_escalation(incident_id: int, level: int) -> str:
 
     Raises:
         redis.exceptions.RedisError: The follow-up work could not be
-            enqueued; the job is retried and the fence stops a second firing.
+            enqueued; the job is retried, the fence stops a second firing,
+            and the retry enqueues the level's unsent work.
     """
     with job_context() as ctx:
         incident = ctx.session.get(Incident, incident_id)
         if incident is None:
             return "skipped: no such incident"
         result = escalate(ctx.session, ctx.settings, incident, level)
+        if not result.fired and result.next_level is None:
+            result = resume_escalation(ctx.session, ctx.settings, incident, level)
         ctx.session.commit()
         queue = queues.queue()
-        if result.fired:
+        if result.sms_ids or result.call_ids:
             dispatch(queue, sms_ids=result.sms_ids, call_ids=result.call_ids)
         if result.next_level is not None and result.next_delay is not None:
             early = result.next_level == level

@@ -13,13 +13,13 @@ from hotline.services.timeline import record_event
 # Internal states first: pending (in the outbox) and claimed (a worker is sending it).
 _SMS_RANK = {
     "pending": 0, "claimed": 1, "accepted": 2, "scheduled": 2, "queued": 2,
-    "sending": 3, "sent": 4, "delivered": 5, "undelivered": 5, "failed": 5, "read": 6,
+    "sending": 3, "sent": 4, "delivered": 5, "undelivered": 5, "failed": 5, "canceled": 5, "read": 6,
 }
 _CALL_RANK = {
     "pending": 0, "claimed": 1, "queued": 2, "initiated": 2, "ringing": 3, "in-progress": 4,
     "answered": 4, "completed": 5, "busy": 5, "failed": 5, "no-answer": 5, "canceled": 5,
 }
-FINAL_SMS = frozenset({"delivered", "undelivered", "failed", "read"})
+FINAL_SMS = frozenset({"delivered", "undelivered", "failed", "canceled", "read"})
 FINAL_CALL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 

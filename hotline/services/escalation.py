@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline.models import Channel, Incident, IncidentStatus, Member, Purpose, Role, utcnow
+from hotline.models import Channel, Incident, IncidentStatus, Member, Notification, Purpose, Role, utcnow
 from hotline.services.incidents import add_notification
 from hotline.services.messages import render_for
 from hotline.services.timeline import record_event
@@ -126,6 +126,37 @@ def escalate(session: Session, settings: Settings, incident: Incident, level: in
         session, incident.id, "escalated", at=now, level=level,
         recipients=[{"phone": phone, "name": name} for phone, _, name in people],
     )
+    if level < min(len(delays), DUTY_LINE):
+        result.next_level = level + 1
+        result.next_delay = max(0.0, (due_at(incident, delays, level + 1) - now).total_seconds())
+    return result
+
+
+def resume_escalation(session: Session, settings: Settings, incident: Incident, level: int, now: datetime | None = None) -> Escalated:
+    """The follow-up work of a ``level`` that already fired, for a check that runs again.
+
+    A check whose enqueueing failed after its commit is retried by RQ; the
+    fence then stops :func:`escalate`, so the retry must pick up the level's
+    unsent notifications and the next check from here. Nothing fires.
+    """
+    now = now or utcnow()
+    if incident.status != IncidentStatus.OPEN or incident.escalation_level != level:
+        return Escalated(fired=False)
+    unsent = session.execute(
+        select(Notification.id, Notification.channel).where(
+            Notification.incident_id == incident.id,
+            Notification.purpose == Purpose.ESCALATION,
+            Notification.escalation_level == level,
+            Notification.via_dial.is_(False),
+            Notification.status == "pending",
+        ).order_by(Notification.id)
+    ).all()
+    result = Escalated(
+        fired=False,
+        sms_ids=[id_ for id_, channel in unsent if channel == Channel.SMS],
+        call_ids=[id_ for id_, channel in unsent if channel == Channel.CALL],
+    )
+    delays = escalation_delays(settings, incident)
     if level < min(len(delays), DUTY_LINE):
         result.next_level = level + 1
         result.next_delay = max(0.0, (due_at(incident, delays, level + 1) - now).total_seconds())

@@ -23,7 +23,7 @@ from hotline.services.delivery import mark_opted_out
 from hotline.services.incidents import Opened, add_notification, find_caller, open_incident
 from hotline.services.messages import render_for
 from hotline.services.replies import Keyword, parse_keyword, parse_reply
-from hotline.services.responses import record_response
+from hotline.services.responses import member_for, record_response
 from hotline.services.timeline import record_event
 from config.templates import render
 
@@ -79,6 +79,8 @@ def _answer(session: Session, settings: Settings, incident: Incident | None, pho
     notification = add_notification(
         session, incident, phone=phone, channel=Channel.SMS,
         purpose=Purpose.HELP if template == "sms_help" else Purpose.RECEIPT, key=sid, body=body,
+        # Named like every other notification, so the console and delivery events show who it went to.
+        member=member_for(session, incident, phone),
     )
     session.flush()
     return notification.id

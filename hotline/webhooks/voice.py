@@ -30,7 +30,7 @@ from hotline.services.responses import record_response
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
 from hotline.webhooks import bp, twiml
-from hotline.webhooks.params import CALL_SID, DIGITS, PHONE, form, query_id
+from hotline.webhooks.params import CALL_SID, DIGITS, PHONE, STATUS, form, query_id
 from hotline.webhooks.signature import twilio_signed
 from workers.dispatch import dispatch_from_request
 
@@ -120,6 +120,12 @@ def dial_result() -> Response:
         return _twiml(twiml.hangup())
     stage = query_id("stage")
     if incident.status != IncidentStatus.OPEN:
+        return _twiml(twiml.hangup())
+    if form("DialCallStatus", STATUS, required=False) in ("completed", "answered"):
+        # The unscreened duty line talked to the caller without acknowledging:
+        # the call is over, and telling the caller nobody answered would be false.
+        record_event(db.session, incident.id, "caller_connected", stage=stage)
+        db.session.commit()
         return _twiml(twiml.hangup())
     return _twiml(_dial_result(settings, incident, stage=stage + 1 if stage < 3 else 3))
 

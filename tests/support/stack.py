@@ -55,8 +55,27 @@ class Stack:
             if value:
                 return value
             time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}\n{self.diagnosis()}")
+
+    def diagnosis(self) -> str:
+        """The worker's log, the queues and the outbox, for a failed wait."""
+        from redis import Redis
+        from rq import Queue
+        from sqlalchemy import select
+
+        from hotline.models import Notification
+
         tail = self.worker_log.read_text(errors="replace")[-3000:] if self.worker_log.exists() else ""
-        raise AssertionError(f"timed out waiting for {what}\n--- worker log ---\n{tail}")
+        connection = Redis.from_url(self.env["REDIS_URL"])
+        queue = Queue("alerts", connection=connection)
+        jobs = f"queued {queue.job_ids}, scheduled {queue.scheduled_job_registry.get_job_ids()}, " \
+               f"failed {queue.failed_job_registry.get_job_ids()}, started {queue.started_job_registry.get_job_ids()}"
+        outbox = rows(self.app, lambda s: [
+            (n.id, n.channel, n.purpose, n.phone, n.status, n.error_code)
+            for n in s.scalars(select(Notification).order_by(Notification.id))
+        ])
+        errors = [e for e in self.sim.events() if "error" in e["kind"]][-10:]
+        return f"--- worker log ---\n{tail}\n--- queues ---\n{jobs}\n--- outbox ---\n{outbox}\n--- simulator errors ---\n{errors}"
 
 
 @contextmanager

@@ -1,0 +1,191 @@
+"""``<Dial><Conference>``: named rooms that calls join and leave."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hotline.simulator import twiml
+from hotline.simulator.calls import INBOUND, Call, CallGone
+from hotline.simulator.clock import rfc2822_now
+from hotline.simulator.dial import DialResult
+from hotline.simulator.ids import new_sid
+from hotline.simulator.runtime import Runtime
+
+_EVENT_NAMES = {
+    "join": "participant-join",
+    "leave": "participant-leave",
+    "start": "conference-start",
+    "end": "conference-end",
+}
+
+
+@dataclass(eq=False)
+class Participant:
+    call_sid: str
+    phone: str
+    joined_at: float
+    start_conference_on_enter: bool
+    end_conference_on_exit: bool
+    left_at: float | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "call_sid": self.call_sid,
+            "phone": self.phone,
+            "joined_at": round(self.joined_at, 3),
+            "left_at": None if self.left_at is None else round(self.left_at, 3),
+            "start_conference_on_enter": self.start_conference_on_enter,
+            "end_conference_on_exit": self.end_conference_on_exit,
+        }
+
+
+@dataclass(eq=False)
+class Room:
+    """One conference. ``status`` is init (waiting to start), in-progress or completed."""
+
+    name: str
+    sid: str
+    created_at: float
+    status: str = "init"
+    started_at: float | None = None
+    ended_at: float | None = None
+    participants: list[Participant] = field(default_factory=list)
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+    status_events: frozenset[str] = frozenset()
+    sequence: int = 0
+
+    def present(self) -> list[Participant]:
+        return [p for p in self.participants if p.left_at is None]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sid": self.sid,
+            "status": self.status,
+            "created_at": round(self.created_at, 3),
+            "started_at": None if self.started_at is None else round(self.started_at, 3),
+            "ended_at": None if self.ended_at is None else round(self.ended_at, 3),
+            "participants": [p.snapshot() for p in self.participants],
+            "present": [p.phone for p in self.present()],
+        }
+
+
+def join_conference(rt: Runtime, call: Call, noun: twiml.Conference, *, answer: Callable[[], None]) -> DialResult:
+    """Put ``call`` in the room named by ``noun`` until it leaves, and return the Dial result.
+
+    A call leaves when its phone hangs up (a member after its script's
+    ``talk_for``, a caller at ``hangup_after`` or by :meth:`Simulator.hangup`),
+    when the room ends (a participant with ``endConferenceOnExit`` left), or,
+    for a scripted caller, when everyone else who had joined has left.
+    """
+    answer()
+    pending: list[tuple[Room, str, Participant | None]] = []
+    with rt.cond:
+        room = rt.conferences.get(noun.name)
+        if room is None or room.status == "completed":
+            room = Room(name=noun.name, sid=new_sid("CF"), created_at=rt.clock.now())
+            rt.conferences[noun.name] = room
+        if room.status_callback is None and noun.status_callback:
+            room.status_callback = noun.status_callback
+            room.status_callback_method = noun.status_callback_method
+            room.status_events = noun.status_callback_events
+        me = Participant(
+            call_sid=call.sid,
+            phone=call.phone,
+            joined_at=rt.clock.now(),
+            start_conference_on_enter=noun.start_conference_on_enter,
+            end_conference_on_exit=noun.end_conference_on_exit,
+        )
+        room.participants.append(me)
+        call.conference = noun.name
+        pending.append((room, "join", me))
+        if noun.start_conference_on_enter and room.status == "init":
+            room.status, room.started_at = "in-progress", rt.clock.now()
+            pending.append((room, "start", None))
+        waiting = room.status == "init"
+        rt.cond.notify_all()
+    rt.record(call, "conference-join", name=room.name, conference_sid=room.sid, waiting=waiting)
+    _post(rt, pending)
+    if waiting and noun.wait_url:
+        _hear_wait_document(rt, call, noun)
+
+    talk_for = None if (call.direction == INBOUND or call.manual) else call.script.talk_for
+    leaves_when_alone = call.direction == INBOUND and not call.manual
+
+    def time_to_leave() -> bool:
+        if room.status == "completed":
+            return True
+        others = [p for p in room.participants if p is not me]
+        return leaves_when_alone and bool(others) and all(p.left_at is not None for p in others)
+
+    gone: str | None = None
+    try:
+        rt.wait(time_to_leave, talk_for, call=call)
+    except CallGone as exc:
+        gone = exc.reason
+    pending = []
+    with rt.cond:
+        me.left_at = rt.clock.now()
+        pending.append((room, "leave", me))
+        ends_room = room.status != "completed" and (
+            (me.end_conference_on_exit and room.status == "in-progress") or not room.present()
+        )
+        if ends_room:
+            room.status, room.ended_at = "completed", rt.clock.now()
+            pending.append((room, "end", None))
+        rt.cond.notify_all()
+    rt.record(call, "conference-leave", name=room.name, conference_sid=room.sid, ended_room=ends_room)
+    _post(rt, pending)
+    return DialResult("completed", None, round(me.left_at - me.joined_at), gone)
+
+
+def _post(rt: Runtime, pending: list[tuple[Room, str, Participant | None]]) -> None:
+    for room, event, participant in pending:
+        rt.log.add(
+            f"conference.{event}",
+            name=room.name,
+            conference_sid=room.sid,
+            call_sid=participant.call_sid if participant else None,
+            phone=participant.phone if participant else None,
+        )
+        with rt.cond:
+            if not room.status_callback or event not in room.status_events:
+                continue
+            sequence = room.sequence
+            room.sequence += 1
+            url, method = room.status_callback, room.status_callback_method
+        params = {
+            "AccountSid": rt.account_sid,
+            "ConferenceSid": room.sid,
+            "FriendlyName": room.name,
+            "StatusCallbackEvent": _EVENT_NAMES[event],
+            "SequenceNumber": str(sequence),
+            "Timestamp": rfc2822_now(),
+        }
+        if participant is not None:
+            params.update(
+                CallSid=participant.call_sid,
+                StartConferenceOnEnter=str(participant.start_conference_on_enter).lower(),
+                EndConferenceOnExit=str(participant.end_conference_on_exit).lower(),
+                Muted="false",
+                Hold="false",
+                Coaching="false",
+            )
+        rt.webhooks.send(url, params, method=method, kind="conference-status", conference_sid=room.sid, event=_EVENT_NAMES[event])
+
+
+def _hear_wait_document(rt: Runtime, call: Call, noun: twiml.Conference) -> None:
+    # Hold music loops on Twilio; one pass is enough to show what the caller hears.
+    if noun.wait_url is None:
+        return
+    document = rt.fetch_twiml(call, noun.wait_url, noun.wait_method, rt.call_params(call), kind="conference-wait-url")
+    if document is None:
+        return
+    for verb in document.verbs:
+        if isinstance(verb, twiml.Say):
+            rt.record(call, "say", text=verb.text, language=verb.language, voice=verb.voice, hold=True)
+        elif isinstance(verb, twiml.Play):
+            rt.record(call, "play", url=verb.url, hold=True)
