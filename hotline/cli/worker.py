@@ -17,14 +17,13 @@ MAINTENANCE_INTERVAL = 15
 @with_appcontext
 def worker_command(burst: bool, name: str | None) -> None:
     """Run an RQ worker on the alerts and broadcasts queues, with the scheduler."""
-    from rq import Worker
-
     from hotline.extensions import queues
     from hotline.queues import QUEUE_NAMES
     from workers.runtime import use_app
+    from workers.worker import HotlineWorker
 
     use_app(current_app._get_current_object())  # type: ignore[attr-defined]
-    worker = Worker(
+    worker = HotlineWorker(
         [queues.queue(queue_name) for queue_name in QUEUE_NAMES],
         connection=queues.connection,
         name=name,

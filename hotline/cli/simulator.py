@@ -1,0 +1,125 @@
+"""``hotline simulator serve`` and ``hotline simulate ...``: the carrier simulator from a terminal."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from hotline import get_settings
+
+
+@click.group("simulator")
+def simulator_group() -> None:
+    """The carrier simulator that stands in for Twilio."""
+
+
+@simulator_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5050, show_default=True)
+@click.option("--time-scale", default=1.0, show_default=True, help="Multiply every simulated wait (0.1 = ten times faster).")
+@with_appcontext
+def serve(host: str, port: int, time_scale: float) -> None:
+    """Serve the simulator until Ctrl-C; it calls the service at HOTLINE_PUBLIC_URL."""
+    from hotline.simulator import Simulator, run_simulator
+
+    settings = get_settings(current_app)
+    sim = Simulator(
+        service_url=settings.public_url,
+        auth_token=settings.simulator_auth_token,
+        hotline_number=settings.simulator_number,
+        time_scale=time_scale,
+    )
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # ``hotline up`` stops its children with SIGTERM; stop as on Ctrl-C.
+    signal.signal(signal.SIGTERM, _stop)
+    # One access-log line per poll would drown the worker's and web app's output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    run_simulator(sim, host, port, announce=lambda url: click.echo(f"carrier simulator on {url}"))
+
+
+@click.group("simulate")
+def simulate_group() -> None:
+    """Drive the running simulator: dial in or text as a villager."""
+
+
+def _client():
+    from hotline.simulator.client import SimulatorClient
+
+    return SimulatorClient(get_settings(current_app).simulator_url)
+
+
+def _describe(event: dict[str, Any]) -> str | None:
+    kind = event.get("kind", "")
+    phone = event.get("phone") or event.get("to") or ""
+    if kind == "call.say":
+        return f"{phone} hears: {event.get('text', '')}"
+    if kind == "phone.ringing":
+        return f"{phone} is ringing"
+    if kind in ("phone.answered", "phone.pressed", "call.bridged"):
+        extra = event.get("digits", "")
+        return f"{phone} {kind.split('.', 1)[1]} {extra}".rstrip()
+    if kind == "phone.sms_received":
+        return f"{phone} receives SMS: {event.get('body', '')}"
+    if kind == "call.status" and event.get("status") in ("completed", "no-answer", "busy", "failed", "canceled"):
+        return f"{phone} call {event.get('status')}"
+    return None
+
+
+@simulate_group.command("call")
+@click.option("--from", "from_phone", required=True, help="The calling phone number (E.164).")
+@click.option("--hangup-after", type=float, default=None, help="The caller hangs up after this many seconds.")
+@click.option("--watch", default=60.0, show_default=True, help="Seconds to print what the phones do.")
+@with_appcontext
+def simulate_call(from_phone: str, hangup_after: float | None, watch: float) -> None:
+    """Dial the hotline from a phone number, and print what every phone hears and does."""
+    from hotline.phones import PhoneError, parse_phone
+    from hotline.simulator.client import SimulatorClientError
+
+    settings = get_settings(current_app)
+    try:
+        phone = parse_phone(from_phone, settings.default_region).e164
+    except PhoneError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from") from None
+    client = _client()
+    try:
+        _, since = client.events()
+        sid = client.dial(phone, hangup_after=hangup_after)
+    except SimulatorClientError as exc:
+        raise click.ClickException(f"the simulator at {settings.simulator_url} did not take the call: {exc}") from None
+    click.echo(f"{phone} dials {settings.hotline_number} (CallSid {sid})")
+    deadline = time.monotonic() + watch
+    while time.monotonic() < deadline:
+        events, since = client.events(since)
+        for event in events:
+            line = _describe(event)
+            if line:
+                click.echo(f"  [{event.get('at', 0):6.1f}s] {line}")
+        if client.call(sid).get("done"):
+            click.echo("call ended")
+            return
+        time.sleep(0.3)
+    click.echo(f"still running after {watch:.0f} s; follow it in the console")
+
+
+@simulate_group.command("sms")
+@click.option("--from", "from_phone", required=True)
+@click.argument("body")
+@with_appcontext
+def simulate_sms(from_phone: str, body: str) -> None:
+    """Text the hotline from a phone number, e.g. a reply of 1."""
+    sid = _client().send_sms(from_phone, body)
+    click.echo(f"{from_phone} texts {body!r} (MessageSid {sid})")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(simulator_group)
+    app.cli.add_command(simulate_group)
