@@ -42,13 +42,14 @@ def db_upgrade(revision: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Register every command group on ``app``."""
-    from hotline.cli import admin, directory, up, worker
+    from hotline.cli import admin, directory, simulator, up, worker
 
     app.cli.add_command(db_group)
     admin.register(app)
     directory.register(app)
     worker.register(app)
     up.register(app)
+    simulator.register(app)
 
 
 __all__ = ["current_app", "main"]
