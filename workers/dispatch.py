@@ -8,6 +8,7 @@ in the database, which every job claims atomically.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -20,12 +21,20 @@ log = logging.getLogger(__name__)
 RETRY_INTERVALS = [2, 5, 15, 30, 60, 120, 300]
 
 
+def retry_policy() -> Retry:
+    """Backoff with jitter, so a burst of throttled sends does not retry in lockstep."""
+    return Retry(
+        max=len(RETRY_INTERVALS),
+        interval=[max(1, round(seconds * random.uniform(0.75, 1.25))) for seconds in RETRY_INTERVALS],
+    )
+
+
 def enqueue_sms(queue: Queue, notification_id: int) -> None:
     from workers.jobs import send_sms
 
     queue.enqueue(
         send_sms, notification_id, job_id=f"sms-{notification_id}",
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS), failure_ttl=7 * 24 * 3600,
+        retry=retry_policy(), failure_ttl=7 * 24 * 3600,
     )
 
 
@@ -34,7 +43,7 @@ def enqueue_call(queue: Queue, notification_id: int) -> None:
 
     queue.enqueue(
         place_call, notification_id, job_id=f"call-{notification_id}",
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS), failure_ttl=7 * 24 * 3600,
+        retry=retry_policy(), failure_ttl=7 * 24 * 3600,
     )
 
 
@@ -48,7 +57,7 @@ def schedule_escalation(queue: Queue, incident_id: int, level: int, delay: float
     queue.enqueue_in(
         timedelta(seconds=max(0.0, delay)), check_escalation, incident_id, level,
         job_id=f"escalation-{incident_id}-{level}{retry_tag}",
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS), failure_ttl=7 * 24 * 3600,
+        retry=retry_policy(), failure_ttl=7 * 24 * 3600,
     )
 
 

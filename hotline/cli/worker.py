@@ -29,6 +29,10 @@ def worker_command(burst: bool, name: str | None) -> None:
         name=name,
         maintenance_interval=MAINTENANCE_INTERVAL,
     )
+    from hotline.redis_checks import warn_about_durability
+
+    for problem in warn_about_durability(queues.connection):
+        click.secho(f"WARNING: {problem}", fg="red", err=True)
     worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 
