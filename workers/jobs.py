@@ -63,6 +63,8 @@ def _record_submitted(ctx: JobContext, notification: Notification, submitted: Su
         .values(
             provider_sid=submitted.sid,
             sent_at=utcnow(),
+            error_code=None,
+            error_message=None,
             status=case((Notification.status == "claimed", submitted.status), else_=Notification.status),
         )
         .execution_options(synchronize_session=False)

@@ -29,6 +29,8 @@ from config.templates import render
 
 # A reply refers to an alert this recent; older incidents are history.
 REPLY_WINDOW = timedelta(hours=12)
+# After an alert is settled, a household's free text is read as a reply for this long.
+ANSWERING_WINDOW = timedelta(minutes=10)
 
 
 @dataclass
@@ -132,6 +134,11 @@ def _classify(session: Session, settings: Settings, sid: str, phone: str, body: 
 
     alerted_by = open_incident_alerting(session, phone, now)
     answer = parse_reply(body)
+    caller = find_caller(session, phone)
+    if alerted_by is not None and answer is None and caller is not None and not _still_answering(alerted_by, now):
+        # A household alerted earlier for a neighbour, whose alert is settled,
+        # is now asking for help itself.
+        alerted_by = None
     if alerted_by is not None:
         if answer is None:
             record_event(session, alerted_by.id, "sms_unrecognised", at=now, phone=phone, body=body[:200])
@@ -147,11 +154,38 @@ def _classify(session: Session, settings: Settings, sid: str, phone: str, body: 
         record_event(session, own.id, "caller_sms", at=now, phone=phone, body=body[:200])
         return Handled(handled_as="caller_update", incident=own)
 
-    if find_caller(session, phone) is not None and answer is None:
+    if answer is None:
+        # From a registered household this is a silent call for help; from an
+        # unknown number it is recorded and forwarded to the duty line.
         opened = open_incident(session, settings, caller_phone=phone, source="sms", message_sid=sid, now=now)
         record_event(session, opened.incident.id, "caller_sms", at=now, phone=phone, body=body[:200])
+        sms_ids = list(opened.sms_ids)
+        if caller is None and opened.created:
+            forwarded = _forward_to_duty_line(session, settings, opened.incident, body)
+            sms_ids += [forwarded] if forwarded else []
         return Handled(
-            handled_as="incident", incident=opened.incident, opened=opened,
-            sms_ids=opened.sms_ids, call_ids=opened.call_ids,
+            handled_as="incident" if caller is not None else "unregistered",
+            incident=opened.incident, opened=opened, sms_ids=sms_ids, call_ids=opened.call_ids,
         )
     return Handled(handled_as="ignored")
+
+
+def _still_answering(incident: Incident, now: datetime) -> bool:
+    """Whether a non-reply from someone this incident alerted is probably about it."""
+    if incident.status == IncidentStatus.OPEN:
+        return True
+    settled = incident.acknowledged_at or incident.opened_at
+    return now - settled < ANSWERING_WINDOW
+
+
+def _forward_to_duty_line(session: Session, settings: Settings, incident: Incident, body: str) -> int | None:
+    station = incident.station
+    if station is None or not station.duty_phone:
+        return None
+    notification = add_notification(
+        session, incident, phone=station.duty_phone, channel=Channel.SMS, purpose=Purpose.ESCALATION,
+        key="unregistered", name=station.name, level=2,
+        body=render(settings.language, "sms_unregistered_forward", caller_phone=incident.caller_phone, body=body[:300]),
+    )
+    session.flush()
+    return notification.id

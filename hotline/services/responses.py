@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from hotline.carriers.base import PERMANENT_ERROR_CODES
 from hotline.models import (
     Answer,
     Channel,
@@ -133,8 +134,9 @@ def _tell_the_others(session: Session, settings: Settings, incident: Incident, r
         )
     ).all()
     recipients: dict[str, Notification] = {}
+    unreachable = {n.phone for n in alerted if n.status == "failed" and n.error_code in PERMANENT_ERROR_CODES}
     for notification in alerted:
-        if notification.phone != response.phone:
+        if notification.phone != response.phone and notification.phone not in unreachable:
             recipients.setdefault(notification.phone, notification)
     notices = [
         add_notification(
@@ -146,3 +148,21 @@ def _tell_the_others(session: Session, settings: Settings, incident: Incident, r
     ]
     session.flush()
     return [n.id for n in notices]
+
+
+def acknowledge_by_duty_line(session: Session, incident: Incident, now: datetime | None = None) -> bool:
+    """The station's duty line talked with the caller: nobody else need be escalated to.
+
+    Returns False if the incident was no longer open.
+    """
+    now = now or utcnow()
+    won = session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.status == IncidentStatus.OPEN)
+        .values(status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won:
+        session.refresh(incident)
+        record_event(session, incident.id, "acknowledged", at=now, name="duty line", channel="call")
+    return bool(won)

@@ -26,7 +26,7 @@ from hotline.phones import normalise_incoming
 from hotline.services.escalation import OFFICERS, escalation_delays, recipients
 from hotline.services.incidents import add_notification, open_incident
 from hotline.services.messages import incident_values, render_for
-from hotline.services.responses import record_response
+from hotline.services.responses import acknowledge_by_duty_line, record_response
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
 from hotline.webhooks import bp, twiml
@@ -125,6 +125,8 @@ def dial_result() -> Response:
         # The unscreened duty line talked to the caller without acknowledging:
         # the call is over, and telling the caller nobody answered would be false.
         record_event(db.session, incident.id, "caller_connected", stage=stage)
+        if stage >= 2:
+            acknowledge_by_duty_line(db.session, incident)
         db.session.commit()
         return _twiml(twiml.hangup())
     return _twiml(_dial_result(settings, incident, stage=stage + 1 if stage < 3 else 3))
