@@ -8,6 +8,7 @@ permanent ones are recorded on the row and not retried.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from rq import get_current_job
 from sqlalchemy import case, update
@@ -100,6 +101,40 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
         raise error
 
 
+def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], Submitted]) -> str:
+    """Claim a row, hand it to the carrier with ``submit``, and record the outcome."""
+    with job_context() as ctx:
+        notification = _claim(ctx, notification_id)
+        if notification is None:
+            return "skipped: not pending"
+        if _cancel_if_answered(ctx, notification):
+            return "canceled: incident already answered"
+        try:
+            submitted = submit(ctx, notification)
+        except CarrierError as error:
+            _record_failure(ctx, notification, error)
+            return f"failed: {error}"
+        _record_submitted(ctx, notification, submitted)
+        return submitted.sid
+
+
+def _submit_sms(ctx: JobContext, notification: Notification) -> Submitted:
+    return ctx.carrier.send_sms(
+        to=notification.phone,
+        body=notification.body,
+        status_callback=callback_url(ctx.settings, "/twilio/sms-status", n=notification.id),
+    )
+
+
+def _submit_call(ctx: JobContext, notification: Notification) -> Submitted:
+    return ctx.carrier.place_call(
+        to=notification.phone,
+        url=callback_url(ctx.settings, "/twilio/voice/screen", n=notification.id),
+        status_callback=callback_url(ctx.settings, "/twilio/call-status", n=notification.id),
+        timeout=ctx.settings.ring_timeout,
+    )
+
+
 def send_sms(notification_id: int) -> str:
     """Send one outbox SMS.
 
@@ -107,46 +142,17 @@ def send_sms(notification_id: int) -> str:
         CarrierError: A transient failure (429/20429, 5xx, timeout) that RQ
             will retry with backoff. Permanent failures are recorded, not raised.
     """
-    with job_context() as ctx:
-        notification = _claim(ctx, notification_id)
-        if notification is None:
-            return "skipped: not pending"
-        if _cancel_if_answered(ctx, notification):
-            return "canceled: incident already answered"
-        callback = callback_url(ctx.settings, "/twilio/sms-status", n=notification.id)
-        try:
-            submitted = ctx.carrier.send_sms(to=notification.phone, body=notification.body, status_callback=callback)
-        except CarrierError as error:
-            _record_failure(ctx, notification, error)
-            return f"failed: {error}"
-        _record_submitted(ctx, notification, submitted)
-        return submitted.sid
+    return _deliver(notification_id, _submit_sms)
 
 
 def place_call(notification_id: int) -> str:
     """Place one outbound call whose answerer is screened (press 1 to accept).
 
     Raises:
-        CarrierError: A transient failure that RQ will retry.
+        CarrierError: A transient failure that RQ will retry. Permanent
+            failures are recorded, not raised.
     """
-    with job_context() as ctx:
-        notification = _claim(ctx, notification_id)
-        if notification is None:
-            return "skipped: not pending"
-        if _cancel_if_answered(ctx, notification):
-            return "canceled: incident already answered"
-        try:
-            submitted = ctx.carrier.place_call(
-                to=notification.phone,
-                url=callback_url(ctx.settings, "/twilio/voice/screen", n=notification.id),
-                status_callback=callback_url(ctx.settings, "/twilio/call-status", n=notification.id),
-                timeout=ctx.settings.ring_timeout,
-            )
-        except CarrierError as error:
-            _record_failure(ctx, notification, error)
-            return f"failed: {error}"
-        _record_submitted(ctx, notification, submitted)
-        return submitted.sid
+    return _deliver(notification_id, _submit_call)
 
 
 def check_escalation(incident_id: int, level: int) -> str:
