@@ -85,6 +85,7 @@ class Settings(BaseModel):
     max_group_size: int = Field(10, alias="HOTLINE_MAX_GROUP_SIZE", ge=2, le=250)
     ring_timeout: int = Field(30, alias="HOTLINE_RING_TIMEOUT", ge=5, le=600)
     db_timeout: int = Field(5, alias="HOTLINE_DB_TIMEOUT", ge=1, le=120)
+    webhook_deadline: float = Field(1.5, alias="HOTLINE_WEBHOOK_DEADLINE", gt=0, le=10)
     language: str = Field("zh", alias="HOTLINE_LANGUAGE")
     simulator_url: str = Field("http://127.0.0.1:5050", alias="HOTLINE_SIMULATOR_URL")
     simulator_auth_token: str = Field("hotline-simulator", alias="HOTLINE_SIMULATOR_AUTH_TOKEN")

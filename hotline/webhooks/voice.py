@@ -7,6 +7,7 @@ import logging
 from flask import Response, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
@@ -21,15 +22,17 @@ from hotline.models import (
     Notification,
     Purpose,
     RingMode,
+    utcnow,
 )
 from hotline.phones import normalise_incoming
-from hotline.services.escalation import OFFICERS, escalation_delays, recipients
+from hotline.services.escalation import OFFICERS, due_at, escalation_delays, recipients
 from hotline.services.incidents import add_notification, open_incident
 from hotline.services.messages import incident_values, render_for
 from hotline.services.responses import acknowledge_by_duty_line, record_response
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
 from hotline.webhooks import bp, twiml
+from hotline.webhooks.deadline import Late, park_call, run_before
 from hotline.webhooks.params import CALL_SID, DIGITS, PHONE, STATUS, form, query_id
 from hotline.webhooks.signature import twilio_signed
 from workers.dispatch import dispatch_from_request
@@ -56,28 +59,55 @@ def fallback_twiml(settings: Settings) -> VoiceResponse:
 @bp.post("/voice")
 @twilio_signed
 def incoming_call() -> Response:
-    """A villager dialled the hotline: open the incident and ring the group."""
+    """A villager dialled the hotline: open the incident and ring the group.
+
+    The database work must finish within ``HOTLINE_WEBHOOK_DEADLINE``;
+    otherwise the caller goes to the duty line and the call is parked.
+    """
     settings = _settings()
     call_sid = form("CallSid", CALL_SID)
     caller = normalise_incoming(form("From", PHONE), settings.default_region)
-    session = db.session
+    received_at = utcnow()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        opened = open_incident(session, settings, caller_phone=caller, source="call", call_sid=call_sid)
+        answer = run_before(
+            app, settings.webhook_deadline,
+            lambda session: open_and_ring(session, settings, call_sid=call_sid, caller=caller, received_at=received_at),
+        )
+    except (Late, SQLAlchemyError) as exc:
+        log.error("database could not take call %s from %s (%s); sending caller to the duty line", call_sid, caller, exc)
+        park_call(queues.connection, call_sid, caller, received_at)
+        return _twiml(fallback_twiml(settings))
+    return _twiml(answer)
+
+
+def open_and_ring(session: Session, settings: Settings, *, call_sid: str, caller: str, received_at) -> VoiceResponse:
+    """Open (or find again) the incident, enqueue its work, and build the caller's TwiML.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database failed; nothing is kept.
+    """
+    try:
+        opened = open_incident(session, settings, caller_phone=caller, source="call", call_sid=call_sid, now=received_at)
         session.commit()
     except SQLAlchemyError:
         session.rollback()
-        log.exception("database unavailable for call %s from %s; sending caller to the duty line", call_sid, caller)
-        return _twiml(fallback_twiml(settings))
+        raise
     incident = opened.incident
     if opened.created:
+        dispatch_opened(settings, opened)
+    return _answer_caller(settings, incident)
+
+
+def dispatch_opened(settings: Settings, opened) -> None:
+    """Enqueue a new incident's fan-out and its first escalation check (never raises)."""
+    incident = opened.incident
+    escalation = None
+    if not incident.unregistered:
         delays = escalation_delays(settings, incident)
-        dispatch_from_request(
-            queues.queue,
-            sms_ids=opened.sms_ids,
-            call_ids=opened.call_ids,
-            escalation=(incident.id, 1, delays[0]) if not incident.unregistered else None,
-        )
-    return _twiml(_answer_caller(settings, incident))
+        remaining = (due_at(incident, delays, 1) - utcnow()).total_seconds()
+        escalation = (incident.id, 1, max(0.0, remaining))
+    dispatch_from_request(queues.queue, sms_ids=opened.sms_ids, call_ids=opened.call_ids, escalation=escalation)
 
 
 def _answer_caller(settings: Settings, incident: Incident) -> VoiceResponse:
