@@ -75,6 +75,11 @@ def create_app(
 
     app.register_blueprint(webhooks.bp)
 
+    # The station console: sign-in, CSRF, language, its blueprints and API.
+    from hotline import console
+
+    console.init_app(app)
+
     from hotline import cli
 
     cli.init_app(app)

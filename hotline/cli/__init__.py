@@ -42,10 +42,11 @@ def db_upgrade(revision: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Register every command group on ``app``."""
-    from hotline.cli import admin, directory, simulator, up, worker
+    from hotline.cli import admin, console, directory, simulator, up, worker
 
     app.cli.add_command(db_group)
     admin.register(app)
+    console.register(app)
     directory.register(app)
     worker.register(app)
     up.register(app)

@@ -1,5 +1,6 @@
 """Database models. Import from here: ``from hotline.models import Member``."""
 
+from hotline.models.audit import AuditLog
 from hotline.models.base import Base, UTCDateTime, utcnow
 from hotline.models.directory import Group, Member, RingMode, Role, Station, User, Village
 from hotline.models.incidents import (
@@ -16,6 +17,7 @@ from hotline.models.incidents import (
 
 __all__ = [
     "Answer",
+    "AuditLog",
     "Base",
     "Channel",
     "Group",

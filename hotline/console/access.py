@@ -1,0 +1,149 @@
+"""Signing in: passwords for the console, Bearer tokens for the API.
+
+The signed-in user is a :class:`Staff`, a plain snapshot of the ``users``
+row, so templates and scoping never lazy-load from a closed session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from hotline.extensions import db
+from hotline.models import User
+from hotline.services.stations import verify_password
+
+login_manager = LoginManager()
+
+# Checked when the username is unknown, so that a wrong name costs as much
+# time as a wrong password and the response time reveals no usernames.
+_DUMMY_HASH = generate_password_hash("not a password of anybody")
+
+
+@dataclass(frozen=True, eq=False)
+class Staff(UserMixin):
+    """The signed-in user, as the console needs it.
+
+    Attributes:
+        station_id: None for a city-wide user, who sees every station.
+        marker: Derived from the password hash: a password change makes
+            every older session cookie invalid.
+    """
+
+    id: int
+    username: str
+    station_id: int | None
+    station_name: str | None
+    marker: str
+
+    @property
+    def city_wide(self) -> bool:
+        return self.station_id is None
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.marker}"
+
+
+def _marker(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def staff_from_user(user: User) -> Staff:
+    return Staff(
+        id=user.id,
+        username=user.username,
+        station_id=user.station_id,
+        station_name=user.station.name if user.station is not None else None,
+        marker=_marker(user.password_hash),
+    )
+
+
+def authenticate(session_: Session, username: str, password: str) -> User | None:
+    """The user with this username and password, or None (never says which was wrong)."""
+    user = session_.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if verify_password(user, password) else None
+
+
+def token_hash(token: str) -> str:
+    """How API tokens are stored (see :func:`hotline.services.stations.issue_api_token`)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_for_token(session_: Session, token: str) -> User | None:
+    """The user holding API token ``token``, or None."""
+    if not token:
+        return None
+    return session_.scalar(select(User).where(User.api_token_hash == token_hash(token)))
+
+
+def sign_in(staff: Staff) -> None:
+    """Start a fresh session for ``staff``, keeping only the language choice.
+
+    Clearing first means a session cookie planted before login is never the
+    one that ends up signed in.
+    """
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    login_user(staff)
+
+
+def _load_user(user_id: str) -> Staff | None:
+    raw_id, _, marker = user_id.partition(":")
+    if not raw_id.isdigit():
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None or _marker(user.password_hash) != marker:
+        return None
+    return staff_from_user(user)
+
+
+def _load_user_from_request(req) -> Staff | None:
+    # Tokens are for the API only: a stolen token must not open the console.
+    if req.blueprint != "api":
+        return None
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    user = user_for_token(db.session, token.strip())
+    return staff_from_user(user) if user is not None else None
+
+
+def _unauthorized():
+    if request.blueprint == "api":
+        response = jsonify(error="authentication required: sign in, or send Authorization: Bearer <token>")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
+        return response
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+
+def require_login():
+    """A ``before_request`` hook: the blueprint's every view needs a signed-in user."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    return None
+
+
+def protect(bp: Blueprint) -> Blueprint:
+    """Make every view of ``bp`` require a signed-in user."""
+    bp.before_request(require_login)
+    return bp
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_user)
+    login_manager.request_loader(_load_user_from_request)
+    login_manager.unauthorized_handler(_unauthorized)
+    login_manager.session_protection = "basic"

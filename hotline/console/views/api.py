@@ -1,0 +1,132 @@
+"""The JSON API under ``/api/``: the console's data, with the console's scoping.
+
+Authenticate with the console's session cookie, or with
+``Authorization: Bearer <token>`` (``hotline users token USERNAME``).
+Times are UTC in ISO 8601; codes are untranslated (``status: "open"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from hotline.console import queries
+from hotline.console.access import protect
+from hotline.console.present import (
+    event_json,
+    group_json,
+    incident_json,
+    member_json,
+    notification_json,
+    response_json,
+)
+from hotline.console.scope import get_visible_or_404, visible_groups
+from hotline.console.stats import Summary
+from hotline.console.views import make_blueprint
+from hotline.console.views.board import board_json
+from hotline.console.views.common import page_number, session, viewer, zone
+from hotline.console.views.stats import compute
+from hotline.models import Group, Incident, Member, User, utcnow
+
+bp = protect(make_blueprint("api", __name__, url_prefix="/api"))
+MAX_PER_PAGE = 200
+
+
+@bp.errorhandler(HTTPException)
+def json_error(error: HTTPException):
+    response = jsonify(error=error.name.lower(), status=error.code)
+    response.status_code = error.code or 500
+    return response
+
+
+def _row_json(row: queries.IncidentRow) -> dict[str, Any]:
+    return incident_json(row.incident, village=row.village, group=row.group, first_accept=row.first_accept_at)
+
+
+@bp.get("/incidents")
+def incidents():
+    flt = queries.IncidentFilter.from_args(request.args)
+    raw = request.args.get("per_page", "")
+    per_page = min(int(raw), MAX_PER_PAGE) if raw.isdigit() and int(raw) > 0 else queries.PER_PAGE
+    page = queries.incident_page(session(), viewer(), flt, zone(), page_number(), per_page)
+    return jsonify(
+        items=[_row_json(row) for row in page.rows],
+        page=page.page,
+        pages=page.pages,
+        total=page.total,
+        filter=flt.to_args(),
+    )
+
+
+@bp.get("/incidents/<int:incident_id>")
+def incident(incident_id: int):
+    found = get_visible_or_404(session(), viewer(), Incident, incident_id)
+    village, group = queries.incident_names(session(), found)
+    body = incident_json(found, village=village, group=group, first_accept=queries.first_accept_at(session(), found.id))
+    closed_by = session().get(User, found.closed_by_id) if found.closed_by_id else None
+    body.update(
+        close_note=found.close_note,
+        closed_by=closed_by.username if closed_by else None,
+        timeline=[event_json(event, found.opened_at) for event in found.events],
+        notifications=[notification_json(notification) for notification in found.notifications],
+        responses=[response_json(response, found.opened_at) for response in found.responses],
+    )
+    return jsonify(body)
+
+
+@bp.get("/board")
+def board():
+    return jsonify(incidents=board_json(queries.board(session(), viewer(), utcnow())))
+
+
+def _summary_json(summary: Summary) -> dict[str, Any]:
+    return {
+        "incidents": summary.incidents,
+        "acknowledged": summary.acknowledged,
+        "ack_rate": summary.ack_rate,
+        "escalated": summary.escalated,
+        "escalation_rate": summary.escalation_rate,
+        "median_seconds": summary.median_seconds,
+        "p90_seconds": summary.p90_seconds,
+    }
+
+
+@bp.get("/stats")
+def stats():
+    flt = queries.IncidentFilter.from_args(request.args, drill_default="real")
+    data = compute(flt)
+
+    def rows(items) -> list[dict[str, Any]]:
+        return [
+            {"id": row.key, "name": row.name, "unreachable": row.unreachable, **_summary_json(row.summary)}
+            for row in items
+        ]
+
+    return jsonify(
+        filter=flt.to_args(),
+        total=_summary_json(data["total"]),
+        villages=rows(data["villages"]),
+        groups=rows(data["groups"]),
+        response_histogram=[
+            {"from_seconds": b.lower, "to_seconds": b.upper, "count": b.count, "unanswered": b.lower is None}
+            for b in data["histogram"]
+        ],
+        weekly=[{"week": week.isoformat(), "incidents": count} for week, count in data["weeks"]],
+    )
+
+
+@bp.get("/groups")
+def groups():
+    return jsonify(groups=[group_json(group) for group in visible_groups(session(), viewer())])
+
+
+@bp.get("/groups/<int:group_id>")
+def group(group_id: int):
+    return jsonify(group_json(get_visible_or_404(session(), viewer(), Group, group_id), members=True))
+
+
+@bp.get("/members/<int:member_id>")
+def member(member_id: int):
+    return jsonify(member_json(get_visible_or_404(session(), viewer(), Member, member_id)))

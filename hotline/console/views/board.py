@@ -1,0 +1,78 @@
+"""The live board: every incident not yet closed, refreshed every few seconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, redirect, render_template, url_for
+
+from hotline.console import queries
+from hotline.console.access import protect
+from hotline.console.i18n import localtime
+from hotline.console.present import (
+    ANSWER_LABELS,
+    CHANNEL_LABELS,
+    INCIDENT_STATUS_LABELS,
+    LEVEL_LABELS,
+    iso,
+    label,
+)
+from hotline.console.views import make_blueprint
+from hotline.console.views.common import session, viewer
+from hotline.models import utcnow
+
+bp = protect(make_blueprint("board", __name__))
+REFRESH_SECONDS = 5
+
+
+def board_json(entries: list[queries.BoardEntry]) -> list[dict[str, Any]]:
+    """The board's rows as JSON, with labels in the request's language."""
+    rows = []
+    for entry in entries:
+        incident = entry.row.incident
+        rows.append(
+            {
+                "id": incident.id,
+                "url": url_for("incidents.detail", incident_id=incident.id),
+                "opened_at": iso(incident.opened_at),
+                "opened_local": localtime(incident.opened_at, "%m-%d %H:%M:%S"),
+                "elapsed_seconds": round(entry.elapsed_seconds),
+                "village": entry.row.village,
+                "group": entry.row.group,
+                "caller_name": incident.caller_name,
+                "caller_phone": incident.caller_phone,
+                "is_drill": incident.is_drill,
+                "status": str(incident.status),
+                "status_label": label(INCIDENT_STATUS_LABELS, str(incident.status)),
+                "escalation_level": incident.escalation_level,
+                "level_label": label(LEVEL_LABELS, incident.escalation_level),
+                "responders": [
+                    {
+                        "name": response.responder_name or response.phone,
+                        "answer": str(response.answer),
+                        "answer_label": label(ANSWER_LABELS, str(response.answer)),
+                        "channel_label": label(CHANNEL_LABELS, str(response.channel)),
+                        "seconds": round((response.received_at - incident.opened_at).total_seconds()),
+                    }
+                    for response in entry.responses
+                ],
+            }
+        )
+    return rows
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("board.index"))
+
+
+@bp.get("/board")
+def index():
+    entries = queries.board(session(), viewer(), utcnow())
+    return render_template("console/board.html", rows=board_json(entries), refresh_seconds=REFRESH_SECONDS)
+
+
+@bp.get("/board.json")
+def data():
+    entries = queries.board(session(), viewer(), utcnow())
+    return jsonify(incidents=board_json(entries), refresh_seconds=REFRESH_SECONDS)

@@ -1,0 +1,119 @@
+"""The incident list with filters and exports, and one incident's page."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from hotline.console import queries
+from hotline.console.access import protect
+from hotline.console.closing import CloseError, close_incident
+from hotline.console.export import export_rows, to_csv, to_xlsx
+from hotline.console.forms import CloseIncidentForm
+from hotline.console.present import event_detail, event_title
+from hotline.console.scope import get_visible_or_404
+from hotline.console.views import make_blueprint
+from hotline.console.views.common import filter_choices, page_number, session, settings, viewer, zone
+from hotline.models import Incident, IncidentStatus, User, utcnow
+
+bp = protect(make_blueprint("incidents", __name__))
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/incidents")
+def index():
+    flt = queries.IncidentFilter.from_args(request.args)
+    page = queries.incident_page(session(), viewer(), flt, zone(), page_number())
+    return render_template(
+        "console/incidents.html", page=page, flt=flt, args=flt.to_args(), **filter_choices()
+    )
+
+
+def _export_table():
+    flt = queries.IncidentFilter.from_args(request.args)
+    rows = queries.all_incidents(session(), viewer(), flt, zone())
+    return export_rows(rows, zone(), settings().default_region)
+
+
+def _filename(suffix: str) -> str:
+    return f"incidents-{utcnow().astimezone(zone()).strftime('%Y%m%d-%H%M')}.{suffix}"
+
+
+@bp.get("/incidents.csv")
+def export_csv():
+    return Response(
+        to_csv(_export_table()),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename={_filename('csv')}"},
+    )
+
+
+@bp.get("/incidents.xlsx")
+def export_xlsx():
+    return Response(
+        to_xlsx(_export_table()),
+        mimetype=XLSX_TYPE,
+        headers={"Content-Disposition": f"attachment; filename={_filename('xlsx')}"},
+    )
+
+
+def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 200):
+    village, group = queries.incident_names(session(), incident)
+    first_accept = queries.first_accept_at(session(), incident.id)
+    timeline = [
+        {
+            "event": event,
+            "seconds": (event.at - incident.opened_at).total_seconds(),
+            "title": event_title(event.kind),
+            "detail": event_detail(event.kind, event.detail or {}),
+        }
+        for event in incident.events
+    ]
+    closed_by = session().get(User, incident.closed_by_id) if incident.closed_by_id else None
+    escalations = [n for n in incident.notifications if n.escalation_level > 0]
+    alerts = [n for n in incident.notifications if n.escalation_level == 0]
+    return (
+        render_template(
+            "console/incident.html",
+            incident=incident,
+            village=village,
+            group=group,
+            first_accept=first_accept,
+            timeline=timeline,
+            alerts=alerts,
+            escalations=escalations,
+            closed_by=closed_by,
+            form=form,
+        ),
+        status,
+    )
+
+
+@bp.get("/incidents/<int:incident_id>")
+def detail(incident_id: int):
+    incident = get_visible_or_404(session(), viewer(), Incident, incident_id)
+    return _render_detail(incident, CloseIncidentForm())
+
+
+@bp.post("/incidents/<int:incident_id>/close")
+def close(incident_id: int):
+    incident = get_visible_or_404(session(), viewer(), Incident, incident_id)
+    form = CloseIncidentForm()
+    if incident.status == IncidentStatus.CLOSED:
+        flash(_("This incident is already closed."), "error")
+        return redirect(url_for("incidents.detail", incident_id=incident.id))
+    if not form.validate_on_submit():
+        return _render_detail(incident, form, 400)
+    try:
+        close_incident(
+            session(), incident, user_id=viewer().id, username=viewer().username,
+            outcome=form.outcome.data or "", note=form.note.data or "",
+        )
+    except CloseError:
+        session().rollback()
+        flash(_("This incident is already closed."), "error")
+        return redirect(url_for("incidents.detail", incident_id=incident_id))
+    session().commit()
+    flash(_("Incident closed."), "ok")
+    return redirect(url_for("incidents.detail", incident_id=incident.id))

@@ -1,0 +1,99 @@
+"""Statistics per village and per group, with charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import render_template, request
+from flask_babel import gettext as _
+
+from hotline.console import stats as calc
+from hotline.console.access import protect
+from hotline.console.charts import bar_chart
+from hotline.console.queries import IncidentFilter
+from hotline.console.stats_queries import group_health, load_facts
+from hotline.console.views import make_blueprint
+from hotline.console.views.common import filter_choices, session, viewer, zone
+
+bp = protect(make_blueprint("stats", __name__))
+
+
+@dataclass(frozen=True)
+class StatsRow:
+    """A village or group line of the statistics table."""
+
+    key: int | None
+    name: str
+    summary: calc.Summary
+    unreachable: int
+
+
+def bucket_label(bucket: calc.Bucket) -> str:
+    if bucket.lower is None:
+        return _("No response")
+
+    def short(seconds: int) -> str:
+        return _("%(n)ds", n=seconds) if seconds < 60 else _("%(n)dm", n=seconds // 60)
+
+    if bucket.upper is None:
+        return f"≥{short(bucket.lower)}"
+    return f"{short(bucket.lower)}–{short(bucket.upper)}"
+
+
+def compute(flt: IncidentFilter) -> dict[str, Any]:
+    """Everything the page (and the API) shows for ``flt``."""
+    facts = load_facts(session(), viewer(), flt, zone())
+    health = group_health(session(), viewer(), [flt.group_id] if flt.group_id else None)
+    if flt.village_id is not None:
+        health = [entry for entry in health if entry.group.village_id == flt.village_id]
+    by_group = calc.summarise_by(facts, lambda fact: fact.group_id)
+    by_village = calc.summarise_by(facts, lambda fact: fact.village_id)
+    empty = calc.summarise([])
+
+    groups: list[StatsRow] = []
+    villages: dict[int, tuple[str, int]] = {}
+    for entry in health:
+        unreachable = len(entry.unreachable)
+        group = entry.group
+        groups.append(
+            StatsRow(group.id, f"{group.village.name}/{group.name}", by_group.get(group.id, empty), unreachable)
+        )
+        name, count = villages.get(group.village_id, (group.village.name, 0))
+        villages[group.village_id] = (name, count + unreachable)
+    village_rows = [
+        StatsRow(village_id, name, by_village.get(village_id, empty), unreachable)
+        for village_id, (name, unreachable) in sorted(villages.items(), key=lambda item: item[1][0])
+    ]
+    if None in by_group:
+        # Callers in no group (unregistered numbers) still count in the totals.
+        groups.append(StatsRow(None, _("(no group)"), by_group[None], 0))
+        village_rows.append(StatsRow(None, _("(no group)"), by_village[None], 0))
+    histogram = calc.response_histogram(facts)
+    weeks = calc.weekly_counts(facts, zone(), flt.date_from, flt.date_to)
+    return {
+        "facts": facts,
+        "total": calc.summarise(facts),
+        "villages": village_rows,
+        "groups": groups,
+        "histogram": histogram,
+        "weeks": weeks,
+        "health": health,
+    }
+
+
+@bp.get("/stats")
+def index():
+    flt = IncidentFilter.from_args(request.args, drill_default="real")
+    data = compute(flt)
+    response_chart = bar_chart([(bucket_label(bucket), bucket.count) for bucket in data["histogram"]])
+    weekly_chart = bar_chart([(week.strftime("%m-%d"), count) for week, count in data["weeks"]])
+    return render_template(
+        "console/stats.html",
+        flt=flt,
+        data=data,
+        response_chart=response_chart,
+        weekly_chart=weekly_chart,
+        **filter_choices(),
+    )
+
