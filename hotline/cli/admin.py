@@ -71,12 +71,18 @@ def users_add(username: str, station_name: str | None, city_wide: bool, password
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    from hotline.console.audit import CLI_ACTOR, record_audit, user_snapshot
+
     session = db.session
     try:
         user = add_user(session, username, password, None if city_wide else station_name)
     except StationError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
+    record_audit(
+        session, actor_id=None, actor=CLI_ACTOR, station_id=user.station_id, entity="user",
+        entity_id=user.id, action="create", summary=user.username, after=user_snapshot(user),
+    )
     session.commit()
     scope = "city-wide" if user.station_id is None else f"station {station_name}"
     click.echo(f"user {user.username} added ({scope})")

@@ -94,6 +94,8 @@ def import_command(file: Path, station_name: str, prune: bool, dry_run: bool) ->
     try:
         with _progress("writing", plan.writes) as tick:
             apply_plan(session, plan, progress=tick)
+        if plan.writes:
+            _audit_import(session, file.name, plan)
         session.commit()
     except ImportRefused as exc:
         session.rollback()
@@ -102,6 +104,15 @@ def import_command(file: Path, station_name: str, prune: bool, dry_run: bool) ->
         session.rollback()
         raise click.ClickException(f"database error, nothing was written: {exc.__class__.__name__}: {exc}") from None
     _report(plan, written=True)
+
+
+def _audit_import(session, filename: str, plan: Plan) -> None:
+    from types import SimpleNamespace
+
+    from hotline.console.audit import CLI_ACTOR
+    from hotline.console.directory_edit import record_import
+
+    record_import(session, SimpleNamespace(id=None, username=CLI_ACTOR), plan.station_id, filename, plan)
 
 
 def _report(plan: Plan, *, written: bool) -> None:
