@@ -80,6 +80,12 @@ def create_app(
 
     console.init_app(app)
 
+    # The browser phone (/phone/) exists only while the simulator is the carrier.
+    if not settings.uses_twilio:
+        from hotline import phone
+
+        phone.init_app(app)
+
     from hotline import cli
 
     cli.init_app(app)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline.models import Group, Member, RingMode, Role, Station, Village
+from hotline.models import Group, Member, RingMode, Role, Station, User, Village
 from hotline.services.stations import add_user
 
 DEMO_STATION = "示例派出所"
@@ -68,3 +68,10 @@ def seed_demo(session: Session, settings: Settings) -> Station | None:
     add_user(session, DEMO_USER, DEMO_PASSWORD, DEMO_STATION)
     session.flush()
     return station
+
+
+def demo_login_hint(session: Session) -> str | None:
+    """``"demo / demo-password"`` while the demo user exists, for the start-up banner."""
+    if session.scalar(select(User.id).where(User.username == DEMO_USER)) is None:
+        return None
+    return f"{DEMO_USER} / {DEMO_PASSWORD}"

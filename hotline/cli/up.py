@@ -103,6 +103,10 @@ def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None
         db.session.commit()
         if seeded:
             click.echo(f"seeded demo station {seeded.name}")
+    from hotline.demo import demo_login_hint
+
+    demo_login = demo_login_hint(db.session)
+    db.session.close()
     db.dispose(current_app._get_current_object())  # type: ignore[attr-defined]
 
     python = sys.executable
@@ -127,11 +131,16 @@ def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None
         )
         tree.start("worker", [python, "-m", "hotline", "worker"], env)
         _wait_until_ready(f"http://127.0.0.1:{port}/healthz", tree)
+        if not settings.uses_twilio:
+            _wait_until_ready(f"http://127.0.0.1:{simulator_port}/sim/healthz", tree)
         click.echo(f"hotline is up in {time.monotonic() - started:.1f} s")
-        click.echo(f"  web:        http://127.0.0.1:{port}/")
+        click.echo(f"  console:    http://127.0.0.1:{port}/")
+        if demo_login:
+            click.echo(f"  demo login: {demo_login}")
         click.echo(f"  health:     http://127.0.0.1:{port}/healthz")
         if not settings.uses_twilio:
             click.echo(f"  simulator:  http://127.0.0.1:{simulator_port}/  (carrier: simulator)")
+            click.echo(f"  phone page: http://127.0.0.1:{port}/phone/  (be a villager, answer the group's phones)")
         click.echo("Press Ctrl-C to stop.")
         while not stopping:
             exited = tree.first_exited()
