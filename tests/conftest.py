@@ -117,3 +117,23 @@ def session(app) -> Iterator[Session]:
 
     with db.state(app).sessionmaker() as db_session:
         yield db_session
+
+
+@pytest.fixture
+def world(session: Session):
+    """Two stations with staff, groups and a city-wide user (see tests/support/console.py)."""
+    from tests.support.console import build_world
+
+    return build_world(session)
+
+
+@pytest.fixture
+def console_app(app):
+    """The app with CSRF checks off: most console tests exercise behaviour, not tokens."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    return app
+
+
+@pytest.fixture
+def console(console_app):
+    return console_app.test_client()

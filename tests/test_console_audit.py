@@ -7,13 +7,7 @@ from sqlalchemy import inspect, select
 
 from hotline.migrate import alembic_config
 from hotline.models import AuditLog, Role
-from tests.test_console_support import (  # noqa: F401  (fixtures)
-    console,
-    console_app,
-    login,
-    member,
-    world,
-)
+from tests.support.console import login, member
 
 
 def test_migrations_are_one_straight_line_ending_in_the_audit_log(migrated_engine):

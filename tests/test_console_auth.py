@@ -6,14 +6,7 @@ from sqlalchemy import select
 
 from hotline.models import AuditLog, User
 from tests.factories import message_sid, signed_post
-from tests.test_console_support import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    console,
-    console_app,
-    csrf_token,
-    login,
-    world,
-)
+from tests.support.console import PASSWORD, csrf_token, login
 
 
 def test_anonymous_visitor_is_sent_to_the_login_page(console):
@@ -73,7 +66,7 @@ def test_session_cookie_is_httponly_and_samesite(console, world):
 
 def test_session_cookie_is_secure_when_the_public_url_is_https(environ, migrated_engine, redis_conn, session):
     from hotline import create_app
-    from tests.test_console_support import build_world
+    from tests.support.console import build_world
 
     environ = {**environ, "HOTLINE_PUBLIC_URL": "https://hotline.example.cn"}
     app = create_app(environ)
@@ -197,7 +190,7 @@ def test_csrf_token_helper_finds_the_login_token(app):
 def test_sign_in_still_works_when_redis_is_down(environ, migrated_engine, redis_conn, session):
     from hotline import create_app
     from hotline.extensions import db
-    from tests.test_console_support import build_world
+    from tests.support.console import build_world
 
     app = create_app({**environ, "REDIS_URL": "redis://127.0.0.1:1/0"})  # nothing listens on port 1
     app.config["WTF_CSRF_ENABLED"] = False

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from hotline.models import Member, utcnow
-from tests.test_console_support import PASSWORD, at, make_incident, world  # noqa: F401  (fixtures)
+from tests.support.console import PASSWORD, at, make_incident
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

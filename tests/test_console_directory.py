@@ -10,15 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from hotline.models import AuditLog, Group, Member, Role, Station, Village
-from tests.test_console_support import (  # noqa: F401  (fixtures)
+from tests.support.console import (
     STATION_A,
     at,
-    console,
-    console_app,
     login,
     make_incident,
     member,
-    world,
 )
 
 

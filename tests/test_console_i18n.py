@@ -11,7 +11,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from hotline.console.i18n import clock
-from tests.test_console_support import console, console_app, login, world  # noqa: F401  (fixtures)
+from tests.support.console import login
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "hotline" / "translations"

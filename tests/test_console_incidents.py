@@ -12,14 +12,7 @@ from sqlalchemy import select
 
 from hotline.console.queries import IncidentFilter
 from hotline.models import Incident, TimelineEvent, User, utcnow
-from tests.test_console_support import (  # noqa: F401  (fixtures)
-    at,
-    console,
-    console_app,
-    login,
-    make_incident,
-    world,
-)
+from tests.support.console import at, login, make_incident
 
 
 @pytest.fixture

@@ -10,14 +10,7 @@ from werkzeug.exceptions import NotFound
 
 from hotline.console.scope import get_visible, get_visible_or_404, scoped, visible_groups
 from hotline.models import Group, Incident, Member, Notification, Role, utcnow
-from tests.test_console_support import (  # noqa: F401  (fixtures)
-    console,
-    console_app,
-    login,
-    make_incident,
-    member,
-    world,
-)
+from tests.support.console import login, make_incident, member
 
 
 class Viewer:

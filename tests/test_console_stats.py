@@ -19,15 +19,7 @@ from hotline.console.stats import (
     weekly_counts,
 )
 from hotline.models import Role
-from tests.test_console_support import (  # noqa: F401  (fixtures)
-    at,
-    console,
-    console_app,
-    login,
-    make_incident,
-    member,
-    world,
-)
+from tests.support.console import at, login, make_incident, member
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -1,4 +1,4 @@
-"""Shared data builders and fixtures for the console tests (no tests here).
+"""Shared data builders for the console tests; their fixtures live in conftest.py.
 
 Two stations with one group each, a staff user per station and a city-wide
 user; incidents are built directly in the database with known times so that
@@ -12,7 +12,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.orm import Session
 
 from hotline.models import (
@@ -59,11 +58,6 @@ def build_world(session: Session) -> World:
     add_user(session, "city", PASSWORD, None)
     session.commit()
     return World(group_a=group_a, group_b=group_b, group_a2=group_a2)
-
-
-@pytest.fixture
-def world(session: Session) -> World:
-    return build_world(session)
 
 
 def member(group: Group, role: Role, index: int = 0) -> Member:
@@ -197,18 +191,6 @@ def csrf_token(html: str) -> str | None:
         r'name="csrf_token" value="([^"]+)"', html
     )
     return found.group(1) if found else None
-
-
-@pytest.fixture
-def console_app(app):
-    """The app with CSRF checks off: most tests exercise behaviour, not tokens."""
-    app.config["WTF_CSRF_ENABLED"] = False
-    return app
-
-
-@pytest.fixture
-def console(console_app):
-    return console_app.test_client()
 
 
 def at(text: str) -> datetime:
