@@ -86,6 +86,10 @@ class Settings(BaseModel):
     ring_timeout: int = Field(30, alias="HOTLINE_RING_TIMEOUT", ge=5, le=600)
     db_timeout: int = Field(5, alias="HOTLINE_DB_TIMEOUT", ge=1, le=120)
     webhook_deadline: float = Field(1.5, alias="HOTLINE_WEBHOOK_DEADLINE", gt=0, le=10)
+    sweep_interval: int = Field(10, alias="HOTLINE_SWEEP_INTERVAL", ge=1, le=300)
+    sweep_grace: int = Field(15, alias="HOTLINE_SWEEP_GRACE", ge=1, le=600)
+    # A claim is only presumed orphaned once it has outlived the carrier's 10 s request timeout.
+    claim_timeout: int = Field(30, alias="HOTLINE_CLAIM_TIMEOUT", ge=15, le=3600)
     language: str = Field("zh", alias="HOTLINE_LANGUAGE")
     simulator_url: str = Field("http://127.0.0.1:5050", alias="HOTLINE_SIMULATOR_URL")
     simulator_auth_token: str = Field("hotline-simulator", alias="HOTLINE_SIMULATOR_AUTH_TOKEN")

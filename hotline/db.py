@@ -33,6 +33,17 @@ def make_engine(url: str, *, timeout: int = 5, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _savepoint_inside_a_transaction(connection, _name) -> None:
+            # pysqlite opens a transaction only before a write, so a SAVEPOINT
+            # issued first would start one that its RELEASE commits: an incident
+            # would be committed without its outbox, and a duplicate webhook
+            # could see it half-written. Open the real transaction first,
+            # taking the write lock (waiting up to the busy timeout).
+            dbapi_connection = connection.connection.dbapi_connection
+            if not dbapi_connection.in_transaction:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+
         return engine
     return create_engine(
         url,

@@ -22,10 +22,14 @@ RETRY_INTERVALS = [2, 5, 15, 30, 60, 120, 300]
 
 
 def retry_policy() -> Retry:
-    """Backoff with jitter, so a burst of throttled sends does not retry in lockstep."""
+    """Backoff with jitter, so a burst of throttled sends does not retry in lockstep.
+
+    Intervals keep a tenth of a second: rounded to whole seconds, the first
+    (2 s ± 25 %) would always come out as exactly 2 s for every job.
+    """
     return Retry(
         max=len(RETRY_INTERVALS),
-        interval=[max(1, round(seconds * random.uniform(0.75, 1.25))) for seconds in RETRY_INTERVALS],
+        interval=[max(1.0, round(seconds * random.uniform(0.75, 1.25), 1)) for seconds in RETRY_INTERVALS],
     )
 
 
@@ -48,17 +52,25 @@ def enqueue_call(queue: Queue, notification_id: int) -> None:
 
 
 def schedule_escalation(queue: Queue, incident_id: int, level: int, delay: float, *, retry_tag: str = "") -> None:
-    """Check ``level`` of ``incident_id`` after ``delay`` seconds (needs a scheduler).
+    """Check ``level`` of ``incident_id`` after ``delay`` seconds.
+
+    A check that is already due is enqueued at once: ``enqueue_in`` with no
+    delay would still wait for RQ's scheduler, which may be the thing that is
+    missing. Later checks need a worker running the scheduler.
 
     ``retry_tag`` distinguishes a re-check of the same level from the first one.
     """
     from workers.jobs import check_escalation
 
-    queue.enqueue_in(
-        timedelta(seconds=max(0.0, delay)), check_escalation, incident_id, level,
-        job_id=f"escalation-{incident_id}-{level}{retry_tag}",
-        retry=retry_policy(), failure_ttl=7 * 24 * 3600,
-    )
+    options = {
+        "job_id": f"escalation-{incident_id}-{level}{retry_tag}",
+        "retry": retry_policy(),
+        "failure_ttl": 7 * 24 * 3600,
+    }
+    if delay <= 0:
+        queue.enqueue(check_escalation, incident_id, level, **options)
+    else:
+        queue.enqueue_in(timedelta(seconds=delay), check_escalation, incident_id, level, **options)
 
 
 def dispatch(

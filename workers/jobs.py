@@ -79,14 +79,30 @@ def _record_submitted(ctx: JobContext, notification: Notification, submitted: Su
     ctx.session.commit()
 
 
-def _record_failure(ctx: JobContext, notification: Notification, error: CarrierError) -> None:
-    """Record a carrier refusal; re-raise it if RQ will retry."""
+def _record_failure(ctx: JobContext, notification: Notification, error: CarrierError) -> str:
+    """Record a carrier refusal and say what became of the row; re-raise it if RQ will retry.
+
+    A request that timed out may have been taken by the carrier after all: its
+    status callback then moved the row on while the job waited. The row is
+    left as the callback says and nothing is retried, or it would go out twice.
+    """
     job = get_current_job()
     will_retry = error.transient and job is not None and job.should_retry
-    notification.error_code = error.code
-    notification.error_message = str(error)[:500]
-    notification.status = "pending" if will_retry else "failed"
-    notification.status_at = utcnow()
+    moved = ctx.session.execute(
+        update(Notification)
+        .where(Notification.id == notification.id, Notification.status == "claimed")
+        .values(
+            status="pending" if will_retry else "failed",
+            status_at=utcnow(),
+            error_code=error.code,
+            error_message=str(error)[:500],
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        ctx.session.commit()
+        log.warning("notification %s: %s, but the carrier reported it sent; not retried", notification.id, error)
+        return f"sent: the carrier took it although the request failed ({error})"
     if not will_retry:
         record_event(
             ctx.session, notification.incident_id, f"{notification.channel}_failed",
@@ -99,6 +115,7 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
     ctx.session.commit()
     if will_retry:
         raise error
+    return f"failed: {error}"
 
 
 def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], Submitted]) -> str:
@@ -112,8 +129,7 @@ def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], 
         try:
             submitted = submit(ctx, notification)
         except CarrierError as error:
-            _record_failure(ctx, notification, error)
-            return f"failed: {error}"
+            return _record_failure(ctx, notification, error)
         _record_submitted(ctx, notification, submitted)
         return submitted.sid
 

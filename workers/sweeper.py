@@ -1,10 +1,18 @@
 """The sweeper: the database is the record, so anything Redis lost is found again.
 
-Every few seconds it re-enqueues outbox rows that are still ``pending`` with
-no job carrying them (Redis was down when the webhook tried, or a job was
-lost), releases rows ``claimed`` by a worker that died mid-send, runs
-escalation checks that are overdue (the scheduled check was lost), and
-records calls that arrived while the database was down.
+Every few seconds (``HOTLINE_SWEEP_INTERVAL``) it releases rows ``claimed``
+by a worker that died mid-send (``HOTLINE_CLAIM_TIMEOUT``), re-enqueues
+outbox rows that are still ``pending`` with no job that will run them (Redis
+was down when the webhook tried, a job was lost, or its worker died), runs
+escalation checks that are overdue (the scheduled check was lost, or no
+scheduler is running), re-schedules checks that went missing, and records
+calls that arrived while the database was down. A row's own job, or a due
+check, gets ``HOTLINE_SWEEP_GRACE`` seconds before the sweeper steps in.
+
+The sweeps form a chain, each scheduling the next. The chain's lock lives
+for three intervals only, so when a killed worker takes the chain (or the
+RQ scheduler) with it, the next maintenance pass of any worker starts it
+again within seconds.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,21 +40,46 @@ from workers.runtime import JobContext, job_context
 
 log = logging.getLogger(__name__)
 
-SWEEP_INTERVAL = 10  # seconds between sweeps
-PENDING_GRACE = timedelta(seconds=15)  # a new row's own job gets this long to start
-CLAIM_TIMEOUT = timedelta(seconds=30)  # a claimed row with no SID after this was orphaned
-ESCALATION_GRACE = timedelta(seconds=20)  # an overdue check gets this long before it is re-run
+SWEEP_INTERVAL = 10  # seconds between sweeps, unless HOTLINE_SWEEP_INTERVAL says otherwise
 LOCK_KEY = "hotline:sweeper"
 
 
-def _has_live_job(connection: Redis, job_id: str) -> bool:
-    job = Job.fetch(job_id, connection=connection) if Job.exists(job_id, connection=connection) else None
-    return job is not None and job.get_status(refresh=False) not in ("finished", "failed", "stopped", "canceled")
+def lock_ttl(interval: int) -> int:
+    """How long the chain's lock outlives its last sweep: long enough for the next
+    link to run, short enough that a dead chain is restarted within seconds."""
+    return interval * 3 + 1
 
 
-def ensure_sweeping(queue: Queue) -> bool:
+def _will_run(connection: Redis, job_id: str, now: datetime, grace: timedelta) -> bool:
+    """Whether RQ will run job ``job_id`` without the sweeper's help.
+
+    A queued or deferred job will. A scheduled one will unless its time is more
+    than ``grace`` past: then no scheduler is moving it (the one holding RQ's
+    lock died). A started one will not once it started more than ``grace`` ago,
+    because every job here claims its row within milliseconds of starting: a
+    row still pending under a job that old lost its worker.
+    """
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.QUEUED, JobStatus.DEFERRED):
+        return True
+    if status == JobStatus.SCHEDULED:
+        try:
+            at = ScheduledJobRegistry(job.origin, connection=connection).get_scheduled_time(job_id)
+        except NoSuchJobError:
+            return False
+        return at > now - grace
+    if status == JobStatus.STARTED:
+        return job.started_at is not None and job.started_at > now - grace
+    return False
+
+
+def ensure_sweeping(queue: Queue, interval: int = SWEEP_INTERVAL) -> bool:
     """Start the sweep chain unless one is already running; returns True if started."""
-    if not queue.connection.set(LOCK_KEY, "1", nx=True, ex=SWEEP_INTERVAL * 6):
+    if not queue.connection.set(LOCK_KEY, "1", nx=True, ex=lock_ttl(interval)):
         return False
     queue.enqueue(sweep_outbox, job_id=f"sweep-{time.time_ns()}")
     return True
@@ -56,8 +91,12 @@ def sweep_outbox() -> str:
     Raises:
         redis.exceptions.RedisError: Redis is unreachable; the chain restarts
             from the next worker maintenance pass once it is back.
+        sqlalchemy.exc.SQLAlchemyError: The database failed; likewise.
     """
     with job_context() as ctx:
+        settings = ctx.settings
+        interval = settings.sweep_interval
+        grace = timedelta(seconds=settings.sweep_grace)
         now = utcnow()
         connection = queues.connection
         queue = queues.queue()
@@ -66,7 +105,7 @@ def sweep_outbox() -> str:
             .where(
                 Notification.status == "claimed",
                 Notification.provider_sid.is_(None),
-                Notification.claimed_at < now - CLAIM_TIMEOUT,
+                Notification.claimed_at < now - timedelta(seconds=settings.claim_timeout),
             )
             .values(status="pending")
             .execution_options(synchronize_session=False)
@@ -77,18 +116,18 @@ def sweep_outbox() -> str:
             select(Notification.id, Notification.channel).where(
                 Notification.status == "pending",
                 Notification.via_dial.is_(False),
-                Notification.created_at < now - PENDING_GRACE,
+                Notification.created_at < now - grace,
             )
         ).all()
         requeued = 0
         for notification_id, channel in stranded:
             job_id = f"{'sms' if channel == 'sms' else 'call'}-{notification_id}"
-            if _has_live_job(connection, job_id):
+            if _will_run(connection, job_id, now, grace):
                 continue
             (enqueue_sms if channel == "sms" else enqueue_call)(queue, notification_id)
             requeued += 1
 
-        overdue = 0
+        overdue = rescheduled = 0
         open_incidents = ctx.session.scalars(
             select(Incident).where(
                 Incident.status == IncidentStatus.OPEN,
@@ -97,25 +136,38 @@ def sweep_outbox() -> str:
             )
         ).all()
         for incident in open_incidents:
-            delays = escalation_delays(ctx.settings, incident)
+            delays = escalation_delays(settings, incident)
             level = incident.escalation_level + 1
-            if level > len(delays) or now < due_at(incident, delays, level) + ESCALATION_GRACE:
+            if level > len(delays):
                 continue
-            if _has_live_job(connection, f"escalation-{incident.id}-{level}"):
+            due = due_at(incident, delays, level)
+            check_id = f"escalation-{incident.id}-{level}"
+            if now < due:
+                # Lost with Redis, or never enqueued because Redis was down: put it back on time.
+                if not Job.exists(check_id, connection=connection):
+                    schedule_escalation(queue, incident.id, level, (due - now).total_seconds())
+                    rescheduled += 1
                 continue
-            schedule_escalation(queue, incident.id, level, 0, retry_tag=f"-sweep-{int(now.timestamp())}")
+            if now < due + grace or _will_run(connection, f"{check_id}-sweep", now, grace):
+                continue
+            # Run now rather than scheduled: the scheduler may be what is missing.
+            schedule_escalation(queue, incident.id, level, 0, retry_tag="-sweep")
             overdue += 1
 
         recorded = record_parked_calls(ctx)
 
-        connection.set(LOCK_KEY, "1", ex=SWEEP_INTERVAL * 6)
-        queue.enqueue_in(timedelta(seconds=SWEEP_INTERVAL), sweep_outbox, job_id=f"sweep-{time.time_ns()}")
-        if released or requeued or overdue or recorded:
+        connection.set(LOCK_KEY, "1", ex=lock_ttl(interval))
+        queue.enqueue_in(timedelta(seconds=interval), sweep_outbox, job_id=f"sweep-{time.time_ns()}")
+        if released or requeued or overdue or rescheduled or recorded:
             log.warning(
-                "sweeper: released %d stuck claims, re-enqueued %d rows, re-ran %d escalation checks, "
-                "recorded %d parked calls", released, requeued, overdue, recorded,
+                "sweeper: released %d stuck claims, re-enqueued %d rows, ran %d overdue escalation checks, "
+                "re-scheduled %d missing ones, recorded %d parked calls",
+                released, requeued, overdue, rescheduled, recorded,
             )
-        return f"released {released}, requeued {requeued}, escalations {overdue}, parked calls {recorded}"
+        return (
+            f"released {released}, requeued {requeued}, escalations {overdue}, "
+            f"rescheduled {rescheduled}, parked calls {recorded}"
+        )
 
 
 def record_parked_calls(ctx: JobContext) -> int:

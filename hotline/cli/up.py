@@ -79,9 +79,10 @@ def _wait_until_ready(url: str, tree: ProcessTree) -> None:
 @with_appcontext
 def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None:
     """Run the web app, a worker and (without Twilio) the carrier simulator, until Ctrl-C."""
-    from hotline.extensions import db
+    from hotline.extensions import db, queues
     from hotline.migrate import upgrade
     from hotline.queues import embedded_redis_url, start_embedded_redis
+    from hotline.redis_checks import warn_about_durability
 
     started = time.monotonic()
     settings = get_settings(current_app)
@@ -94,6 +95,8 @@ def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None
     if not settings.redis_url:
         embedded = start_embedded_redis(os.path.join(current_app.instance_path, "redis"))
         env["REDIS_URL"] = embedded_redis_url(embedded)
+    for problem in warn_about_durability(embedded if embedded is not None else queues.connection):
+        click.secho(f"WARNING: {problem}", fg="red", err=True)
 
     upgrade(db.engine)
     if not no_seed:
@@ -125,8 +128,9 @@ def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None
             tree.start("simulator", [python, "-m", "hotline", "simulator", "serve", "--port", str(simulator_port)], env)
         tree.start(
             "web",
-            [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
-             "--timeout", "20", "--graceful-timeout", "10", "--log-level", "warning", "hotline:create_app()"],
+            [python, "-m", "gunicorn", "--config", "python:hotline.gunicorn_conf", "--bind", f"{host}:{port}",
+             "--workers", "2", "--threads", "4", "--timeout", "20", "--graceful-timeout", "10",
+             "--log-level", "warning", "hotline:create_app()"],
             env,
         )
         tree.start("worker", [python, "-m", "hotline", "worker"], env)

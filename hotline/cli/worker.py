@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import signal
+import time
+from types import FrameType
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from redis import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 # A killed worker's job is noticed when its heartbeat lapses and a maintenance
 # pass runs; RQ's default pass every 10 minutes is far too slow for alerts.
 MAINTENANCE_INTERVAL = 15
+# An idle worker only runs its maintenance pass when its blocking dequeue times
+# out, after worker_ttl - 15 s: with RQ's default (420 s) a worker that found
+# the queues empty would not restart a lost sweeper, or take over the scheduler
+# of a dead worker, for seven minutes.
+WORKER_TTL = 20
+# Between a worker that stopped unexpectedly and the next, so a fault that recurs at once cannot spin.
+RESTART_PAUSE = 1.0
 
 
 @click.command("worker")
@@ -16,24 +33,63 @@ MAINTENANCE_INTERVAL = 15
 @click.option("--name", default=None, help="Worker name, unique per process.")
 @with_appcontext
 def worker_command(burst: bool, name: str | None) -> None:
-    """Run an RQ worker on the alerts and broadcasts queues, with the scheduler."""
+    """Run an RQ worker on the alerts and broadcasts queues, with the scheduler.
+
+    RQ's worker quits when Redis goes away in the middle of a job; this
+    command then waits for Redis and starts a new one, so an outage needs
+    nobody to act. It stops for good only when asked to (SIGTERM, Ctrl-C).
+    """
     from hotline.extensions import queues
     from hotline.queues import QUEUE_NAMES
+    from hotline.redis_checks import warn_about_durability
     from workers.runtime import use_app
     from workers.worker import HotlineWorker
 
     use_app(current_app._get_current_object())  # type: ignore[attr-defined]
-    worker = HotlineWorker(
-        [queues.queue(queue_name) for queue_name in QUEUE_NAMES],
-        connection=queues.connection,
-        name=name,
-        maintenance_interval=MAINTENANCE_INTERVAL,
-    )
-    from hotline.redis_checks import warn_about_durability
-
     for problem in warn_about_durability(queues.connection):
         click.secho(f"WARNING: {problem}", fg="red", err=True)
-    worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    for attempt in itertools.count():
+        worker = HotlineWorker(
+            [queues.queue(queue_name) for queue_name in QUEUE_NAMES],
+            connection=queues.connection,
+            # The dead worker's registration may outlive it in Redis; a restart needs a name of its own.
+            name=name if attempt == 0 or name is None else f"{name}.{attempt}",
+            maintenance_interval=MAINTENANCE_INTERVAL,
+            worker_ttl=WORKER_TTL,
+        )
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        except RedisError as exc:
+            # Its teardown could not reach Redis either.
+            log.error("worker %s stopped: Redis failed (%s)", worker.name, exc)
+        if burst or worker.stop_requested:
+            return
+        if worker.pubsub_thread is not None:
+            # Its teardown could not unsubscribe; without this the thread would retry Redis forever.
+            worker.pubsub_thread.stop()
+        # The dead worker's signal handlers would only note a stop request; nothing is in hand now.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _exit_now)
+        _wait_for_redis(queues.connection)
+        log.warning("worker %s stopped unexpectedly; starting a new worker", worker.name)
+        time.sleep(RESTART_PAUSE)
+
+
+def _exit_now(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _wait_for_redis(connection: Redis) -> None:
+    """Block until Redis answers, checking every few seconds."""
+    delay = 0.5
+    while True:
+        try:
+            connection.ping()
+            return
+        except (RedisError, OSError) as exc:
+            log.error("waiting for Redis: %s", exc)
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def register(app: Flask) -> None:

@@ -89,7 +89,7 @@ class Simulator:
     def script(self, phone: str, **fields: Any) -> dict[str, Any]:
         """Script how ``phone`` behaves; fields not given take :class:`Script`'s defaults.
 
-        A new script also re-arms ``sms_reply`` and the ``*_error_times`` counters.
+        A new script also re-arms ``sms_reply`` and the ``*_error_times`` and ``sms_delay_times`` counters.
         Calls already ringing keep the script they started with.
 
         Returns:
@@ -107,6 +107,7 @@ class Simulator:
             state.script = script
             state.replied = False
             state.sms_refusals = 0
+            state.sms_delays = 0
             state.call_refusals = 0
         self._rt.log.add("phone.scripted", phone=phone, script=script.to_dict())
         return script.to_dict()

@@ -34,6 +34,12 @@ class Script:
         sms_error_times: Only the first N tries fail; ``None`` means every try.
         call_error: Like ``sms_error``, for calls placed through the carrier API.
         call_error_times: Like ``sms_error_times``, for ``call_error``.
+        sms_delay: Seconds the carrier API takes to answer a request to text this
+            phone: a slow or overloaded carrier. An SMS it accepts is accepted
+            before the wait (its status callbacks may arrive first, as when the
+            answer is lost on the way back); a scripted ``sms_error`` is answered
+            after it.
+        sms_delay_times: Only the first N requests are slow; ``None`` means every one.
         undeliverable: SMS are accepted but end ``undelivered`` (ErrorCode 30003).
     """
 
@@ -52,6 +58,8 @@ class Script:
     sms_error_times: int | None = None
     call_error: int | None = None
     call_error_times: int | None = None
+    sms_delay: float = 0.0
+    sms_delay_times: int | None = None
     undeliverable: bool = False
 
     @classmethod
@@ -130,6 +138,7 @@ class Phone:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     call_sids: list[str] = field(default_factory=list)
     sms_refusals: int = 0
+    sms_delays: int = 0
     call_refusals: int = 0
     replied: bool = False
     opted_out: bool = False

@@ -53,6 +53,9 @@ def submit_sms(rt: Runtime, *, to: str, from_: str, body: str, status_callback: 
     ``delivered`` (the phone's inbox gets it) or ``undelivered`` with
     ErrorCode 30003.
 
+    A phone scripted with ``sms_delay`` makes the answer slow: an accepted
+    SMS is on its way before the wait, a refusal is given after it.
+
     Raises:
         CarrierRefusal: ``to`` is not E.164 (21211), ``body`` is empty (21602),
             the phone texted STOP (21610), or the phone's script has an
@@ -65,6 +68,7 @@ def submit_sms(rt: Runtime, *, to: str, from_: str, body: str, status_callback: 
     with rt.cond:
         phone = rt.phone(to)
         script = phone.effective_script(rt.default_script)
+        delay = _scripted_delay(phone, script)
         refusal = _scripted_refusal(phone, script)
         if refusal is None and phone.opted_out:
             refusal = CarrierRefusal("Attempt to send to unsubscribed recipient", code=21610, http_status=400)
@@ -81,12 +85,25 @@ def submit_sms(rt: Runtime, *, to: str, from_: str, body: str, status_callback: 
             )
             message.history.append({"status": "queued", "at": round(message.created_at, 3)})
             rt.messages[message.sid] = message
+    if delay:
+        rt.log.add("sms.api_slow", phone=to, delay=delay, accepted=refusal is None)
     if refusal is not None:
+        _pause(rt, delay)
         rt.log.add("sms.refused", phone=to, code=refusal.code, http_status=refusal.http_status, body=body)
         raise refusal
     rt.log.add("sms.queued", message_sid=message.sid, phone=to, body=body, **{"from": from_})
     rt.spawn(f"sms-{message.sid[-8:]}", _deliver, rt, message, script)
+    _pause(rt, delay)
     return message
+
+
+def _scripted_delay(phone: Phone, script: Script) -> float:
+    if not script.sms_delay:
+        return 0.0
+    if script.sms_delay_times is not None and phone.sms_delays >= script.sms_delay_times:
+        return 0.0
+    phone.sms_delays += 1
+    return script.sms_delay
 
 
 def _scripted_refusal(phone: Phone, script: Script) -> CarrierRefusal | None:

@@ -9,11 +9,15 @@ from flask import abort, request
 
 log = logging.getLogger(__name__)
 
-CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
-MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-f]{32}$")
-PHONE = re.compile(r"^[+0-9A-Za-z:_.-]{1,64}$")
-DIGITS = re.compile(r"^[0-9*#]{0,20}$")
-STATUS = re.compile(r"^[a-z-]{3,20}$")
+# Matched whole (fullmatch): "$" alone would let a trailing newline through.
+CALL_SID = re.compile(r"CA[0-9a-f]{32}")
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+PHONE = re.compile(r"[+0-9A-Za-z:_.-]{1,64}")
+DIGITS = re.compile(r"[0-9*#]{0,20}")
+STATUS = re.compile(r"[a-z-]{3,20}")
+# Row ids are 32-bit integers in PostgreSQL; a bigger one is not ours, and would fail the query.
+_ID = re.compile(r"[0-9]{1,10}")
+MAX_ID = 2**31 - 1
 
 
 def _reject(reason: str) -> None:
@@ -28,7 +32,7 @@ def form(name: str, pattern: re.Pattern[str], *, required: bool = True) -> str:
         if required:
             _reject(f"missing {name}")
         return ""
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         _reject(f"malformed {name}")
     return value
 
@@ -36,18 +40,20 @@ def form(name: str, pattern: re.Pattern[str], *, required: bool = True) -> str:
 def query_id(name: str) -> int:
     """A positive integer id from the query string (our own callback URLs)."""
     raw = request.args.get(name, "")
-    if not raw.isdigit() or len(raw) > 18:
+    # str.isdigit() also accepts digits such as "²" that int() refuses.
+    if not _ID.fullmatch(raw) or int(raw) > MAX_ID:
         _reject(f"missing or malformed {name}")
     return int(raw)
 
 
 def error_code() -> int | None:
     raw = request.form.get("ErrorCode", "")
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
+    return int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else None
 
 
 def body_text() -> str:
+    """The SMS text, cut to 1600 characters, without NUL characters (PostgreSQL cannot store them)."""
     body = request.form.get("Body")
     if body is None:
         _reject("missing Body")
-    return body[:1600]
+    return body.replace("\x00", "")[:1600]

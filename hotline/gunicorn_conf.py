@@ -1,0 +1,31 @@
+"""gunicorn settings for the web process (``gunicorn --config python:hotline.gunicorn_conf``).
+
+Only a start-up hook: the web app never connects at import or creation time,
+so the Redis check runs once in gunicorn's master when the server is ready.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def when_ready(server: Any) -> None:
+    """Warn in gunicorn's log when the configured Redis could lose queued alerts.
+
+    An unreachable Redis is logged and does not stop the server: webhooks
+    still answer, and the outbox waits in the database.
+    """
+    from redis import Redis
+
+    from config.settings import SettingsError, load_settings
+    from hotline.redis_checks import warn_about_durability
+
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return  # create_app reports it, naming the variable
+    if not settings.redis_url:
+        return  # the embedded Redis is started with noeviction and an append-only file
+    with Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2) as connection:
+        for problem in warn_about_durability(connection):
+            server.log.warning("Redis could lose queued alerts: %s", problem)
