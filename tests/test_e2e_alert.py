@@ -7,6 +7,7 @@ and Redis the suite was given.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -64,9 +65,7 @@ def test_one_dial_rings_everyone_and_first_press_of_1_is_bridged(stack, session)
     )
     assert incident.call_sid == sid
 
-    call = stack.sim.call(sid)
-    legs = call["legs"] if isinstance(call, dict) else call.legs
-    dialled = {leg["to"] if isinstance(leg, dict) else leg.to for leg in legs}
+    dialled = {leg["to"] for leg in stack.sim.call(sid)["legs"]}
     assert dialled == {m.phone for m in others}, "every other member rings in the one Dial"
 
     responses = rows(stack.app, lambda s: s.scalars(select(Response)).all())
@@ -81,18 +80,15 @@ def test_one_dial_rings_everyone_and_first_press_of_1_is_bridged(stack, session)
 
 
 def _heard(phone_state) -> list[str]:
-    calls = phone_state["calls"] if isinstance(phone_state, dict) else phone_state.calls
-    return [text for call in calls for text in (call["heard"] if isinstance(call, dict) else call.heard)]
+    return [text for call in phone_state["calls"] for text in call["heard"]]
 
 
 def _bridged(phone_state) -> bool:
-    calls = phone_state["calls"] if isinstance(phone_state, dict) else phone_state.calls
-    return any((call["bridged"] if isinstance(call, dict) else call.bridged) for call in calls)
+    return any(call["bridged"] for call in phone_state["calls"])
 
 
 def _messages(phone_state) -> list[str]:
-    messages = phone_state["messages"] if isinstance(phone_state, dict) else phone_state.messages
-    return [m["body"] if isinstance(m, dict) else m.body for m in messages]
+    return [message["body"] for message in phone_state["messages"]]
 
 
 def test_sms_fan_out_reaches_every_member_exactly_once(stack, session):
@@ -133,8 +129,6 @@ def test_reply_1_acknowledges_and_stops_escalation(stack, session):
         ),
         what="on-the-way notices",
     )
-    import time
-
     time.sleep(8)  # past both escalation delays
     incident = _incident(stack)
     assert incident.escalation_level == 0
@@ -154,8 +148,6 @@ def test_no_response_escalates_to_officer_then_duty_line_once_each(stack, sessio
 
     stack.wait_for(lambda: (i := _incident(stack)) is not None and i.escalation_level == 2, what="level 2", timeout=30)
     stack.wait_for(_sms_delivered(stack, 1), what="deliveries")
-    import time
-
     time.sleep(3)
     escalated = rows(
         stack.app,
@@ -196,8 +188,7 @@ def test_conference_mode_lets_two_members_join_the_caller(stack, session):
         room = stack.sim.conference(name)
         if not room:
             return False
-        participants = room["participants"] if isinstance(room, dict) else room.participants
-        phones = {p["phone"] if isinstance(p, dict) else p.phone for p in participants}
+        phones = {participant["phone"] for participant in room["participants"]}
         return {caller.phone, others[0].phone, others[1].phone} <= phones and phones
 
     stack.wait_for(joined, what="two members in the conference", timeout=30)

@@ -16,26 +16,12 @@ from sqlalchemy import select
 
 from hotline.models import Incident, Response
 from tests.factories import make_group
+from tests.support.browser import artifact_path, launch_browser, needs_chromium
 from tests.support.stack import Stack, rows, running_stack
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
-    ),
+    needs_chromium,
 ]
 
 
@@ -48,11 +34,7 @@ def expect(locator):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
+    yield from launch_browser()
 
 
 @pytest.fixture
@@ -86,8 +68,7 @@ def card(page, name: str):
 
 
 def shot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    path = artifact_path(name)
     # A passing notice would cover a card.
     page.locator("#toast").evaluate("toast => { toast.hidden = true; }")
     page.evaluate("window.scrollTo(0, 0)")

@@ -77,7 +77,7 @@ def _answer(session: Session, settings: Settings, incident: Incident | None, pho
     """A short reply to the sender, sent through the outbox like every other SMS."""
     if incident is None:
         return None
-    body = render_for(settings, incident, template) if template != "sms_help" else render(settings.language, template)
+    body = render_for(settings, incident, template)
     notification = add_notification(
         session, incident, phone=phone, channel=Channel.SMS,
         purpose=Purpose.HELP if template == "sms_help" else Purpose.RECEIPT, key=sid, body=body,
