@@ -17,12 +17,30 @@ from redis import Redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from hotline import create_app
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from hotline.app import create_app
+from hotline.cli import main as hotline_cli
 from hotline.db import make_engine
 from hotline.migrate import upgrade
 from hotline.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class HotlineCliRunner(FlaskCliRunner):
+    """Runs the ``hotline`` command group against the test's app.
+
+    The app factory registers no commands on ``app.cli``: they belong to the
+    ``hotline`` group, which is what operators run.
+    """
+
+    def invoke(self, cli=None, args=None, **kwargs):  # type: ignore[no-untyped-def,override]
+        return super().invoke(cli or hotline_cli, args, **kwargs)
+
+
+Flask.test_cli_runner_class = HotlineCliRunner
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.models import Incident, Notification, Role, utcnow
 from hotline.services.inbound_sms import handle_inbound_sms
 from hotline.services.incidents import open_incident

@@ -65,7 +65,7 @@ def test_session_cookie_is_httponly_and_samesite(console, world):
 
 
 def test_session_cookie_is_secure_when_the_public_url_is_https(environ, migrated_engine, redis_conn, session):
-    from hotline import create_app
+    from hotline.app import create_app
     from tests.support.console import build_world
 
     environ = {**environ, "HOTLINE_PUBLIC_URL": "https://hotline.example.cn"}
@@ -188,7 +188,7 @@ def test_csrf_token_helper_finds_the_login_token(app):
 
 
 def test_sign_in_still_works_when_redis_is_down(environ, migrated_engine, redis_conn, session):
-    from hotline import create_app
+    from hotline.app import create_app
     from hotline.extensions import db
     from tests.support.console import build_world
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from config.settings import load_settings
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.models import Incident, IncidentStatus, Notification, Role, Station, TimelineEvent
 from hotline.services.escalation import due_at, escalate, escalation_delays, needs_escalation, resume_escalation
 from hotline.services.incidents import open_incident

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.models import Incident, Notification, Response, Role, TimelineEvent, utcnow
 from hotline.services.incidents import open_incident
 from tests.factories import call_sid, make_group, message_sid

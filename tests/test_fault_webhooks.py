@@ -145,7 +145,7 @@ def test_an_incident_is_never_visible_without_its_outbox(app, session):
     it committed the incident alone: a concurrent copy of the webhook then
     found an incident with no one to ring, and a crash there left it so.
     """
-    from hotline import get_settings
+    from hotline.extensions import get_settings
     from hotline.extensions import db
     from hotline.services.incidents import open_incident
 

@@ -1,4 +1,4 @@
-from hotline import create_app
+from hotline.app import create_app
 
 
 def test_healthz_ok(client):

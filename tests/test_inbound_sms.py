@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from config.settings import load_settings
 from config.templates import render
-from hotline import create_app, get_settings
+from hotline.app import create_app
+from hotline.extensions import get_settings
 from hotline.models import (
     InboundMessage,
     Incident,

@@ -15,7 +15,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.carriers import CarrierError, Submitted
 from hotline.models import Incident, IncidentStatus, Member, Notification, Role, TimelineEvent, utcnow
 from hotline.services.incidents import open_incident

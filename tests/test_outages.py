@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from sqlalchemy import func, select, text
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.extensions import db
 from hotline.models import Incident, Role, TimelineEvent
 from hotline.webhooks.deadline import DEFERRED_CALLS

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.models import Answer, Channel
 from hotline.phone import simlink
 from hotline.phone.timeline import clock, title

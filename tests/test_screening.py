@@ -10,7 +10,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from config.templates import render
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.models import Incident, Member, Notification, Response, RingMode, Role, TimelineEvent, utcnow
 from hotline.services.escalation import escalate
 from tests.factories import PUBLIC_URL, call_sid, make_group, message_sid, signed_post

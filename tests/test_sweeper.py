@@ -13,7 +13,7 @@ from workers.sweeper import LOCK_KEY, ensure_sweeping, sweep_outbox
 
 
 def _open(app, session, delays="60,180"):
-    from hotline import get_settings
+    from hotline.extensions import get_settings
 
     group = make_group(session, delays=delays)
     caller = next(m for m in group.members if m.role == "household")

@@ -68,7 +68,7 @@ def test_forged_or_missing_signature_is_refused_and_writes_nothing(client, sessi
 
 
 def test_signature_checked_against_public_url_behind_a_proxy(app, session, redis_conn, environ):
-    from hotline import create_app
+    from hotline.app import create_app
 
     environ["HOTLINE_PUBLIC_URL"] = "https://hotline.example.org"
     proxied = create_app(environ).test_client()
@@ -81,7 +81,7 @@ def test_signature_checked_against_public_url_behind_a_proxy(app, session, redis
 
 
 def test_every_configured_token_is_accepted(environ, migrated_engine, redis_conn, session):
-    from hotline import create_app
+    from hotline.app import create_app
 
     environ.update(
         HOTLINE_TWILIO_ACCOUNT_SID="AC" + "a" * 32,
@@ -128,7 +128,7 @@ def test_conference_mode_puts_caller_in_a_conference_and_queues_calls(client, se
 
 
 def test_fallback_never_touches_the_database(environ, redis_conn):
-    from hotline import create_app
+    from hotline.app import create_app
 
     environ["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"
     environ["HOTLINE_FALLBACK_PHONE"] = "+861088880000"
@@ -139,7 +139,7 @@ def test_fallback_never_touches_the_database(environ, redis_conn):
 
 
 def test_database_down_sends_caller_to_duty_line(environ, redis_conn):
-    from hotline import create_app
+    from hotline.app import create_app
 
     environ["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"
     environ["HOTLINE_FALLBACK_PHONE"] = "+861088880000"

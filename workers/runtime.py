@@ -33,7 +33,7 @@ def worker_app() -> Flask:
     """The process's app, created from the environment on first use."""
     global _pid
     if _app is None:
-        from hotline import create_app
+        from hotline.app import create_app
 
         use_app(create_app())
     assert _app is not None
@@ -64,7 +64,7 @@ def job_context() -> Iterator[JobContext]:
     """An app context with a database session that is closed afterwards."""
     app = worker_app()
     with app.app_context():
-        from hotline import get_settings
+        from hotline.extensions import get_settings
         from hotline.extensions import db
 
         yield JobContext(app=app, session=db.session, settings=get_settings(app))

@@ -41,7 +41,7 @@ class HotlineWorker(Worker):
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
-        from hotline import get_settings
+        from hotline.extensions import get_settings
         from workers.runtime import worker_app
 
         ensure_sweeping(self.queues[0], get_settings(worker_app()).sweep_interval)

@@ -10,7 +10,7 @@ from config.settings import SettingsError
 
 
 def _create_app() -> Flask:
-    from hotline import create_app
+    from hotline.app import create_app
 
     try:
         return create_app()
@@ -40,17 +40,20 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}: {db.engine.url.render_as_string(hide_password=True)}")
 
 
-def init_app(app: Flask) -> None:
-    """Register every command group on ``app``."""
+def _register_commands(cli: click.Group) -> None:
+    """Add every command group to ``cli``; the app factory registers none."""
     from hotline.cli import admin, console, directory, simulator, up, worker
 
-    app.cli.add_command(db_group)
-    admin.register(app)
-    console.register(app)
-    directory.register(app)
-    worker.register(app)
-    up.register(app)
-    simulator.register(app)
+    cli.add_command(db_group)
+    admin.register(cli)
+    console.register(cli)
+    directory.register(cli)
+    worker.register(cli)
+    up.register(cli)
+    simulator.register(cli)
+
+
+_register_commands(main)
 
 
 __all__ = ["current_app", "main"]

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.services.stations import StationError, add_user, configure_station
 
 
@@ -88,6 +88,7 @@ def users_add(username: str, station_name: str | None, city_wide: bool, password
     click.echo(f"user {user.username} added ({scope})")
 
 
-def register(app: Flask) -> None:
-    app.cli.add_command(stations_group)
-    app.cli.add_command(users_group)
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the ``hotline`` command group."""
+    cli.add_command(stations_group)
+    cli.add_command(users_group)

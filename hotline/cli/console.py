@@ -38,5 +38,6 @@ def users_token(username: str) -> None:
     click.echo(token)
 
 
-def register(app: Flask) -> None:
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the ``hotline`` command group."""
     users_group.add_command(users_token)

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.directory import (
     ExportError,
     ImportRefused,
@@ -161,5 +161,6 @@ def export_command(station_name: str, file: Path, english_headers: bool) -> None
     click.echo(f"wrote {count} member(s) of station {station_name} to {file}")
 
 
-def register(app: Flask) -> None:
-    app.cli.add_command(directory_group)
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the ``hotline`` command group."""
+    cli.add_command(directory_group)

@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 
 
 @click.group("simulator")
@@ -120,6 +120,7 @@ def simulate_sms(from_phone: str, body: str) -> None:
     click.echo(f"{from_phone} texts {body!r} (MessageSid {sid})")
 
 
-def register(app: Flask) -> None:
-    app.cli.add_command(simulator_group)
-    app.cli.add_command(simulate_group)
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the ``hotline`` command group."""
+    cli.add_command(simulator_group)
+    cli.add_command(simulate_group)

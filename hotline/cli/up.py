@@ -19,7 +19,7 @@ import requests
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
@@ -130,7 +130,7 @@ def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None
             "web",
             [python, "-m", "gunicorn", "--config", "python:hotline.gunicorn_conf", "--bind", f"{host}:{port}",
              "--workers", "2", "--threads", "4", "--timeout", "20", "--graceful-timeout", "10",
-             "--log-level", "warning", "hotline:create_app()"],
+             "--log-level", "warning", "hotline.app:create_app()"],
             env,
         )
         tree.start("worker", [python, "-m", "hotline", "worker"], env)
@@ -162,5 +162,6 @@ def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None
         click.echo("stopped")
 
 
-def register(app: Flask) -> None:
-    app.cli.add_command(up_command)
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the ``hotline`` command group."""
+    cli.add_command(up_command)

@@ -92,5 +92,6 @@ def _wait_for_redis(connection: Redis) -> None:
         delay = min(delay * 2, 5.0)
 
 
-def register(app: Flask) -> None:
-    app.cli.add_command(worker_command)
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the ``hotline`` command group."""
+    cli.add_command(worker_command)

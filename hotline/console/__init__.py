@@ -45,7 +45,6 @@ def _not_found(error: NotFound):
 
 def init_app(app: Flask) -> None:
     """Add the console to ``app``: extensions, blueprints and the login throttle."""
-    from hotline import webhooks
     from hotline.console import access, i18n, throttle
     from hotline.console.present import template_globals
     from hotline.console.views import api, auth, board, directory, incidents, stats
@@ -53,8 +52,6 @@ def init_app(app: Flask) -> None:
     # Tokens stay valid for the session's life: the board is left open all day.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
-    # Carrier webhooks carry no CSRF token; their signatures are checked instead.
-    csrf.exempt(webhooks.bp)
     i18n.init_app(app)
     app.jinja_env.globals.update(template_globals())
     access.init_app(app)

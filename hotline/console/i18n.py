@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, request, session
 from flask_babel import Babel
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"

@@ -12,7 +12,7 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 
 PER_ACCOUNT = "5 per 15 minutes"
 PER_ADDRESS = "50 per 15 minutes"

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.extensions import db
 from hotline.phone import bp, simlink
 from hotline.phone.directory import caller_view, directory_tree, unknown_numbers

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 
 log = logging.getLogger(__name__)
 

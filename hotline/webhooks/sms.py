@@ -8,7 +8,7 @@ from flask import Response, current_app
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.twiml.messaging_response import MessagingResponse
 
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.extensions import db, queues
 from hotline.phones import normalise_incoming
 from hotline.services.escalation import escalation_delays

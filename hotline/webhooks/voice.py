@@ -12,7 +12,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
 from config.templates import render
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.extensions import db, queues
 from hotline.models import (
     Answer,

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from flask import Flask
 from werkzeug.serving import make_server
 
-from hotline import create_app
+from hotline.app import create_app
 from hotline.simulator import Simulator, serve_simulator
 
 T = TypeVar("T")

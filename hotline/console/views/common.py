@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline import get_settings
+from hotline.extensions import get_settings
 from hotline.console.access import Staff
 from hotline.console.i18n import local_zone
 from hotline.console.scope import visible_groups, visible_villages
