@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from support import twilio_spec
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC_ENV = "HOTLINE_TWILIO_OAI_SPEC"
 PRISM_BIN_ENV = "HOTLINE_PRISM_BIN"
@@ -32,15 +34,24 @@ class PrismUnavailable(RuntimeError):
 def spec_path() -> Path:
     """The Twilio 2010 API description, prepared for mocking.
 
+    ``HOTLINE_TWILIO_OAI_SPEC`` names a ready description to use as it is;
+    without it, the one installed in ``.prism/`` is prepared there (see
+    :mod:`support.twilio_spec`).
+
     Raises:
-        PrismUnavailable: The file is not where ``HOTLINE_TWILIO_OAI_SPEC`` or
-            the default ``<repo>/../shared/twilio-oai/`` says.
+        PrismUnavailable: The named file does not exist, or the installed
+            description is missing or cannot be prepared.
     """
-    default = REPO_ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.mock.json"
-    path = Path(os.environ.get(SPEC_ENV) or default)
-    if not path.is_file():
-        raise PrismUnavailable(f"Twilio API description not found at {path}; set {SPEC_ENV} to its path")
-    return path
+    named = os.environ.get(SPEC_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise PrismUnavailable(f"Twilio API description not found at {path} (from {SPEC_ENV})")
+        return path
+    try:
+        return twilio_spec.prepare()
+    except twilio_spec.SpecUnavailable as missing:
+        raise PrismUnavailable(f"{missing}\nor set {SPEC_ENV} to a prepared description.") from missing
 
 
 def prism_bin() -> Path:
@@ -61,7 +72,8 @@ def prism_bin() -> Path:
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _answers(base_url: str) -> bool:
