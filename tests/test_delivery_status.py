@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from hotline.models import Incident, Member, Notification, Role, TimelineEvent
-from hotline.services.delivery import moves_forward, status_rank
+from hotline.services.delivery import record_status, status_rank
 from tests.factories import call_sid, make_group, message_sid, signed_post
 
 HOTLINE = "+8657188880000"
@@ -246,7 +247,6 @@ def test_unsigned_or_malformed_callbacks_are_refused(client, session, incident):
         ("sms", "delivered", "delivered", False),
         ("sms", "delivered", "failed", False),
         ("sms", "sent", "bogus", False),
-        ("sms", "mystery", "sent", True),
         ("call", "pending", "initiated", True),
         ("call", "ringing", "in-progress", True),
         ("call", "in-progress", "completed", True),
@@ -255,8 +255,38 @@ def test_unsigned_or_malformed_callbacks_are_refused(client, session, incident):
         ("call", "queued", "ringing", True),
     ],
 )
-def test_moves_forward(channel, current, new, expected):
-    assert moves_forward(channel, current, new) is expected
+def test_record_status_only_ever_moves_a_stored_status_forward(session, incident, channel, current, new, expected):
+    # record_status decides in its UPDATE's WHERE clause, against the row as
+    # stored, so that is what is set up and read back here.
+    notification = _alert(session, incident, channel)
+    notification.status = current
+    session.commit()
+
+    changed = record_status(session, notification, status=new)
+    session.commit()
+    _fresh(session)
+
+    assert changed is expected
+    assert session.get(Notification, notification.id).status == (new if expected else current)
+    kinds = [e.kind for e in _events(session, notification.id)]
+    assert kinds == ([f"{channel}_{new}".replace("-", "_")] if expected else [])
+
+
+def test_a_report_read_before_a_newer_one_was_stored_does_not_undo_it(session, incident):
+    # Two callbacks racing: this session loaded the row while it said
+    # "queued", and another has since stored "delivered".
+    notification, _sid = _submitted_sms(session, incident)
+    assert notification.status == "queued"
+    with Session(session.get_bind()) as other:
+        other.execute(update(Notification).where(Notification.id == notification.id).values(status="delivered"))
+        other.commit()
+
+    assert record_status(session, notification, status="sent") is False
+    session.commit()
+    _fresh(session)
+
+    assert session.get(Notification, notification.id).status == "delivered"
+    assert _events(session, notification.id) == []
 
 
 def test_status_rank_is_per_channel():

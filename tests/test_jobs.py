@@ -543,9 +543,48 @@ def test_escalation_check_retried_after_a_redis_failure_finishes_the_work(sessio
     assert queue.scheduled_job_registry.get_job_ids() == [f"escalation-{incident_id}-2"]
 
 
-def test_worker_uses_the_app_it_was_given(app, carrier):
-    assert runtime.worker_app() is app
-    with runtime.job_context() as ctx:
-        assert ctx.carrier is carrier
-        assert ctx.settings is get_settings(app)
+@pytest.fixture
+def bare_runtime(monkeypatch):
+    """The worker runtime as a fresh process has it; whatever a test does to it is undone."""
+    monkeypatch.setattr(runtime, "_app", None)
+    monkeypatch.setattr(runtime, "_pid", None)
 
+
+def test_jobs_run_in_the_app_the_worker_was_given_last(app, environ, bare_runtime):
+    from hotline.app import create_app
+    from hotline.extensions import db
+
+    runtime.use_app(app)
+    with runtime.job_context() as first:
+        assert first.app is app
+        first_carrier = first.carrier
+
+    other = create_app(environ)
+    try:
+        runtime.use_app(other)
+        with runtime.job_context() as second:
+            assert second.app is other
+            assert second.settings is get_settings(other)
+            assert second.session.get_bind() is db.state(other).engine
+            assert second.carrier is not first_carrier
+            assert second.carrier is second.carrier  # built once, not per job
+    finally:
+        db.state(other).engine.dispose()
+
+
+def test_a_forked_worker_drops_the_database_pool_it_inherited_once(app, bare_runtime, monkeypatch):
+    import os
+
+    from hotline.extensions import db
+
+    disposed: list = []
+    monkeypatch.setattr(db, "dispose", disposed.append)
+    runtime.use_app(app)
+    assert runtime.worker_app() is app
+    assert disposed == []
+
+    monkeypatch.setattr(runtime, "_pid", os.getpid() + 1)  # what a child of the parent process sees
+
+    assert runtime.worker_app() is app
+    assert runtime.worker_app() is app
+    assert disposed == [app]
