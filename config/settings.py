@@ -66,6 +66,10 @@ Flag = Annotated[bool, BeforeValidator(_parse_bool)]
 OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
 
 
+# Carriers hotline can send through; HOTLINE_CARRIER picks one.
+CARRIERS = ("twilio", "simulator")
+
+
 class Settings(BaseModel):
     """Validated settings. Field aliases are the environment variable names."""
 
@@ -75,6 +79,7 @@ class Settings(BaseModel):
     redis_url: OptionalStr = Field(None, alias="REDIS_URL")
     secret_key: OptionalStr = Field(None, alias="HOTLINE_SECRET_KEY")
     public_url: str = Field("http://127.0.0.1:5000", alias="HOTLINE_PUBLIC_URL")
+    carrier_name: OptionalStr = Field(None, alias="HOTLINE_CARRIER")
     twilio_account_sid: OptionalStr = Field(None, alias="HOTLINE_TWILIO_ACCOUNT_SID")
     twilio_auth_tokens: CsvStrs = Field((), alias="HOTLINE_TWILIO_AUTH_TOKEN")
     twilio_number: OptionalStr = Field(None, alias="HOTLINE_TWILIO_NUMBER")
@@ -177,9 +182,16 @@ class Settings(BaseModel):
         return {"zh": "zh-CN", "en": "en-US"}.get(self.language, self.language)
 
     @property
+    def carrier(self) -> str:
+        """The carrier's name: ``HOTLINE_CARRIER``, or Twilio when its credentials are set, else the simulator."""
+        if self.carrier_name:
+            return self.carrier_name
+        return "twilio" if self.twilio_account_sid and self.twilio_auth_tokens else "simulator"
+
+    @property
     def uses_twilio(self) -> bool:
-        """True when Twilio credentials are configured; otherwise the simulator is the carrier."""
-        return bool(self.twilio_account_sid and self.twilio_auth_tokens)
+        """True when Twilio is the carrier."""
+        return self.carrier == "twilio"
 
     @property
     def auth_tokens(self) -> tuple[str, ...]:
@@ -215,6 +227,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             variable = aliases.get(name, name)
             lines.append(f"{variable}={source.get(variable, '')!r}: {error['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    if settings.carrier not in CARRIERS:
+        raise SettingsError(
+            f"invalid settings:\n  HOTLINE_CARRIER={settings.carrier!r}: must be one of {', '.join(CARRIERS)}"
+        )
+    if settings.uses_twilio and not (settings.twilio_account_sid and settings.twilio_auth_tokens):
+        raise SettingsError(
+            "invalid settings:\n  HOTLINE_CARRIER=twilio needs HOTLINE_TWILIO_ACCOUNT_SID and HOTLINE_TWILIO_AUTH_TOKEN"
+        )
     if bool(settings.twilio_account_sid) != bool(settings.twilio_auth_tokens):
         raise SettingsError(
             "invalid settings:\n  HOTLINE_TWILIO_ACCOUNT_SID and HOTLINE_TWILIO_AUTH_TOKEN "

@@ -11,10 +11,12 @@ from typing import cast
 from flask import Flask, current_app
 
 from config.settings import Settings
+from hotline.carriers import Carrier, build_carrier
 from hotline.db import Database
 from hotline.queues import Queues
 
 SETTINGS_KEY = "hotline.settings"
+CARRIER_KEY = "hotline.carrier"
 
 db = Database()
 queues = Queues()
@@ -23,3 +25,18 @@ queues = Queues()
 def get_settings(app: Flask | None = None) -> Settings:
     """The validated settings ``app`` (by default the current app) was created with."""
     return cast(Settings, (app or current_app).extensions[SETTINGS_KEY])
+
+
+def get_carrier(app: Flask | None = None) -> Carrier:
+    """The carrier ``app`` sends through: the one set with :func:`use_carrier`, or
+    the one its settings select, built on first use."""
+    app = app or current_app
+    carrier = app.extensions.get(CARRIER_KEY)
+    if carrier is None:
+        carrier = app.extensions[CARRIER_KEY] = build_carrier(get_settings(app))
+    return cast(Carrier, carrier)
+
+
+def use_carrier(app: Flask, carrier: Carrier) -> None:
+    """Make ``app`` send through ``carrier`` (a test's fake, or a carrier built elsewhere)."""
+    app.extensions[CARRIER_KEY] = carrier

@@ -27,12 +27,22 @@ def test_household_alerted_earlier_can_still_text_for_help(app, session):
     first, second = _households(group)[:2]
     earlier = _open(app, session, group, first)
     settings = get_settings(app)
-    record_response(session, settings, earlier, phone=group.members[0].phone, channel="sms", answer="accept", source_sid=message_sid())
+    record_response(
+        session,
+        settings,
+        earlier,
+        phone=group.members[0].phone,
+        channel="sms",
+        answer="accept",
+        source_sid=message_sid(),
+    )
     past = utcnow() - timedelta(minutes=30)
     session.execute(update(Incident).where(Incident.id == earlier.id).values(opened_at=past, acknowledged_at=past))
     session.commit()
 
-    handled = handle_inbound_sms(session, settings, message_sid=message_sid(), from_phone=second.phone, body="救命 有人闯进来")
+    handled = handle_inbound_sms(
+        session, settings, message_sid=message_sid(), from_phone=second.phone, body="救命 有人闯进来"
+    )
     session.commit()
     assert handled.handled_as == "incident"
     assert handled.incident.caller_phone == second.phone and handled.incident.source == "sms"
@@ -42,14 +52,18 @@ def test_free_text_during_an_open_alert_gets_help_not_a_new_incident(app, sessio
     group = make_group(session)
     first, second = _households(group)[:2]
     _open(app, session, group, first)
-    handled = handle_inbound_sms(session, get_settings(app), message_sid=message_sid(), from_phone=second.phone, body="什么情况")
+    handled = handle_inbound_sms(
+        session, get_settings(app), message_sid=message_sid(), from_phone=second.phone, body="什么情况"
+    )
     session.commit()
     assert handled.handled_as == "help"
 
 
 def test_unregistered_text_is_recorded_and_forwarded_to_the_duty_line(app, session):
     make_group(session)
-    handled = handle_inbound_sms(session, get_settings(app), message_sid=message_sid(), from_phone="+8613700000001", body="我在路边，车坏了")
+    handled = handle_inbound_sms(
+        session, get_settings(app), message_sid=message_sid(), from_phone="+8613700000001", body="我在路边，车坏了"
+    )
     session.commit()
     assert handled.handled_as == "unregistered"
     assert handled.incident.unregistered
@@ -80,11 +94,17 @@ def test_on_the_way_notice_skips_numbers_that_cannot_receive(app, session):
     session.execute(
         update(Notification)
         .where(Notification.incident_id == incident.id, Notification.phone == dead.phone, Notification.channel == "sms")
-        .values(status="failed", error_code=21211)
+        .values(status="failed", error_code=21211, failure_reason="invalid_number")
     )
     session.commit()
     recorded = record_response(
-        session, get_settings(app), incident, phone=responder.phone, channel="sms", answer="accept", source_sid=message_sid()
+        session,
+        get_settings(app),
+        incident,
+        phone=responder.phone,
+        channel="sms",
+        answer="accept",
+        source_sid=message_sid(),
     )
     session.commit()
     notified = set(session.scalars(select(Notification.phone).where(Notification.id.in_(recorded.sms_ids))))

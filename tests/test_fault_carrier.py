@@ -25,7 +25,7 @@ from tests.support.faults import (
     own_redis_fixture,  # noqa: F401 (the own_redis fixture)
     people,
 )
-from workers.dispatch import RETRY_INTERVALS
+from hotline.services.outbox import RETRY_INTERVALS
 
 pytestmark = pytest.mark.e2e
 

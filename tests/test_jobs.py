@@ -15,16 +15,22 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from hotline.extensions import get_settings
-from hotline.carriers import CarrierError, Submitted
+from hotline.extensions import get_settings, use_carrier
+from hotline.carriers import Capabilities, CarrierError, OutboundSms, Submitted
+from hotline.carriers.twilio.codes import failure_reason
 from hotline.models import Incident, IncidentStatus, Member, Notification, Role, TimelineEvent, utcnow
 from hotline.services.incidents import open_incident
 from workers import jobs, runtime
-from workers.dispatch import RETRY_INTERVALS, dispatch, schedule_escalation
+from hotline.services.outbox import RETRY_INTERVALS, dispatch, schedule_escalation
 from workers.jobs import check_escalation, place_call, send_sms
 from tests.factories import make_group, message_sid
 
 PUBLIC = "http://127.0.0.1:5000"
+
+
+def refusal(message: str, *, code: int | None = None, http_status: int | None = None) -> CarrierError:
+    """A refusal as the Twilio carrier raises it: its code mapped to the project's reason."""
+    return CarrierError(message, reason=failure_reason(code, http_status), code=code, http_status=http_status)
 
 
 @dataclass
@@ -32,6 +38,7 @@ class FakeCarrier:
     """Implements :class:`hotline.carriers.Carrier`; ``fail_next`` queues refusals."""
 
     name: str = "fake"
+    capabilities: Capabilities = Capabilities(ring_group=True, keypress_calls=True, free_text=True)
     attempts: list[dict] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)
     refusals: list[CarrierError] = field(default_factory=list)
@@ -48,8 +55,8 @@ class FakeCarrier:
         self.sent.append(dict(request, sid=submitted.sid))
         return submitted
 
-    def send_sms(self, *, to: str, body: str, status_callback: str) -> Submitted:
-        return self._submit("sms", "SM", to=to, body=body, status_callback=status_callback)
+    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
+        return self._submit("sms", "SM", to=message.to, body=message.text, status_callback=status_callback)
 
     def place_call(self, *, to: str, url: str, status_callback: str, timeout: int) -> Submitted:
         return self._submit("call", "CA", to=to, url=url, status_callback=status_callback, timeout=timeout)
@@ -64,14 +71,9 @@ class StubJob:
 
 @pytest.fixture
 def carrier(app, monkeypatch) -> FakeCarrier:
-    import os
-
     fake = FakeCarrier()
+    use_carrier(app, fake)
     runtime.use_app(app)
-    # use_app() clears the cached carrier; put the fake where build_carrier's result would be.
-    monkeypatch.setattr(runtime, "_carrier", fake)
-    monkeypatch.setattr(runtime, "_app", app)
-    monkeypatch.setattr(runtime, "_pid", os.getpid())
     return fake
 
 
@@ -133,10 +135,10 @@ def _release_scheduled(queue: Queue) -> list[str]:
 
 
 TRANSIENT = [
-    pytest.param(lambda: CarrierError("too many requests", code=20429, http_status=429), id="20429"),
-    pytest.param(lambda: CarrierError("too many requests", http_status=429), id="429"),
-    pytest.param(lambda: CarrierError("bad gateway", http_status=502), id="502"),
-    pytest.param(lambda: CarrierError("timed out"), id="timeout"),
+    pytest.param(lambda: refusal("too many requests", code=20429, http_status=429), id="20429"),
+    pytest.param(lambda: refusal("too many requests", http_status=429), id="429"),
+    pytest.param(lambda: refusal("bad gateway", http_status=502), id="502"),
+    pytest.param(lambda: refusal("timed out"), id="timeout"),
 ]
 
 
@@ -198,7 +200,7 @@ def test_a_status_callback_that_beat_the_job_is_not_moved_back(session, settings
     opened = _sms_incident(session, settings)
     sms_id = opened.sms_ids[0]
 
-    def fast_carrier(*, to, body, status_callback):
+    def fast_carrier(message, *, status_callback):
         submitted = Submitted(sid="SM" + secrets.token_hex(16), status="queued")
         signed_post(client, f"/twilio/sms-status?n={sms_id}", {"MessageSid": submitted.sid, "MessageStatus": "delivered"})
         return submitted
@@ -236,7 +238,7 @@ def test_transient_error_is_raised_while_retries_remain(session, settings, carri
 def test_transient_call_error_is_retried_too(session, settings, carrier, monkeypatch):
     opened = _sms_incident(session, settings)
     call_id = opened.call_ids[0]
-    carrier.fail_next(CarrierError("service unavailable", http_status=503))
+    carrier.fail_next(refusal("service unavailable", http_status=503))
     monkeypatch.setattr(jobs, "get_current_job", lambda: StubJob(should_retry=True))
     with pytest.raises(CarrierError):
         place_call(call_id)
@@ -248,7 +250,7 @@ def test_transient_call_error_is_retried_too(session, settings, carrier, monkeyp
 def test_transient_error_on_the_last_try_is_recorded_as_failed(session, settings, carrier, monkeypatch):
     opened = _sms_incident(session, settings)
     sms_id = opened.sms_ids[0]
-    carrier.fail_next(CarrierError("bad gateway", http_status=502))
+    carrier.fail_next(refusal("bad gateway", http_status=502))
     monkeypatch.setattr(jobs, "get_current_job", lambda: StubJob(should_retry=False))
 
     result = send_sms(sms_id)
@@ -264,7 +266,7 @@ def test_transient_error_on_the_last_try_is_recorded_as_failed(session, settings
 def test_permanent_error_is_recorded_and_not_raised(session, settings, carrier, monkeypatch, job):
     opened = _sms_incident(session, settings)
     sms_id = opened.sms_ids[0]
-    carrier.fail_next(CarrierError("The 'To' number is not a valid phone number.", code=21211, http_status=400))
+    carrier.fail_next(refusal("The 'To' number is not a valid phone number.", code=21211, http_status=400))
     monkeypatch.setattr(jobs, "get_current_job", lambda: job)
 
     result = send_sms(sms_id)
@@ -283,7 +285,7 @@ def test_permanent_error_is_recorded_and_not_raised(session, settings, carrier, 
 def test_permanent_call_error_is_recorded(session, settings, carrier):
     opened = _sms_incident(session, settings)
     call_id = opened.call_ids[0]
-    carrier.fail_next(CarrierError("unroutable", code=21612, http_status=400))
+    carrier.fail_next(refusal("unroutable", code=21612, http_status=400))
     assert place_call(call_id).startswith("failed:")
     row = _row(session, call_id)
     assert (row.status, row.error_code) == ("failed", 21612)
@@ -294,7 +296,7 @@ def test_21610_marks_the_member_opted_out(session, settings, carrier):
     opened = _sms_incident(session, settings)
     sms_id = opened.sms_ids[0]
     phone = session.get(Notification, sms_id).phone
-    carrier.fail_next(CarrierError("Attempt to send to unsubscribed recipient", code=21610, http_status=400))
+    carrier.fail_next(refusal("Attempt to send to unsubscribed recipient", code=21610, http_status=400))
 
     send_sms(sms_id)
 
@@ -367,7 +369,7 @@ def test_escalation_answered_while_it_waited_is_canceled(session, settings, carr
     notification_id = (result.sms_ids if channel == "sms" else result.call_ids)[0]
     job = send_sms if channel == "sms" else place_call
     # The first try hits a rate limit and is retried later...
-    carrier.fail_next(CarrierError("too many requests", code=20429, http_status=429))
+    carrier.fail_next(refusal("too many requests", code=20429, http_status=429))
     monkeypatch.setattr(jobs, "get_current_job", lambda: StubJob(should_retry=True))
     with pytest.raises(CarrierError):
         job(notification_id)
@@ -426,7 +428,7 @@ def test_worker_sends_every_enqueued_notification_once(session, settings, carrie
 def test_worker_retries_a_transient_error_then_succeeds(session, settings, carrier, queue):
     opened = _sms_incident(session, settings)
     sms_id = opened.sms_ids[0]
-    carrier.fail_next(CarrierError("too many requests", code=20429, http_status=429))
+    carrier.fail_next(refusal("too many requests", code=20429, http_status=429))
     dispatch(queue, sms_ids=[sms_id])
 
     _work(queue)
@@ -453,7 +455,7 @@ def test_worker_retries_a_transient_error_then_succeeds(session, settings, carri
 def test_worker_gives_up_after_the_last_retry(session, settings, carrier, queue):
     opened = _sms_incident(session, settings)
     call_id = opened.call_ids[0]
-    carrier.fail_next(*[CarrierError("bad gateway", http_status=502) for _ in range(len(RETRY_INTERVALS) + 1)])
+    carrier.fail_next(*[refusal("bad gateway", http_status=502) for _ in range(len(RETRY_INTERVALS) + 1)])
     dispatch(queue, call_ids=[call_id])
 
     _work(queue)
@@ -472,7 +474,7 @@ def test_worker_gives_up_after_the_last_retry(session, settings, carrier, queue)
 def test_worker_records_a_permanent_error_without_failing_the_job(session, settings, carrier, queue):
     opened = _sms_incident(session, settings)
     sms_id = opened.sms_ids[0]
-    carrier.fail_next(CarrierError("invalid To", code=21211, http_status=400))
+    carrier.fail_next(refusal("invalid To", code=21211, http_status=400))
     dispatch(queue, sms_ids=[sms_id])
 
     _work(queue)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from hotline.app import create_app
 from hotline.extensions import db
 from hotline.models import Incident, Role, TimelineEvent
-from hotline.webhooks.deadline import DEFERRED_CALLS
+from hotline.parked_calls import PARKED_CALLS as DEFERRED_CALLS
 from tests.factories import call_sid, make_group, signed_post
 from workers.runtime import use_app
 from workers.sweeper import sweep_outbox

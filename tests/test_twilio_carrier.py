@@ -15,7 +15,8 @@ import requests
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
-from hotline.carriers.base import OPTED_OUT, CarrierError, Submitted
+from hotline.carriers.base import CarrierError, OutboundSms, Submitted
+from hotline.carriers.twilio.codes import OPTED_OUT
 from hotline.carriers.twilio import TwilioCarrier
 from support.prism import running_prism, spec_path
 
@@ -58,7 +59,7 @@ def carrier(prism_url: str) -> TwilioCarrier:
     ids=["english", "chinese"],
 )
 def test_send_sms_with_status_callback_is_accepted(carrier: TwilioCarrier, body: str):
-    submitted = carrier.send_sms(to=TO_NUMBER, body=body, status_callback=SMS_STATUS_URL)
+    submitted = carrier.send_sms(OutboundSms(to=TO_NUMBER, text=body), status_callback=SMS_STATUS_URL)
 
     assert isinstance(submitted, Submitted)
     assert re.fullmatch(r"SM[0-9a-fA-F]{32}", submitted.sid)
@@ -80,7 +81,7 @@ def test_request_with_malformed_account_sid_is_refused_as_permanent(prism_url: s
     )
 
     with pytest.raises(CarrierError) as sms_refusal:
-        carrier.send_sms(to=TO_NUMBER, body="test", status_callback=SMS_STATUS_URL)
+        carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), status_callback=SMS_STATUS_URL)
     with pytest.raises(CarrierError) as call_refusal:
         carrier.place_call(to=TO_NUMBER, url=CALL_TWIML_URL, status_callback=CALL_STATUS_URL, timeout=30)
 
@@ -105,7 +106,7 @@ def test_unreachable_api_is_a_transient_error():
     )
 
     with pytest.raises(CarrierError) as refusal:
-        carrier.send_sms(to=TO_NUMBER, body="test", status_callback=SMS_STATUS_URL)
+        carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), status_callback=SMS_STATUS_URL)
 
     assert refusal.value.http_status is None
     assert refusal.value.transient is True
@@ -184,7 +185,7 @@ def test_send_sms_posts_the_message_fields():
     sid = "SM" + "ab" * 16
     carrier, http = canned_carrier(json_reply(201, {"sid": sid, "status": "queued"}))
 
-    submitted = carrier.send_sms(to=TO_NUMBER, body="火警", status_callback=SMS_STATUS_URL)
+    submitted = carrier.send_sms(OutboundSms(to=TO_NUMBER, text="火警"), status_callback=SMS_STATUS_URL)
 
     assert submitted == Submitted(sid=sid, status="queued")
     [request] = http.sent
@@ -216,7 +217,7 @@ def test_place_call_posts_the_call_fields():
 
 
 def send_sms(carrier: TwilioCarrier) -> Submitted:
-    return carrier.send_sms(to=TO_NUMBER, body="test", status_callback=SMS_STATUS_URL)
+    return carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), status_callback=SMS_STATUS_URL)
 
 
 def place_call(carrier: TwilioCarrier) -> Submitted:

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from rq import get_current_job
 from sqlalchemy import case, update
 
-from hotline.carriers import CarrierError, Submitted
+from hotline.carriers import CarrierError, FailureReason, OutboundSms, Submitted
 from hotline.extensions import queues
 from hotline.models import Incident, IncidentStatus, Notification, Purpose, utcnow
 from hotline.services.delivery import mark_opted_out
-from hotline.services.escalation import escalate, resume_escalation
+from hotline.services.escalation import run_check
+from hotline.services.outbox import dispatch, schedule_escalation
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
-from workers.dispatch import dispatch, schedule_escalation
 from workers.runtime import JobContext, job_context
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ def _claim(ctx: JobContext, notification_id: int) -> Notification | None:
 
 def _cancel_if_answered(ctx: JobContext, notification: Notification) -> bool:
     """Cancel an escalation whose incident someone accepted while it waited (in the queue or between retries)."""
-    if notification.purpose != Purpose.ESCALATION or notification.incident.status == IncidentStatus.OPEN:
+    incident = notification.incident
+    if notification.purpose != Purpose.ESCALATION or incident is None or incident.status == IncidentStatus.OPEN:
         return False
     notification.status = "canceled"
     notification.status_at = utcnow()
@@ -50,7 +51,7 @@ def _cancel_if_answered(ctx: JobContext, notification: Notification) -> bool:
         ctx.session, notification.incident_id, f"{notification.channel}_canceled",
         member_id=notification.member_id, notification_id=notification.id,
         phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
-        incident_status=str(notification.incident.status),
+        incident_status=str(incident.status),
     )
     ctx.session.commit()
     return True
@@ -70,12 +71,13 @@ def _record_submitted(ctx: JobContext, notification: Notification, submitted: Su
         )
         .execution_options(synchronize_session=False)
     )
-    record_event(
-        ctx.session, notification.incident_id, f"{notification.channel}_queued",
-        member_id=notification.member_id, notification_id=notification.id,
-        phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
-        sid=submitted.sid,
-    )
+    if notification.incident_id is not None:
+        record_event(
+            ctx.session, notification.incident_id, f"{notification.channel}_queued",
+            member_id=notification.member_id, notification_id=notification.id,
+            phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
+            sid=submitted.sid,
+        )
     ctx.session.commit()
 
 
@@ -95,6 +97,7 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
             status="pending" if will_retry else "failed",
             status_at=utcnow(),
             error_code=error.code,
+            failure_reason=str(error.reason),
             error_message=str(error)[:500],
         )
         .execution_options(synchronize_session=False)
@@ -104,13 +107,15 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
         log.warning("notification %s: %s, but the carrier reported it sent; not retried", notification.id, error)
         return f"sent: the carrier took it although the request failed ({error})"
     if not will_retry:
-        record_event(
-            ctx.session, notification.incident_id, f"{notification.channel}_failed",
-            member_id=notification.member_id, notification_id=notification.id,
-            phone=notification.phone, name=notification.recipient_name,
-            error_code=error.code, error=str(error)[:200], purpose=str(notification.purpose),
-        )
-        if error.code == 21610:
+        if notification.incident_id is not None:
+            record_event(
+                ctx.session, notification.incident_id, f"{notification.channel}_failed",
+                member_id=notification.member_id, notification_id=notification.id,
+                phone=notification.phone, name=notification.recipient_name,
+                error_code=error.code, reason=str(error.reason), error=str(error)[:200],
+                purpose=str(notification.purpose),
+            )
+        if error.reason == FailureReason.OPTED_OUT:
             mark_opted_out(ctx.session, notification.phone, True)
     ctx.session.commit()
     if will_retry:
@@ -135,10 +140,12 @@ def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], 
 
 
 def _submit_sms(ctx: JobContext, notification: Notification) -> Submitted:
+    message = OutboundSms(
+        to=notification.phone, text=notification.body,
+        template=notification.template, params=dict(notification.template_params or {}),
+    )
     return ctx.carrier.send_sms(
-        to=notification.phone,
-        body=notification.body,
-        status_callback=callback_url(ctx.settings, "/twilio/sms-status", n=notification.id),
+        message, status_callback=callback_url(ctx.settings, "/twilio/sms-status", n=notification.id)
     )
 
 
@@ -183,16 +190,13 @@ def check_escalation(incident_id: int, level: int) -> str:
         incident = ctx.session.get(Incident, incident_id)
         if incident is None:
             return "skipped: no such incident"
-        result = escalate(ctx.session, ctx.settings, incident, level)
-        if not result.fired and result.next_level is None:
-            result = resume_escalation(ctx.session, ctx.settings, incident, level)
+        outcome, work = run_check(ctx.session, ctx.settings, incident, level)
         ctx.session.commit()
         queue = queues.queue()
-        if result.sms_ids or result.call_ids:
-            dispatch(queue, sms_ids=result.sms_ids, call_ids=result.call_ids)
-        if result.next_level is not None and result.next_delay is not None:
-            early = result.next_level == level
-            tag = f"-at-{int(utcnow().timestamp())}" if early else ""
-            schedule_escalation(queue, incident_id, result.next_level, result.next_delay, retry_tag=tag)
-        return f"level {level}: {'fired' if result.fired else 'not fired'}"
+        if work.sms_ids or work.call_ids:
+            dispatch(queue, sms_ids=work.sms_ids, call_ids=work.call_ids)
+        if work.escalation is not None:
+            check = work.escalation
+            schedule_escalation(queue, check.incident_id, check.level, check.delay, tag=check.tag)
+        return f"level {level}: {outcome}"
 

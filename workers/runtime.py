@@ -16,17 +16,20 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline.carriers import Carrier, build_carrier
+from hotline.carriers import Carrier
+from hotline.extensions import db, get_carrier, get_settings
 
 _app: Flask | None = None
 _pid: int | None = None
-_carrier: Carrier | None = None
 
 
 def use_app(app: Flask) -> None:
-    """Make ``app`` the one jobs in this process (and its children) run in."""
-    global _app, _pid, _carrier
-    _app, _pid, _carrier = app, os.getpid(), None
+    """Make ``app`` the one jobs in this process (and its children) run in.
+
+    Its carrier is the one jobs send through (see :func:`hotline.extensions.use_carrier`).
+    """
+    global _app, _pid
+    _app, _pid = app, os.getpid()
 
 
 def worker_app() -> Flask:
@@ -38,8 +41,6 @@ def worker_app() -> Flask:
         use_app(create_app())
     assert _app is not None
     if _pid != os.getpid():
-        from hotline.extensions import db
-
         db.dispose(_app)
         _pid = os.getpid()
     return _app
@@ -53,10 +54,8 @@ class JobContext:
 
     @property
     def carrier(self) -> Carrier:
-        global _carrier
-        if _carrier is None:
-            _carrier = build_carrier(self.settings)
-        return _carrier
+        """The app's carrier, built on first use in this process."""
+        return get_carrier(self.app)
 
 
 @contextmanager
@@ -64,7 +63,4 @@ def job_context() -> Iterator[JobContext]:
     """An app context with a database session that is closed afterwards."""
     app = worker_app()
     with app.app_context():
-        from hotline.extensions import get_settings
-        from hotline.extensions import db
-
         yield JobContext(app=app, session=db.session, settings=get_settings(app))

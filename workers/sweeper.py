@@ -31,17 +31,24 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.extensions import queues
 from hotline.models import Incident, IncidentStatus, Notification, utcnow
-from hotline.services.escalation import DUTY_LINE, due_at, escalation_delays
+from hotline.parked_calls import parked_calls, unpark
+from hotline.services.escalation import DUTY_LINE, first_check, next_check
 from hotline.services.incidents import open_incident
+from hotline.services.outbox import (
+    dispatch_work,
+    enqueue_send,
+    escalation_job_id,
+    schedule_escalation,
+    send_job_id,
+)
 from hotline.services.timeline import record_event
-from hotline.webhooks.deadline import parked_calls, unpark
-from workers.dispatch import dispatch, enqueue_call, enqueue_sms, schedule_escalation
 from workers.runtime import JobContext, job_context
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 10  # seconds between sweeps, unless HOTLINE_SWEEP_INTERVAL says otherwise
 LOCK_KEY = "hotline:sweeper"
+SWEEP_TAG = "-sweep"  # tells the sweeper's own escalation checks from the scheduled ones
 
 
 def lock_ttl(interval: int) -> int:
@@ -121,10 +128,9 @@ def sweep_outbox() -> str:
         ).all()
         requeued = 0
         for notification_id, channel in stranded:
-            job_id = f"{'sms' if channel == 'sms' else 'call'}-{notification_id}"
-            if _will_run(connection, job_id, now, grace):
+            if _will_run(connection, send_job_id(channel, notification_id), now, grace):
                 continue
-            (enqueue_sms if channel == "sms" else enqueue_call)(queue, notification_id)
+            enqueue_send(queue, channel, notification_id)
             requeued += 1
 
         overdue = rescheduled = 0
@@ -136,22 +142,21 @@ def sweep_outbox() -> str:
             )
         ).all()
         for incident in open_incidents:
-            delays = escalation_delays(settings, incident)
-            level = incident.escalation_level + 1
-            if level > len(delays):
+            check = next_check(settings, incident)
+            if check is None:
                 continue
-            due = due_at(incident, delays, level)
-            check_id = f"escalation-{incident.id}-{level}"
-            if now < due:
+            if now < check.due:
                 # Lost with Redis, or never enqueued because Redis was down: put it back on time.
-                if not Job.exists(check_id, connection=connection):
-                    schedule_escalation(queue, incident.id, level, (due - now).total_seconds())
+                if not Job.exists(escalation_job_id(incident.id, check.level), connection=connection):
+                    schedule_escalation(queue, incident.id, check.level, (check.due - now).total_seconds())
                     rescheduled += 1
                 continue
-            if now < due + grace or _will_run(connection, f"{check_id}-sweep", now, grace):
+            if now < check.due + grace or _will_run(
+                connection, escalation_job_id(incident.id, check.level, SWEEP_TAG), now, grace
+            ):
                 continue
             # Run now rather than scheduled: the scheduler may be what is missing.
-            schedule_escalation(queue, incident.id, level, 0, retry_tag="-sweep")
+            schedule_escalation(queue, incident.id, check.level, 0, tag=SWEEP_TAG)
             overdue += 1
 
         recorded = record_parked_calls(ctx)
@@ -177,27 +182,23 @@ def record_parked_calls(ctx: JobContext) -> int:
     """
     connection = queues.connection
     recorded = 0
-    for raw, fields in parked_calls(connection):
-        received_at = datetime.fromisoformat(fields["received_at"])
+    for call in parked_calls(connection):
         try:
             opened = open_incident(
-                ctx.session, ctx.settings, caller_phone=fields["caller"], source="call",
-                call_sid=fields["call_sid"], now=received_at,
+                ctx.session, ctx.settings, caller_phone=call.caller, source="call",
+                call_sid=call.call_sid, now=call.received_at, capabilities=ctx.carrier.capabilities,
             )
             if opened.created:
-                record_event(ctx.session, opened.incident.id, "recorded_after_outage", received_at=fields["received_at"])
+                record_event(
+                    ctx.session, opened.incident.id, "recorded_after_outage", received_at=call.received_at.isoformat()
+                )
             ctx.session.commit()
         except SQLAlchemyError as exc:
             ctx.session.rollback()
             log.warning("parked calls wait: the database still fails (%s)", exc)
             break
         if opened.created:
-            incident = opened.incident
-            escalation = None
-            if not incident.unregistered:
-                delays = escalation_delays(ctx.settings, incident)
-                escalation = (incident.id, 1, max(0.0, (due_at(incident, delays, 1) - utcnow()).total_seconds()))
-            dispatch(queues.queue(), sms_ids=opened.sms_ids, call_ids=opened.call_ids, escalation=escalation)
+            dispatch_work(queues.queue(), opened.work(first_check(ctx.settings, opened.incident)))
             recorded += 1
-        unpark(connection, raw)
+        unpark(connection, call)
     return recorded

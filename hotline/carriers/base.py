@@ -1,20 +1,104 @@
-"""The carrier seam: what hotline needs from a phone network.
+"""The carrier seam: what hotline needs from a phone network, in the project's own words.
 
-Twilio and the project's own simulator both implement :class:`Carrier`; a
-China carrier can be added the same way. Webhook signatures are not part of
-the seam: every carrier here signs webhooks the way Twilio does, and the
-webhook blueprint checks them.
+Every carrier (Twilio, the development simulator, a China carrier) implements
+:class:`Carrier`. Whatever a carrier calls its statuses and error codes, it
+maps them here, inside its own module, to :class:`DeliveryStatus` and
+:class:`FailureReason`; services never see a carrier's field names or codes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
-# Twilio error codes that will fail the same way however often they are retried.
-PERMANENT_ERROR_CODES = frozenset({21211, 21214, 21217, 21408, 21610, 21612, 21614, 21606, 21660})
-TRANSIENT_ERROR_CODES = frozenset({20429, 21611})
-OPTED_OUT = 21610
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one SMS or call stands, from the outbox to its end.
+
+    ``pending`` and ``claimed`` are the outbox's own; the rest are reported
+    by carriers, mapped to these words.
+    """
+
+    PENDING = "pending"  # written, not yet handed to a carrier
+    CLAIMED = "claimed"  # a worker is handing it to the carrier
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    SENDING = "sending"
+    SENT = "sent"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    IN_PROGRESS = "in-progress"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    READ = "read"
+
+
+class FailureReason(enum.StrEnum):
+    """Why a carrier refused or could not deliver, in the project's words."""
+
+    INVALID_NUMBER = "invalid_number"  # not a number at all, or not in service
+    OPTED_OUT = "opted_out"  # the recipient asked to receive nothing (STOP)
+    NOT_TEXTABLE = "not_textable"  # a landline, or a number that cannot take SMS
+    UNREACHABLE = "unreachable"  # switched off, out of coverage, carrier filtering
+    BLOCKED = "blocked"  # blacklisted or suspended by the carrier, or no permission for the region
+    THROTTLED = "throttled"  # too many requests: try again later
+    CARRIER_ERROR = "carrier_error"  # the carrier failed (5xx), or could not be reached
+    REJECTED = "rejected"  # refused for another reason retrying cannot fix
+    UNKNOWN = "unknown"
+
+
+# Reasons that a later attempt may overcome.
+TRANSIENT_REASONS = frozenset({FailureReason.THROTTLED, FailureReason.CARRIER_ERROR})
+# Reasons that say the number itself cannot be reached this way: shown in group health.
+UNREACHABLE_NUMBER_REASONS = frozenset(
+    {FailureReason.INVALID_NUMBER, FailureReason.NOT_TEXTABLE, FailureReason.UNREACHABLE, FailureReason.BLOCKED}
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a carrier can do; the services choose how to alert from these.
+
+    Attributes:
+        ring_group: Ring several numbers in one call and bridge the first to
+            accept (Twilio's ``<Dial>`` with several ``<Number>`` nouns).
+        keypress_calls: Place a call that reports a key press back.
+        free_text: Send any SMS text; False when only pre-registered templates
+            may be sent (China's carriers).
+        max_ring_group: The most numbers one ring-group call may hold.
+    """
+
+    ring_group: bool
+    keypress_calls: bool
+    free_text: bool
+    max_ring_group: int = 10
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    """One SMS as hotline hands it to a carrier.
+
+    Attributes:
+        to: The recipient in E.164.
+        text: The rendered text, for carriers that send free text.
+        template: The project's template key (e.g. ``sms_alert``), for carriers
+            that only send registered templates.
+        params: The template's values, by the project's placeholder names.
+    """
+
+    to: str
+    text: str
+    template: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -29,18 +113,28 @@ class CarrierError(Exception):
     """The carrier refused or failed a request.
 
     Attributes:
-        code: The carrier's error code (e.g. Twilio's 21211), if any.
+        reason: Why, in the project's words.
+        transient: True when the same request may succeed later (throttling,
+            the carrier's own failures, timeouts); False when retrying cannot help.
+        code: The carrier's own error code, kept for the record only.
         http_status: The HTTP status of the refusal, if any; ``None`` for a
             timeout or a connection that never completed.
-        transient: True when the same request may succeed later (429, 5xx,
-            timeouts); False when retrying cannot help.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: FailureReason = FailureReason.UNKNOWN,
+        transient: bool | None = None,
+        code: int | None = None,
+        http_status: int | None = None,
+    ):
         super().__init__(message)
+        self.reason = reason
+        self.transient = reason in TRANSIENT_REASONS if transient is None else transient
         self.code = code
         self.http_status = http_status
-        self.transient = is_transient(code, http_status)
 
     def __str__(self) -> str:
         parts = [super().__str__()]
@@ -51,28 +145,13 @@ class CarrierError(Exception):
         return " / ".join(parts)
 
 
-def is_transient(code: int | None, http_status: int | None) -> bool:
-    """Whether a failure is worth retrying.
-
-    Timeouts and dropped connections (no HTTP status) are transient, as are
-    HTTP 429 and 5xx and Twilio's 20429. Known permanent codes never are,
-    whatever the HTTP status says.
-    """
-    if code in PERMANENT_ERROR_CODES:
-        return False
-    if code in TRANSIENT_ERROR_CODES:
-        return True
-    if http_status is None:
-        return True
-    return http_status == 429 or http_status >= 500
-
-
 class Carrier(Protocol):
     """Sends SMS and places calls. Implementations must be safe to use from a worker."""
 
     name: str
+    capabilities: Capabilities
 
-    def send_sms(self, *, to: str, body: str, status_callback: str) -> Submitted:
+    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
         """Hand one SMS to the carrier.
 
         Raises:
@@ -81,7 +160,7 @@ class Carrier(Protocol):
         ...
 
     def place_call(self, *, to: str, url: str, status_callback: str, timeout: int) -> Submitted:
-        """Start one outbound call whose TwiML is fetched from ``url`` when answered.
+        """Start one outbound call whose call flow is fetched from ``url`` when answered.
 
         Raises:
             CarrierError: The carrier refused it, or could not be reached.

@@ -88,14 +88,20 @@ class Incident(Base):
 class Notification(Base):
     """One SMS or call to one number: the outbox row, then its delivery record.
 
-    ``status`` starts as ``pending`` (written with the incident, not yet handed
-    to the carrier) and then follows the carrier's own status values.
+    A notification belongs to whatever sends it: an incident's alert today,
+    a broadcast or a drill tomorrow. ``sender`` names the kind and
+    ``incident_id`` (or a later sender's own id) the row; nothing in the
+    delivery path assumes an incident.
+
+    ``status`` starts as ``pending`` (written, not yet handed to the carrier)
+    and then follows :class:`hotline.carriers.base.DeliveryStatus`.
     """
 
     __tablename__ = "notifications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    sender: Mapped[str] = mapped_column(String(20), default="incident", server_default="incident")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     phone: Mapped[str] = mapped_column(String(32))
     recipient_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
@@ -105,9 +111,14 @@ class Notification(Base):
     # Calls placed by the <Dial> verb are not sent by a worker.
     via_dial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     body: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The template and its values, for carriers that send only registered templates.
+    template: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    template_params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The carrier's own code, for the record; ``failure_reason`` is what it means.
     error_code: Mapped[int | None] = mapped_column(Integer)
+    failure_reason: Mapped[str | None] = mapped_column(String(30))
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # One row per recipient and reason: a retried webhook cannot add a second.
@@ -117,7 +128,7 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    incident: Mapped[Incident] = relationship(back_populates="notifications")
+    incident: Mapped[Incident | None] = relationship(back_populates="notifications")
     member: Mapped[Member | None] = relationship()
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hotline.carriers.base import FailureReason
 from hotline.models import Channel, Member, Notification, utcnow
 from hotline.services.timeline import record_event
 
@@ -58,13 +59,20 @@ def record_status(
     status: str,
     sid: str | None = None,
     error_code: int | None = None,
+    reason: FailureReason | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """Apply a status callback; returns False if it changed nothing.
+    """Apply a carrier's delivery report; returns False if it changed nothing.
 
     The update is conditional on the stored status ranking lower, so late,
-    duplicate, out-of-order and concurrent callbacks never move a status
-    backward. A failure with Twilio's 21610 marks the number as opted out.
+    duplicate, out-of-order and concurrent reports never move a status
+    backward. A failure because the recipient opted out marks the number so.
+
+    Args:
+        status: The new status (a :class:`~hotline.carriers.base.DeliveryStatus` value).
+        sid: The carrier's id for the message or call.
+        error_code: The carrier's own code, kept for the record.
+        reason: Why it failed, in the project's words.
     """
     now = now or utcnow()
     ranks = _SMS_RANK if notification.channel == Channel.SMS else _CALL_RANK
@@ -75,6 +83,8 @@ def record_status(
     values: dict[str, object] = {"status": status, "status_at": now}
     if error_code is not None:
         values["error_code"] = error_code
+    if reason is not None:
+        values["failure_reason"] = str(reason)
     if sid and notification.provider_sid is None:
         values["provider_sid"] = sid
     changed = session.execute(
@@ -86,19 +96,21 @@ def record_status(
     if not changed:
         return False
     session.refresh(notification)
-    record_event(
-        session,
-        notification.incident_id,
-        f"{notification.channel}_{status}".replace("-", "_"),
-        at=now,
-        member_id=notification.member_id,
-        notification_id=notification.id,
-        phone=notification.phone,
-        name=notification.recipient_name,
-        purpose=str(notification.purpose),
-        **({"error_code": error_code} if error_code is not None else {}),
-    )
-    if error_code == 21610:
+    if notification.incident_id is not None:
+        record_event(
+            session,
+            notification.incident_id,
+            f"{notification.channel}_{status}".replace("-", "_"),
+            at=now,
+            member_id=notification.member_id,
+            notification_id=notification.id,
+            phone=notification.phone,
+            name=notification.recipient_name,
+            purpose=str(notification.purpose),
+            **({"error_code": error_code} if error_code is not None else {}),
+            **({"reason": str(reason)} if reason is not None else {}),
+        )
+    if reason == FailureReason.OPTED_OUT:
         mark_opted_out(session, notification.phone, True)
     return True
 

@@ -20,12 +20,14 @@ from hotline.models import (
     utcnow,
 )
 from hotline.services.delivery import mark_opted_out
-from hotline.services.incidents import Opened, add_notification, find_caller, open_incident
-from hotline.services.messages import render_for
+from hotline.carriers.base import Capabilities
+from hotline.services.escalation import first_check
+from hotline.services.incidents import Opened, find_caller, open_incident
+from hotline.services.messages import compose, compose_plain
+from hotline.services.outbox import Work, add_notification
 from hotline.services.replies import Keyword, parse_keyword, parse_reply
 from hotline.services.responses import member_for, record_response
 from hotline.services.timeline import record_event
-from config.templates import render
 
 # A reply refers to an alert this recent; older incidents are history.
 REPLY_WINDOW = timedelta(hours=12)
@@ -42,6 +44,13 @@ class Handled:
     opened: Opened | None = None
     sms_ids: list[int] = field(default_factory=list)
     call_ids: list[int] = field(default_factory=list)
+
+    def work(self, settings: Settings) -> Work:
+        """What to enqueue after commit, with the first escalation check of an incident it opened."""
+        escalation = None
+        if self.opened is not None and self.opened.created:
+            escalation = first_check(settings, self.opened.incident)
+        return Work(sms_ids=list(self.sms_ids), call_ids=list(self.call_ids), escalation=escalation)
 
 
 def open_incident_alerting(session: Session, phone: str, now: datetime) -> Incident | None:
@@ -77,10 +86,10 @@ def _answer(session: Session, settings: Settings, incident: Incident | None, pho
     """A short reply to the sender, sent through the outbox like every other SMS."""
     if incident is None:
         return None
-    body = render_for(settings, incident, template)
     notification = add_notification(
         session, incident, phone=phone, channel=Channel.SMS,
-        purpose=Purpose.HELP if template == "sms_help" else Purpose.RECEIPT, key=sid, body=body,
+        purpose=Purpose.HELP if template == "sms_help" else Purpose.RECEIPT, key=sid,
+        message=compose(settings, incident, template),
         # Named like every other notification, so the console and delivery events show who it went to.
         member=member_for(session, incident, phone),
     )
@@ -96,6 +105,7 @@ def handle_inbound_sms(
     from_phone: str,
     body: str,
     now: datetime | None = None,
+    capabilities: Capabilities | None = None,
 ) -> Handled:
     """Decide what one inbound SMS means and record it, once per MessageSid.
 
@@ -120,13 +130,16 @@ def handle_inbound_sms(
     except IntegrityError:
         return Handled(handled_as="duplicate")
 
-    handled = _classify(session, settings, message_sid, from_phone, body, now)
+    handled = _classify(session, settings, message_sid, from_phone, body, now, capabilities)
     inbound.handled_as = handled.handled_as
     inbound.incident_id = handled.incident.id if handled.incident else None
     return handled
 
 
-def _classify(session: Session, settings: Settings, sid: str, phone: str, body: str, now: datetime) -> Handled:
+def _classify(
+    session: Session, settings: Settings, sid: str, phone: str, body: str, now: datetime,
+    capabilities: Capabilities | None,
+) -> Handled:
     keyword = parse_keyword(body)
     if keyword is not None:
         mark_opted_out(session, phone, keyword == Keyword.STOP)
@@ -157,7 +170,9 @@ def _classify(session: Session, settings: Settings, sid: str, phone: str, body: 
     if answer is None:
         # From a registered household this is a silent call for help; from an
         # unknown number it is recorded and forwarded to the duty line.
-        opened = open_incident(session, settings, caller_phone=phone, source="sms", message_sid=sid, now=now)
+        opened = open_incident(
+            session, settings, caller_phone=phone, source="sms", message_sid=sid, now=now, capabilities=capabilities
+        )
         record_event(session, opened.incident.id, "caller_sms", at=now, phone=phone, body=body[:200])
         sms_ids = list(opened.sms_ids)
         if caller is None and opened.created:
@@ -185,7 +200,9 @@ def _forward_to_duty_line(session: Session, settings: Settings, incident: Incide
     notification = add_notification(
         session, incident, phone=station.duty_phone, channel=Channel.SMS, purpose=Purpose.ESCALATION,
         key="unregistered", name=station.name, level=2,
-        body=render(settings.language, "sms_unregistered_forward", caller_phone=incident.caller_phone, body=body[:300]),
+        message=compose_plain(
+            settings, "sms_unregistered_forward", caller_phone=incident.caller_phone, body=body[:300]
+        ),
     )
     session.flush()
     return notification.id

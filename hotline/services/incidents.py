@@ -26,7 +26,9 @@ from hotline.models import (
     Station,
     utcnow,
 )
-from hotline.services.messages import render_for
+from hotline.carriers.base import Capabilities
+from hotline.services.messages import compose
+from hotline.services.outbox import EscalationCheck, Work, add_notification
 from hotline.services.timeline import record_event
 
 
@@ -37,17 +39,22 @@ class Opened:
     Attributes:
         incident: The incident, new or found again.
         created: False when the same CallSid or MessageSid had already opened it.
-        dial_members: Members to ring in the caller's ``<Dial>`` with their
-            notification ids (simultaneous mode).
+        dial_legs: ``(phone, notification id)`` of every member to ring in
+            the caller's own call (simultaneous mode, on a carrier that can
+            ring a group).
         sms_ids: SMS notifications to enqueue after commit.
         call_ids: Calls a worker must place through the carrier's REST API.
     """
 
     incident: Incident
     created: bool
-    dial: list[tuple[Member, Notification]] = field(default_factory=list)
+    dial_legs: list[tuple[str, int]] = field(default_factory=list)
     sms_ids: list[int] = field(default_factory=list)
     call_ids: list[int] = field(default_factory=list)
+
+    def work(self, escalation: EscalationCheck | None = None) -> Work:
+        """What to enqueue after commit: the texts, REST calls and a first escalation check."""
+        return Work(sms_ids=list(self.sms_ids), call_ids=list(self.call_ids), escalation=escalation)
 
 
 def find_caller(session: Session, phone: str) -> Member | None:
@@ -75,38 +82,6 @@ def _existing(session: Session, call_sid: str | None, message_sid: str | None) -
     return None
 
 
-def add_notification(
-    session: Session,
-    incident: Incident,
-    *,
-    phone: str,
-    channel: Channel,
-    purpose: Purpose,
-    key: str,
-    member: Member | None = None,
-    name: str = "",
-    body: str = "",
-    level: int = 0,
-    via_dial: bool = False,
-) -> Notification:
-    """Add one outbox row; ``key`` makes it unique within the incident."""
-    notification = Notification(
-        incident_id=incident.id,
-        member_id=member.id if member else None,
-        phone=phone,
-        recipient_name=member.name if member else name,
-        channel=channel,
-        purpose=purpose,
-        escalation_level=level,
-        via_dial=via_dial,
-        body=body,
-        status="pending",
-        dedupe_key=f"{incident.id}:{purpose}:{channel}:{key}:{phone}",
-    )
-    session.add(notification)
-    return notification
-
-
 def responders(group: Group | None, caller_phone: str) -> list[Member]:
     """The group's active members other than the caller, one per number."""
     if group is None:
@@ -129,12 +104,15 @@ def open_incident(
     call_sid: str | None = None,
     message_sid: str | None = None,
     now: datetime | None = None,
+    capabilities: Capabilities | None = None,
 ) -> Opened:
     """Open an incident for ``caller_phone`` and write its fan-out, idempotently.
 
     A second webhook with the same CallSid (or MessageSid) returns the first
     incident with ``created=False`` and writes nothing. A caller in no group
-    opens an incident marked ``unregistered``, with no fan-out.
+    opens an incident marked ``unregistered``, with no fan-out. The group
+    is rung in the caller's own call only when the carrier
+    (``capabilities``) can ring a group; otherwise every member is called.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database failed; nothing is kept.
@@ -182,25 +160,28 @@ def open_incident(
     opened = Opened(incident=incident, created=True)
     if group is None:
         return opened
-    _write_fan_out(session, settings, opened, group, source)
+    can_ring_group = capabilities is None or capabilities.ring_group
+    _write_fan_out(session, settings, opened, group, source, can_ring_group)
     return opened
 
 
-def _write_fan_out(session: Session, settings: Settings, opened: Opened, group: Group, source: str) -> None:
+def _write_fan_out(
+    session: Session, settings: Settings, opened: Opened, group: Group, source: str, can_ring_group: bool
+) -> None:
     incident = opened.incident
     members = responders(group, incident.caller_phone)
-    alert = render_for(settings, incident, "sms_alert")
+    alert = compose(settings, incident, "sms_alert")
     texted: list[Notification] = []
     for member in members:
         if member.reachable_by_sms:
             texted.append(
                 add_notification(
                     session, incident, phone=member.phone, channel=Channel.SMS,
-                    purpose=Purpose.ALERT, key="0", member=member, body=alert,
+                    purpose=Purpose.ALERT, key="0", member=member, message=alert,
                 )
             )
     rung: list[tuple[Member, Notification]] = []
-    ring_by_dial = source == "call" and group.ring_mode == RingMode.SIMULTANEOUS
+    ring_by_dial = source == "call" and group.ring_mode == RingMode.SIMULTANEOUS and can_ring_group
     for member in members:
         rung.append(
             (
@@ -217,13 +198,13 @@ def _write_fan_out(session: Session, settings: Settings, opened: Opened, group: 
             add_notification(
                 session, incident, phone=caller.phone, channel=Channel.SMS,
                 purpose=Purpose.CONFIRMATION, key="0", member=caller,
-                body=render_for(settings, incident, "sms_caller_confirmation", count=len(members)),
+                message=compose(settings, incident, "sms_caller_confirmation", count=len(members)),
             )
         )
     session.flush()
     opened.sms_ids = [n.id for n in texted]
     if ring_by_dial:
-        opened.dial = rung
+        opened.dial_legs = [(member.phone, notification.id) for member, notification in rung]
     else:
         opened.call_ids = [n.id for _, n in rung]
     record_event(

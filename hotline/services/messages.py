@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -35,3 +36,36 @@ def incident_values(settings: Settings, incident: Incident) -> dict[str, str]:
 def render_for(settings: Settings, incident: Incident, name: str, **extra: str | int) -> str:
     """Render template ``name`` with the incident's values plus ``extra``."""
     return render(settings.language, name, **incident_values(settings, incident), **extra)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered SMS with the template and values it came from.
+
+    Carriers that send free text use ``text``; carriers that send only
+    registered templates use ``template`` and ``params``.
+    """
+
+    template: str
+    params: dict[str, str]
+    text: str
+
+
+def compose(settings: Settings, incident: Incident, name: str, **extra: str | int) -> Message:
+    """Template ``name`` for ``incident``, rendered, with its values kept.
+
+    Raises:
+        config.templates.TemplateError: The template is missing or needs a value not given.
+    """
+    params = {**incident_values(settings, incident), **{key: str(value) for key, value in extra.items()}}
+    return Message(template=name, params=params, text=render(settings.language, name, **params))
+
+
+def compose_plain(settings: Settings, name: str, **values: str | int) -> Message:
+    """Like :func:`compose`, for a template that needs no incident.
+
+    Raises:
+        config.templates.TemplateError: The template is missing or needs a value not given.
+    """
+    params = {key: str(value) for key, value in values.items()}
+    return Message(template=name, params=params, text=render(settings.language, name, **params))

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline.carriers.base import PERMANENT_ERROR_CODES
+from hotline.carriers.base import FailureReason, TRANSIENT_REASONS
 from hotline.models import (
     Answer,
     Channel,
@@ -22,8 +22,8 @@ from hotline.models import (
     Response,
     utcnow,
 )
-from hotline.services.incidents import add_notification
-from hotline.services.messages import render_for
+from hotline.services.messages import compose
+from hotline.services.outbox import Work, add_notification
 from hotline.services.timeline import record_event
 
 
@@ -40,6 +40,10 @@ class Recorded:
     response: Response | None
     acknowledged: bool = False
     sms_ids: list[int] = field(default_factory=list)
+
+    def work(self) -> Work:
+        """What to enqueue after commit."""
+        return Work(sms_ids=list(self.sms_ids))
 
 
 def member_for(session: Session, incident: Incident, phone: str) -> Member | None:
@@ -125,7 +129,7 @@ def record_response(
 
 def _tell_the_others(session: Session, settings: Settings, incident: Incident, response: Response) -> list[int]:
     """One SMS to everyone else who was alerted, and to the caller."""
-    body = render_for(settings, incident, "sms_ack_notice", responder=response.responder_name or response.phone)
+    message = compose(settings, incident, "sms_ack_notice", responder=response.responder_name or response.phone)
     alerted = session.scalars(
         select(Notification).where(
             Notification.incident_id == incident.id,
@@ -134,20 +138,25 @@ def _tell_the_others(session: Session, settings: Settings, incident: Incident, r
         )
     ).all()
     recipients: dict[str, Notification] = {}
-    unreachable = {n.phone for n in alerted if n.status == "failed" and n.error_code in PERMANENT_ERROR_CODES}
+    unreachable = {n.phone for n in alerted if n.status == "failed" and _permanent(n.failure_reason)}
     for notification in alerted:
         if notification.phone != response.phone and notification.phone not in unreachable:
             recipients.setdefault(notification.phone, notification)
     notices = [
         add_notification(
             session, incident, phone=phone, channel=Channel.SMS, purpose=Purpose.ACK_NOTICE,
-            key="0", member=source.member, name=source.recipient_name, body=body,
+            key="0", member=source.member, name=source.recipient_name, message=message,
         )
         for phone, source in recipients.items()
         if source.member is None or not source.member.opted_out
     ]
     session.flush()
     return [n.id for n in notices]
+
+
+def _permanent(reason: str | None) -> bool:
+    """Whether a failure says the number cannot be reached this way, however often it is tried."""
+    return reason is not None and reason not in TRANSIENT_REASONS and reason != FailureReason.UNKNOWN
 
 
 def acknowledge_by_duty_line(session: Session, incident: Incident, now: datetime | None = None) -> bool:

@@ -1,37 +1,35 @@
-"""Status callbacks for the SMS and calls hotline placed."""
+"""Delivery reports for the SMS and calls hotline placed."""
 
 from __future__ import annotations
 
 from flask import Response
 
+from hotline.carriers.twilio import webhooks as twilio
+from hotline.carriers.webhook_events import DeliveryReport
 from hotline.extensions import db
 from hotline.services.delivery import find_notification, record_status
 from hotline.webhooks import bp
-from hotline.webhooks.params import CALL_SID, MESSAGE_SID, STATUS, error_code, form, query_id
+from hotline.webhooks.params import parsed, query_id
 from hotline.webhooks.signature import twilio_signed
+
+
+def _apply(report: DeliveryReport) -> Response:
+    notification = find_notification(db.session, query_id("n"), report.provider_id)
+    if notification is not None and report.status is not None and record_status(
+        db.session, notification, status=report.status, sid=report.provider_id,
+        error_code=report.carrier_code, reason=report.reason,
+    ):
+        db.session.commit()
+    return Response("", status=204)
 
 
 @bp.post("/sms-status")
 @twilio_signed
 def sms_status() -> Response:
-    sid = form("MessageSid", MESSAGE_SID)
-    status = form("MessageStatus", STATUS, required=False) or form("SmsStatus", STATUS)
-    notification = find_notification(db.session, query_id("n"), sid)
-    if notification is not None and record_status(
-        db.session, notification, status=status, sid=sid, error_code=error_code()
-    ):
-        db.session.commit()
-    return Response("", status=204)
+    return _apply(parsed(twilio.sms_report))
 
 
 @bp.post("/call-status")
 @twilio_signed
 def call_status() -> Response:
-    sid = form("CallSid", CALL_SID)
-    status = form("CallStatus", STATUS)
-    notification = find_notification(db.session, query_id("n"), sid)
-    if notification is not None and record_status(
-        db.session, notification, status=status, sid=sid, error_code=error_code()
-    ):
-        db.session.commit()
-    return Response("", status=204)
+    return _apply(parsed(twilio.call_report))

@@ -1,10 +1,16 @@
-"""Voice webhooks: the inbound call, screening, the Dial's outcome, the fallback."""
+"""Voice webhooks: the inbound call, screening, the ring group's outcome, the fallback.
+
+Each handler verifies the request, reads it through the Twilio dialect,
+calls a service, and answers with TwiML; what escalates and where the caller
+is transferred is decided in :mod:`hotline.services.escalation`.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from flask import Response, current_app
+from flask import Response, abort, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -12,40 +18,29 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
 from config.templates import render
-from hotline.extensions import get_settings
-from hotline.extensions import db, queues
-from hotline.models import (
-    Answer,
-    Channel,
-    Incident,
-    IncidentStatus,
-    Notification,
-    Purpose,
-    RingMode,
-    utcnow,
-)
+from hotline.carriers.twilio import twiml
+from hotline.carriers.twilio import webhooks as twilio
+from hotline.extensions import db, get_carrier, get_settings, queues
+from hotline.models import Answer, Channel, Incident, IncidentStatus, Notification, Purpose, RingMode, utcnow
+from hotline.parked_calls import park_call
 from hotline.phones import normalise_incoming
-from hotline.services.escalation import OFFICERS, due_at, escalation_delays, recipients
-from hotline.services.incidents import add_notification, open_incident
+from hotline.services.escalation import DUTY_LINE, TransferTo, first_check, plan_transfer
+from hotline.services.incidents import Opened, open_incident
 from hotline.services.messages import incident_values, render_for
+from hotline.services.outbox import dispatch_from_request
 from hotline.services.responses import acknowledge_by_duty_line, record_response
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
-from hotline.webhooks import bp, twiml
-from hotline.webhooks.deadline import Late, park_call, run_before
-from hotline.webhooks.params import CALL_SID, DIGITS, PHONE, STATUS, form, query_id
+from hotline.webhooks import bp
+from hotline.webhooks.deadline import Late, run_before
+from hotline.webhooks.params import parsed, query_id
 from hotline.webhooks.signature import twilio_signed
-from workers.dispatch import dispatch_from_request
 
 log = logging.getLogger(__name__)
 
 
 def _twiml(response: VoiceResponse) -> Response:
     return Response(str(response), mimetype="application/xml")
-
-
-def _settings() -> Settings:
-    return get_settings(current_app)
 
 
 def fallback_twiml(settings: Settings) -> VoiceResponse:
@@ -64,76 +59,76 @@ def incoming_call() -> Response:
     The database work must finish within ``HOTLINE_WEBHOOK_DEADLINE``;
     otherwise the caller goes to the duty line and the call is parked.
     """
-    settings = _settings()
-    call_sid = form("CallSid", CALL_SID)
-    caller = normalise_incoming(form("From", PHONE), settings.default_region)
+    settings = get_settings()
+    call = parsed(twilio.incoming_call)
+    caller = normalise_incoming(call.caller, settings.default_region)
     received_at = utcnow()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         answer = run_before(
             app, settings.webhook_deadline,
-            lambda session: open_and_ring(session, settings, call_sid=call_sid, caller=caller, received_at=received_at),
+            lambda session: open_and_ring(session, settings, call_sid=call.call_id, caller=caller, received_at=received_at),
         )
     except (Late, SQLAlchemyError) as exc:
-        log.error("database could not take call %s from %s (%s); sending caller to the duty line", call_sid, caller, exc)
-        park_call(queues.connection, call_sid, caller, received_at)
+        log.error("database could not take call %s from %s (%s); sending caller to the duty line", call.call_id, caller, exc)
+        park_call(queues.connection, call.call_id, caller, received_at)
         return _twiml(fallback_twiml(settings))
     return _twiml(answer)
 
 
-def open_and_ring(session: Session, settings: Settings, *, call_sid: str, caller: str, received_at) -> VoiceResponse:
+def open_and_ring(session: Session, settings: Settings, *, call_sid: str, caller: str, received_at: datetime) -> VoiceResponse:
     """Open (or find again) the incident, enqueue its work, and build the caller's TwiML.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database failed; nothing is kept.
     """
     try:
-        opened = open_incident(session, settings, caller_phone=caller, source="call", call_sid=call_sid, now=received_at)
+        opened = open_incident(
+            session, settings, caller_phone=caller, source="call", call_sid=call_sid, now=received_at,
+            capabilities=get_carrier().capabilities,
+        )
         session.commit()
     except SQLAlchemyError:
         session.rollback()
         raise
-    incident = opened.incident
     if opened.created:
-        dispatch_opened(settings, opened)
-    return _answer_caller(settings, incident)
+        dispatch_from_request(queues.queue, opened.work(first_check(settings, opened.incident)))
+    return _answer_caller(session, settings, opened)
 
 
-def dispatch_opened(settings: Settings, opened) -> None:
-    """Enqueue a new incident's fan-out and its first escalation check (never raises)."""
+def _dial_legs(session: Session, opened: Opened) -> list[tuple[str, int]]:
+    if opened.created:
+        return opened.dial_legs
+    # A retried webhook: ring the same legs as the first answer did.
+    rows = session.execute(
+        select(Notification.phone, Notification.id).where(
+            Notification.incident_id == opened.incident.id,
+            Notification.via_dial.is_(True),
+            Notification.purpose == Purpose.ALERT,
+        ).order_by(Notification.id)
+    ).all()
+    return [(phone, notification_id) for phone, notification_id in rows]
+
+
+def _answer_caller(session: Session, settings: Settings, opened: Opened) -> VoiceResponse:
     incident = opened.incident
-    escalation = None
-    if not incident.unregistered:
-        delays = escalation_delays(settings, incident)
-        remaining = (due_at(incident, delays, 1) - utcnow()).total_seconds()
-        escalation = (incident.id, 1, max(0.0, remaining))
-    dispatch_from_request(queues.queue, sms_ids=opened.sms_ids, call_ids=opened.call_ids, escalation=escalation)
-
-
-def _answer_caller(settings: Settings, incident: Incident) -> VoiceResponse:
     if incident.unregistered or incident.group is None:
         duty = incident.station.duty_phone if incident.station else None
         if duty:
             return twiml.transfer(settings, render(settings.language, "voice_unregistered"), duty)
         return twiml.say_and_hangup(settings, render(settings.language, "voice_nobody"))
-    if incident.group.ring_mode == RingMode.CONFERENCE:
+    if incident.group.ring_mode == RingMode.CONFERENCE or not get_carrier().capabilities.ring_group:
         return twiml.join_conference(
             settings, incident.conference_name, caller=True,
             text=render(settings.language, "voice_caller_conference"),
         )
-    legs = db.session.execute(
-        select(Notification.phone, Notification.id).where(
-            Notification.incident_id == incident.id,
-            Notification.via_dial.is_(True),
-            Notification.purpose == Purpose.ALERT,
-        ).order_by(Notification.id)
-    ).all()
+    legs = _dial_legs(session, opened)
     if not legs:
-        return _dial_result(settings, incident, stage=0)
+        return _transfer(session, settings, incident, stage=0)
     return twiml.ring_all(
         settings,
         greeting=render(settings.language, "voice_caller_greeting"),
-        legs=[(phone, notification_id) for phone, notification_id in legs],
+        legs=legs,
         action=callback_url(settings, "/twilio/voice/dial-result", incident=incident.id, stage=0),
         caller_id=settings.hotline_number,
     )
@@ -142,75 +137,43 @@ def _answer_caller(settings: Settings, incident: Incident) -> VoiceResponse:
 @bp.post("/voice/dial-result")
 @twilio_signed
 def dial_result() -> Response:
-    """The ``<Dial>`` ended: done if someone accepted, otherwise go up a level."""
-    settings = _settings()
-    form("CallSid", CALL_SID)
+    """The ring group ended: done if someone accepted, otherwise go up a level."""
+    settings = get_settings()
+    outcome = parsed(twilio.dial_outcome)
     incident = db.session.get(Incident, query_id("incident"))
-    if incident is None:
-        return _twiml(twiml.hangup())
     stage = query_id("stage")
-    if incident.status != IncidentStatus.OPEN:
+    if incident is None or incident.status != IncidentStatus.OPEN:
         return _twiml(twiml.hangup())
-    if form("DialCallStatus", STATUS, required=False) in ("completed", "answered"):
+    if outcome.connected:
         # The unscreened duty line talked to the caller without acknowledging:
         # the call is over, and telling the caller nobody answered would be false.
         record_event(db.session, incident.id, "caller_connected", stage=stage)
-        if stage >= 2:
+        if stage >= DUTY_LINE:
             acknowledge_by_duty_line(db.session, incident)
         db.session.commit()
         return _twiml(twiml.hangup())
-    return _twiml(_dial_result(settings, incident, stage=stage + 1 if stage < 3 else 3))
+    return _twiml(_transfer(db.session, settings, incident, stage=min(stage + 1, DUTY_LINE + 1)))
 
 
-def _dial_result(settings: Settings, incident: Incident, *, stage: int) -> VoiceResponse:
-    """Stage 1 rings the officers (screened), stage 2 the duty line, then gives up."""
-    session = db.session
-    language = settings.language
-    if stage <= 1:
-        people = [p for p in recipients(incident, OFFICERS) if p[0] != incident.caller_phone]
-        if people:
-            legs = []
-            for phone, member, name in people:
-                key = "transfer"
-                existing = session.scalar(
-                    select(Notification).where(
-                        Notification.dedupe_key == f"{incident.id}:{Purpose.ESCALATION}:{Channel.CALL}:{key}:{phone}"
-                    )
-                )
-                notification = existing or add_notification(
-                    session, incident, phone=phone, channel=Channel.CALL, purpose=Purpose.ESCALATION,
-                    key=key, member=member, name=name, level=OFFICERS, via_dial=True,
-                )
-                session.flush()
-                legs.append((phone, notification.id))
-            record_event(session, incident.id, "transferred", level=OFFICERS, to=[p[0] for p in people])
-            session.commit()
-            return twiml.ring_all(
-                settings,
-                greeting=render(language, "voice_transfer_officer"),
-                legs=legs,
-                action=callback_url(settings, "/twilio/voice/dial-result", incident=incident.id, stage=1),
-                caller_id=settings.hotline_number,
-            )
-    if stage <= 2:
-        duty = incident.station.duty_phone if incident.station else None
-        if duty:
-            record_event(session, incident.id, "transferred", level=2, to=[duty])
-            session.commit()
-            return twiml.transfer(
-                settings, render(language, "voice_transfer_duty"), duty,
-                action=callback_url(settings, "/twilio/voice/dial-result", incident=incident.id, stage=2),
-            )
-    record_event(session, incident.id, "caller_told_nobody_answered")
+def _transfer(session: Session, settings: Settings, incident: Incident, *, stage: int) -> VoiceResponse:
+    """Put the caller through to whoever the escalation service names at ``stage``."""
+    transfer = plan_transfer(session, settings, incident, stage)
     session.commit()
+    language = settings.language
+    action = callback_url(settings, "/twilio/voice/dial-result", incident=incident.id, stage=transfer.stage)
+    if transfer.to == TransferTo.OFFICERS:
+        return twiml.ring_all(
+            settings, greeting=render(language, "voice_transfer_officer"), legs=transfer.legs,
+            action=action, caller_id=settings.hotline_number,
+        )
+    if transfer.to == TransferTo.DUTY_LINE and transfer.phone:
+        return twiml.transfer(settings, render(language, "voice_transfer_duty"), transfer.phone, action=action)
     return twiml.say_and_hangup(settings, render(language, "voice_nobody"))
 
 
 def _notification_and_incident() -> tuple[Notification, Incident]:
     notification = db.session.get(Notification, query_id("n"))
-    if notification is None:
-        from flask import abort
-
+    if notification is None or notification.incident is None:
         abort(404)
     return notification, notification.incident
 
@@ -219,8 +182,8 @@ def _notification_and_incident() -> tuple[Notification, Incident]:
 @twilio_signed
 def screen() -> Response:
     """A rung member answered: tell them who needs help and where; press 1 to accept."""
-    settings = _settings()
-    form("CallSid", CALL_SID)
+    settings = get_settings()
+    parsed(twilio.answered_call)
     notification, incident = _notification_and_incident()
     template = "voice_screen_escalation" if notification.purpose == Purpose.ESCALATION else "voice_screen"
     return _twiml(twiml.screen(settings, render_for(settings, incident, template), notification.id))
@@ -230,20 +193,18 @@ def screen() -> Response:
 @twilio_signed
 def screen_answer() -> Response:
     """The member pressed a key: 1 accepts (and bridges or joins), 2 declines."""
-    settings = _settings()
-    call_sid = form("CallSid", CALL_SID)
-    digits = form("Digits", DIGITS, required=False)
+    settings = get_settings()
+    press = parsed(twilio.key_press)
     notification, incident = _notification_and_incident()
-    if digits[:1] not in ("1", "2"):
+    if press.digits[:1] not in ("1", "2"):
         return _twiml(twiml.hangup())
-    answer = Answer.ACCEPT if digits[:1] == "1" else Answer.DECLINE
+    answer = Answer.ACCEPT if press.digits[:1] == "1" else Answer.DECLINE
     recorded = record_response(
         db.session, settings, incident, phone=notification.phone, channel=Channel.CALL,
-        answer=answer, source_sid=call_sid,
+        answer=answer, source_sid=press.call_id,
     )
     db.session.commit()
-    if recorded.sms_ids:
-        dispatch_from_request(queues.queue, sms_ids=recorded.sms_ids)
+    dispatch_from_request(queues.queue, recorded.work())
     if answer == Answer.DECLINE:
         return _twiml(twiml.say_and_hangup(settings, render(settings.language, "voice_goodbye")))
     accepted = render(settings.language, "voice_screen_accepted")
@@ -259,14 +220,12 @@ def screen_answer() -> Response:
 @twilio_signed
 def caller_status() -> Response:
     """The caller's own call changed state; its end goes on the timeline."""
-    call_sid = form("CallSid", CALL_SID)
-    status = form("CallStatus", PHONE)
-    incident = db.session.scalar(select(Incident).where(Incident.call_sid == call_sid))
-    if incident is not None and status in ("completed", "busy", "failed", "no-answer", "canceled"):
+    status = parsed(twilio.caller_status)
+    incident = db.session.scalar(select(Incident).where(Incident.call_sid == status.call_id))
+    if incident is not None and status.ended:
         already = any(event.kind == "caller_hung_up" for event in incident.events)
         if not already:
-            record_event(db.session, incident.id, "caller_hung_up", status=status,
-                         duration=int(form("CallDuration", DIGITS, required=False) or 0))
+            record_event(db.session, incident.id, "caller_hung_up", status=status.status, duration=status.duration)
             db.session.commit()
     return Response("", status=204)
 
@@ -275,4 +234,4 @@ def caller_status() -> Response:
 @twilio_signed
 def fallback() -> Response:
     """Twilio's fallback URL: never touches the database."""
-    return _twiml(fallback_twiml(_settings()))
+    return _twiml(fallback_twiml(get_settings()))

@@ -1,4 +1,4 @@
-"""Twilio as hotline's carrier, through twilio-python."""
+"""Twilio's REST API as hotline's carrier, through twilio-python."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from hotline.carriers.base import CarrierError, Submitted
+from hotline.carriers.base import Capabilities, CarrierError, FailureReason, OutboundSms, Submitted
+from hotline.carriers.twilio.codes import failure_reason
 
 TWILIO_API_BASE = "https://api.twilio.com"
 CALL_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
@@ -69,6 +70,8 @@ class TwilioCarrier:
     """
 
     name = "twilio"
+    # <Dial> rings up to ten <Number>s at once; any text may be sent.
+    capabilities = Capabilities(ring_group=True, keypress_calls=True, free_text=True, max_ring_group=10)
 
     def __init__(
         self,
@@ -88,12 +91,11 @@ class TwilioCarrier:
         self.from_number = from_number
         self._client = Client(account_sid, auth_token, http_client=http_client)
 
-    def send_sms(self, *, to: str, body: str, status_callback: str) -> Submitted:
-        """Hand one SMS to Twilio.
+    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
+        """Hand one SMS to Twilio, as free text.
 
         Args:
-            to: The recipient, in E.164.
-            body: The message text.
+            message: The recipient (E.164) and the rendered text.
             status_callback: URL Twilio posts delivery status changes to.
 
         Returns:
@@ -107,9 +109,9 @@ class TwilioCarrier:
         """
         with _carrier_errors("send the SMS"):
             message = self._client.messages.create(
-                to=to,
+                to=message.to,
                 from_=self.from_number,
-                body=body,
+                body=message.text,
                 status_callback=status_callback,
             )
         return _submitted(message.sid, message.status)
@@ -153,31 +155,32 @@ def _carrier_errors(action: str) -> Iterator[None]:
     try:
         yield
     except TwilioRestException as exc:
-        raise CarrierError(
-            f"Twilio refused to {action}: {exc.msg}",
-            code=_twilio_code(exc.code, exc.status),
-            http_status=exc.status,
-        ) from exc
+        raise _refusal(f"Twilio refused to {action}: {exc.msg}", exc.code, exc.status) from exc
     except TwilioServiceException as exc:
         detail = f"{exc.title}: {exc.detail}" if exc.detail else exc.title
-        raise CarrierError(
-            f"Twilio refused to {action}: {detail}",
-            code=_twilio_code(exc.code, exc.status),
-            http_status=exc.status,
-        ) from exc
+        raise _refusal(f"Twilio refused to {action}: {detail}", exc.code, exc.status) from exc
     except (requests.RequestException, TwilioException) as exc:
-        raise CarrierError(f"Could not reach Twilio to {action}: {type(exc).__name__}: {exc}") from exc
+        raise CarrierError(
+            f"Could not reach Twilio to {action}: {type(exc).__name__}: {exc}",
+            reason=failure_reason(None, None),
+        ) from exc
 
 
-def _twilio_code(code: int | None, http_status: int) -> int | None:
+def _refusal(message: str, code: int | None, http_status: int) -> CarrierError:
     # twilio-python puts the HTTP status in `code` when the reply carries no
     # Twilio error code; Twilio's own codes are five digits, so they never clash.
-    return None if code == http_status else code
+    twilio_code = None if code == http_status else code
+    return CarrierError(
+        message, reason=failure_reason(twilio_code, http_status), code=twilio_code, http_status=http_status
+    )
 
 
 def _submitted(sid: str | None, status: str | None) -> Submitted:
     if sid is None or status is None:
         # Twilio did accept the request (twilio-python only builds a record from
         # a 2xx), so it must not look transient: a retry could send it twice.
-        raise CarrierError("Twilio accepted the request but its reply has no SID or status", http_status=201)
+        raise CarrierError(
+            "Twilio accepted the request but its reply has no SID or status",
+            reason=FailureReason.UNKNOWN, transient=False, http_status=201,
+        )
     return Submitted(sid=sid, status=status)

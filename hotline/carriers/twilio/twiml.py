@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from config.settings import Settings
@@ -110,3 +111,8 @@ def hangup() -> VoiceResponse:
     response = VoiceResponse()
     response.hangup()
     return response
+
+
+def empty_messaging_reply() -> str:
+    """The answer to an inbound SMS: nothing sent back here (replies go through the outbox)."""
+    return str(MessagingResponse())
