@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from hotline.console.closing import Outcome
@@ -90,60 +89,6 @@ def label(labels: Mapping[Any, Any], code: Any) -> str:
     """The label of ``code``, or the code itself when it has none."""
     found = labels.get(code)
     return str(found) if found is not None else str(code or "")
-
-
-_EVENT_LABELS = {
-    "call_received": _l("Call for help received"),
-    "sms_received": _l("SMS for help received"),
-    "fan_out": _l("Group alerted"),
-    "call_accepted": _l("Accepted on the phone"),
-    "sms_reply": _l("Replied by SMS"),
-    "acknowledged": _l("Acknowledged"),
-    "escalated": _l("Escalated"),
-    "transferred": _l("Caller transferred"),
-    "caller_told_nobody_answered": _l("Caller told nobody answered"),
-    "caller_hung_up": _l("Caller's call ended"),
-    "caller_sms": _l("Caller sent an SMS"),
-    "sms_unrecognised": _l("Reply not understood"),
-    "closed": _l("Closed by station"),
-}
-
-
-def event_title(kind: str) -> str:
-    """A heading for a timeline event, e.g. ``sms_delivered`` → "SMS: Delivered"."""
-    if kind in _EVENT_LABELS:
-        return str(_EVENT_LABELS[kind])
-    channel, _, status = kind.partition("_")
-    if channel in CHANNEL_LABELS and status:
-        status_code = status.replace("_", "-") if status.replace("_", "-") in DELIVERY_LABELS else status
-        return f"{label(CHANNEL_LABELS, channel)}: {label(DELIVERY_LABELS, status_code)}"
-    return kind
-
-
-def event_detail(kind: str, detail: Mapping[str, Any]) -> str:
-    """One line saying who and what, from the event's stored detail."""
-    who = " ".join(part for part in (detail.get("name"), detail.get("phone")) if part)
-    if kind == "fan_out":
-        rung, texted = detail.get("rung", 0), detail.get("texted", 0)
-        return gettext("%(rung)s phones rung, %(texted)s SMS", rung=rung, texted=texted)
-    if kind == "escalated":
-        people = ", ".join(r.get("name") or r.get("phone", "") for r in detail.get("recipients", []))
-        return f"{label(LEVEL_LABELS, detail.get('level'))}: {people}".rstrip(": ")
-    if kind == "transferred":
-        return f"{label(LEVEL_LABELS, detail.get('level'))}: {', '.join(detail.get('to', []))}"
-    if kind in ("call_accepted", "sms_reply"):
-        return f"{who} · {label(ANSWER_LABELS, detail.get('answer'))}"
-    if kind == "closed":
-        parts = [label(OUTCOME_LABELS, detail.get("outcome")), detail.get("by", ""), detail.get("note", "")]
-        return " · ".join(part for part in parts if part)
-    if kind in ("caller_sms", "sms_unrecognised"):
-        return f"{detail.get('phone', '')}: {detail.get('body', '')}"
-    if kind == "caller_hung_up":
-        return f"{label(DELIVERY_LABELS, detail.get('status'))}, {detail.get('duration', 0)} s"
-    if kind in ("call_received", "sms_received"):
-        return str(detail.get("caller", ""))
-    extra = f" ({gettext('error')} {detail['error_code']})" if detail.get("error_code") else ""
-    return who + extra
 
 
 def iso(value: datetime | None) -> str | None:

@@ -3,6 +3,7 @@
 from hotline.models.audit import AuditLog
 from hotline.models.base import Base, UTCDateTime, utcnow
 from hotline.models.directory import Group, Member, RingMode, Role, Station, User, Village
+from hotline.models.events import EventKind
 from hotline.models.incidents import (
     Answer,
     Channel,
@@ -20,6 +21,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Channel",
+    "EventKind",
     "Group",
     "InboundMessage",
     "Incident",

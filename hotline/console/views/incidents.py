@@ -10,11 +10,12 @@ from hotline.console.access import protect
 from hotline.console.closing import CloseError, close_incident
 from hotline.console.export import export_rows, to_csv, to_xlsx
 from hotline.console.forms import CloseIncidentForm
-from hotline.console.present import event_detail, event_title
+from hotline.console.i18n import select_locale
 from hotline.console.scope import get_visible_or_404
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import filter_choices, page_number, session, settings, viewer, zone
 from hotline.models import Incident, IncidentStatus, User, utcnow
+from hotline.presenters.timeline import key_steps, timeline_rows
 
 bp = protect(make_blueprint("incidents", __name__))
 
@@ -61,15 +62,10 @@ def export_xlsx():
 def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 200):
     village, group = queries.incident_names(session(), incident)
     first_accept = queries.first_accept_at(session(), incident.id)
-    timeline = [
-        {
-            "event": event,
-            "seconds": (event.at - incident.opened_at).total_seconds(),
-            "title": event_title(event.kind),
-            "detail": event_detail(event.kind, event.detail or {}),
-        }
-        for event in incident.events
-    ]
+    rows = timeline_rows(incident.events, incident.opened_at, language=select_locale())
+    # The key steps tell the story; ?log=all adds every SMS and call status change.
+    full_log = request.args.get("log") == "all"
+    timeline = rows if full_log else key_steps(rows)
     closed_by = session().get(User, incident.closed_by_id) if incident.closed_by_id else None
     escalations = [n for n in incident.notifications if n.escalation_level > 0]
     alerts = [n for n in incident.notifications if n.escalation_level == 0]
@@ -81,6 +77,8 @@ def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 20
             group=group,
             first_accept=first_accept,
             timeline=timeline,
+            full_log=full_log,
+            hidden_count=len(rows) - len(timeline),
             alerts=alerts,
             escalations=escalations,
             closed_by=closed_by,
