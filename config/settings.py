@@ -224,7 +224,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         lines = []
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "?"
-            variable = aliases.get(name, name)
+            variable = aliases.get(name) or name
             lines.append(f"{variable}={source.get(variable, '')!r}: {error['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
     if settings.carrier not in CARRIERS:

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import Settings, load_settings
@@ -59,7 +60,8 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         JSON_AS_ASCII=False,
     )
-    app.json.ensure_ascii = False
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.ensure_ascii = False
     # One proxy hop (the TLS terminator) may tell us the original scheme and host.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def make_engine(url: str, *, timeout: int = 5, **kwargs: Any) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+        def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -34,13 +34,13 @@ def make_engine(url: str, *, timeout: int = 5, **kwargs: Any) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "savepoint")
-        def _savepoint_inside_a_transaction(connection, _name) -> None:
+        def _savepoint_inside_a_transaction(connection: Connection, _name: object) -> None:
             # pysqlite opens a transaction only before a write, so a SAVEPOINT
             # issued first would start one that its RELEASE commits: an incident
             # would be committed without its outbox, and a duplicate webhook
             # could see it half-written. Open the real transaction first,
             # taking the write lock (waiting up to the busy timeout).
-            dbapi_connection = connection.connection.dbapi_connection
+            dbapi_connection: Any = connection.connection.dbapi_connection
             if not dbapi_connection.in_transaction:
                 dbapi_connection.execute("BEGIN IMMEDIATE")
 
@@ -105,3 +105,14 @@ class Database:
 
     def dispose(self, app: Flask | None = None) -> None:
         self.state(app).dispose()
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and say how many rows it changed.
+
+    Conditional updates are how hotline fences concurrent work (claiming a
+    row, firing an escalation level once), so the count is the decision.
+    """
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount

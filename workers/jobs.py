@@ -14,6 +14,7 @@ from rq import get_current_job
 from sqlalchemy import case, update
 
 from hotline.carriers import CarrierError, FailureReason, OutboundSms, Submitted
+from hotline.db import rows_changed
 from hotline.extensions import queues
 from hotline.models import Incident, IncidentStatus, Notification, Purpose, utcnow
 from hotline.services.delivery import mark_opted_out
@@ -28,12 +29,13 @@ log = logging.getLogger(__name__)
 
 def _claim(ctx: JobContext, notification_id: int) -> Notification | None:
     """Take the row from ``pending`` to ``claimed``; None if it is not pending."""
-    claimed = ctx.session.execute(
+    claimed = rows_changed(
+        ctx.session,
         update(Notification)
         .where(Notification.id == notification_id, Notification.status == "pending")
         .values(status="claimed", claimed_at=utcnow(), attempts=Notification.attempts + 1)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     ctx.session.commit()
     if not claimed:
         return None
@@ -48,7 +50,7 @@ def _cancel_if_answered(ctx: JobContext, notification: Notification) -> bool:
     notification.status = "canceled"
     notification.status_at = utcnow()
     record_event(
-        ctx.session, notification.incident_id, f"{notification.channel}_canceled",
+        ctx.session, incident.id, f"{notification.channel}_canceled",
         member_id=notification.member_id, notification_id=notification.id,
         phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
         incident_status=str(incident.status),
@@ -90,7 +92,8 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
     """
     job = get_current_job()
     will_retry = error.transient and job is not None and job.should_retry
-    moved = ctx.session.execute(
+    moved = rows_changed(
+        ctx.session,
         update(Notification)
         .where(Notification.id == notification.id, Notification.status == "claimed")
         .values(
@@ -101,7 +104,7 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
             error_message=str(error)[:500],
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if not moved:
         ctx.session.commit()
         log.warning("notification %s: %s, but the carrier reported it sent; not retried", notification.id, error)

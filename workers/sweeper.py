@@ -29,6 +29,7 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from hotline.db import rows_changed
 from hotline.extensions import queues
 from hotline.models import Incident, IncidentStatus, Notification, utcnow
 from hotline.parked_calls import parked_calls, unpark
@@ -107,7 +108,8 @@ def sweep_outbox() -> str:
         now = utcnow()
         connection = queues.connection
         queue = queues.queue()
-        released = ctx.session.execute(
+        released = rows_changed(
+            ctx.session,
             update(Notification)
             .where(
                 Notification.status == "claimed",
@@ -116,7 +118,7 @@ def sweep_outbox() -> str:
             )
             .values(status="pending")
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         ctx.session.commit()
 
         stranded = ctx.session.execute(

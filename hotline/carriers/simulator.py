@@ -49,7 +49,9 @@ class SimulatorCarrier:
         Raises:
             CarrierError: The simulator refused it, or could not be reached in time.
         """
-        payload = {"to": to, "from": self.from_number, "url": url, "status_callback": status_callback, "timeout": timeout}
+        payload = {
+            "to": to, "from": self.from_number, "url": url, "status_callback": status_callback, "timeout": timeout,
+        }
         return self._post("/sim/api/calls", payload)
 
     def _post(self, path: str, payload: dict[str, Any]) -> Submitted:

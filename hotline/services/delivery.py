@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hotline.carriers.base import FailureReason
+from hotline.db import rows_changed
 from hotline.models import Channel, Member, Notification, utcnow
 from hotline.services.timeline import record_event
 
@@ -87,12 +88,13 @@ def record_status(
         values["failure_reason"] = str(reason)
     if sid and notification.provider_sid is None:
         values["provider_sid"] = sid
-    changed = session.execute(
+    changed = rows_changed(
+        session,
         update(Notification)
         .where(Notification.id == notification.id, Notification.status.in_(lower))
         .values(**values)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if not changed:
         return False
     session.refresh(notification)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from hotline.carriers.base import DeliveryStatus
+from hotline.db import rows_changed
 from hotline.models import Channel, Incident, IncidentStatus, Member, Notification, Purpose, Role, utcnow
 from hotline.services.messages import compose
 from hotline.services.outbox import (
@@ -91,7 +92,9 @@ def recipients(incident: Incident, level: int) -> list[tuple[str, Member | None,
     return []
 
 
-def escalate(session: Session, settings: Settings, incident: Incident, level: int, now: datetime | None = None) -> Escalated:
+def escalate(
+    session: Session, settings: Settings, incident: Incident, level: int, now: datetime | None = None,
+) -> Escalated:
     """Fire ``level`` if it is due and nobody else fired it; write its notifications.
 
     Returns what to enqueue after commit, and when to check the next level.
@@ -108,7 +111,8 @@ def escalate(session: Session, settings: Settings, incident: Incident, level: in
             return Escalated(fired=False, next_level=level, next_delay=remaining)
     if not needs_escalation(incident, level, delays, now):
         return Escalated(fired=False)
-    won = session.execute(
+    won = rows_changed(
+        session,
         update(Incident)
         .where(
             Incident.id == incident.id,
@@ -117,7 +121,7 @@ def escalate(session: Session, settings: Settings, incident: Incident, level: in
         )
         .values(escalation_level=level, escalated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if not won:
         return Escalated(fired=False)
     session.refresh(incident)
@@ -153,7 +157,9 @@ def escalate(session: Session, settings: Settings, incident: Incident, level: in
     return result
 
 
-def resume_escalation(session: Session, settings: Settings, incident: Incident, level: int, now: datetime | None = None) -> Escalated:
+def resume_escalation(
+    session: Session, settings: Settings, incident: Incident, level: int, now: datetime | None = None,
+) -> Escalated:
     """The follow-up work of a ``level`` that already fired, for a check that runs again.
 
     A check whose enqueueing failed after its commit is retried by RQ; the
@@ -233,7 +239,9 @@ def first_check(settings: Settings, incident: Incident, now: datetime | None = N
     return EscalationCheck(incident.id, 1, max(0.0, (due_at(incident, delays, 1) - now).total_seconds()))
 
 
-def run_check(session: Session, settings: Settings, incident: Incident, level: int, now: datetime | None = None) -> tuple[str, Work]:
+def run_check(
+    session: Session, settings: Settings, incident: Incident, level: int, now: datetime | None = None,
+) -> tuple[str, Work]:
     """Run one scheduled check of ``level``: fire it, or finish a level that fired, or wait.
 
     Returns a word for the job's result and the work to enqueue after commit:
@@ -297,7 +305,9 @@ class Transfer:
     phone: str | None = None
 
 
-def plan_transfer(session: Session, settings: Settings, incident: Incident, stage: int, now: datetime | None = None) -> Transfer:
+def plan_transfer(
+    session: Session, settings: Settings, incident: Incident, stage: int, now: datetime | None = None,
+) -> Transfer:
     """Decide, and record, where the waiting caller is put through at ``stage``.
 
     Stage 1 rings the group's officers (screened, in the caller's call), but

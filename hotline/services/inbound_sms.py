@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from hotline.carriers.base import Capabilities
 from hotline.models import (
     Channel,
     InboundMessage,
@@ -20,7 +21,6 @@ from hotline.models import (
     utcnow,
 )
 from hotline.services.delivery import mark_opted_out
-from hotline.carriers.base import Capabilities
 from hotline.services.escalation import first_check
 from hotline.services.incidents import Opened, find_caller, open_incident
 from hotline.services.messages import compose, compose_plain
@@ -82,7 +82,9 @@ def _own_open_incident(session: Session, phone: str, now: datetime) -> Incident 
     )
 
 
-def _answer(session: Session, settings: Settings, incident: Incident | None, phone: str, template: str, sid: str) -> int | None:
+def _answer(
+    session: Session, settings: Settings, incident: Incident | None, phone: str, template: str, sid: str,
+) -> int | None:
     """A short reply to the sender, sent through the outbox like every other SMS."""
     if incident is None:
         return None
@@ -122,7 +124,9 @@ def handle_inbound_sms(
     now = now or utcnow()
     if session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == message_sid)):
         return Handled(handled_as="duplicate")
-    inbound = InboundMessage(message_sid=message_sid, from_phone=from_phone, body=body[:1600], handled_as="pending", received_at=now)
+    inbound = InboundMessage(
+        message_sid=message_sid, from_phone=from_phone, body=body[:1600], handled_as="pending", received_at=now
+    )
     try:
         with session.begin_nested():
             session.add(inbound)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from hotline.carriers.base import Capabilities
 from hotline.models import (
     Channel,
     Group,
@@ -26,7 +27,6 @@ from hotline.models import (
     Station,
     utcnow,
 )
-from hotline.carriers.base import Capabilities
 from hotline.services.messages import compose
 from hotline.services.outbox import EscalationCheck, Work, add_notification
 from hotline.services.timeline import record_event

@@ -23,10 +23,11 @@ def incident_values(settings: Settings, incident: Incident) -> dict[str, str]:
     """Placeholders every incident template may use."""
     caller = incident.caller
     group = incident.group
+    unknown = "未登记" if settings.language == "zh" else "unknown"
     return {
         "caller_name": incident.caller_name or incident.caller_phone,
         "caller_phone": incident.caller_phone,
-        "address": (caller.address if caller and caller.address else "未登记" if settings.language == "zh" else "unknown"),
+        "address": caller.address if caller and caller.address else unknown,
         "group": group.name if group else "",
         "village": group.village.name if group else "",
         "time": local_time(settings, incident.opened_at),

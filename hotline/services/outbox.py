@@ -43,7 +43,9 @@ FAILURE_TTL = 7 * 24 * 3600
 INCIDENT = "incident"  # the sender kind of an alert's notifications
 
 
-def dedupe_key(sender: str, sender_id: int, purpose: Purpose | str, channel: Channel | str, key: str, phone: str) -> str:
+def dedupe_key(
+    sender: str, sender_id: int, purpose: Purpose | str, channel: Channel | str, key: str, phone: str,
+) -> str:
     """One row per sender, reason, channel, round (``key``) and number."""
     return f"{sender}-{sender_id}:{purpose}:{channel}:{key}:{phone}"
 
@@ -130,10 +132,9 @@ def retry_policy() -> Retry:
     Intervals keep a tenth of a second: rounded to whole seconds, the first
     (2 s ± 25 %) would always come out as exactly 2 s for every job.
     """
-    return Retry(
-        max=len(RETRY_INTERVALS),
-        interval=[max(1.0, round(seconds * random.uniform(0.75, 1.25), 1)) for seconds in RETRY_INTERVALS],
-    )
+    intervals: list[Any] = [max(1.0, round(seconds * random.uniform(0.75, 1.25), 1)) for seconds in RETRY_INTERVALS]
+    # RQ's annotation says whole seconds, but its scheduler takes fractions as they are.
+    return Retry(max=len(RETRY_INTERVALS), interval=intervals)
 
 
 def _options(job_id: str) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline.carriers.base import FailureReason, TRANSIENT_REASONS
+from hotline.carriers.base import TRANSIENT_REASONS, FailureReason
+from hotline.db import rows_changed
 from hotline.models import (
     Answer,
     Channel,
@@ -108,12 +109,13 @@ def record_response(
     recorded = Recorded(response=response)
     if answer != Answer.ACCEPT:
         return recorded
-    won = session.execute(
+    won = rows_changed(
+        session,
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == IncidentStatus.OPEN)
         .values(status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by_id=response.member_id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if not won:
         return recorded
     session.refresh(incident)
@@ -165,12 +167,13 @@ def acknowledge_by_duty_line(session: Session, incident: Incident, now: datetime
     Returns False if the incident was no longer open.
     """
     now = now or utcnow()
-    won = session.execute(
+    won = rows_changed(
+        session,
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == IncidentStatus.OPEN)
         .values(status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if won:
         session.refresh(incident)
         record_event(session, incident.id, "acknowledged", at=now, name="duty line", channel="call")

@@ -67,16 +67,22 @@ def incoming_call() -> Response:
     try:
         answer = run_before(
             app, settings.webhook_deadline,
-            lambda session: open_and_ring(session, settings, call_sid=call.call_id, caller=caller, received_at=received_at),
+            lambda session: open_and_ring(
+                session, settings, call_sid=call.call_id, caller=caller, received_at=received_at
+            ),
         )
     except (Late, SQLAlchemyError) as exc:
-        log.error("database could not take call %s from %s (%s); sending caller to the duty line", call.call_id, caller, exc)
+        log.error(
+            "database could not take call %s from %s (%s); sending caller to the duty line", call.call_id, caller, exc
+        )
         park_call(queues.connection, call.call_id, caller, received_at)
         return _twiml(fallback_twiml(settings))
     return _twiml(answer)
 
 
-def open_and_ring(session: Session, settings: Settings, *, call_sid: str, caller: str, received_at: datetime) -> VoiceResponse:
+def open_and_ring(
+    session: Session, settings: Settings, *, call_sid: str, caller: str, received_at: datetime,
+) -> VoiceResponse:
     """Open (or find again) the incident, enqueue its work, and build the caller's TwiML.
 
     Raises:

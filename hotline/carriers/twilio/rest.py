@@ -108,13 +108,13 @@ class TwilioCarrier:
                 be reached in time (``http_status`` None, transient).
         """
         with _carrier_errors("send the SMS"):
-            message = self._client.messages.create(
+            created = self._client.messages.create(
                 to=message.to,
                 from_=self.from_number,
                 body=message.text,
                 status_callback=status_callback,
             )
-        return _submitted(message.sid, message.status)
+        return _submitted(created.sid, created.status)
 
     def place_call(self, *, to: str, url: str, status_callback: str, timeout: int) -> Submitted:
         """Start one outbound call whose TwiML Twilio fetches from ``url`` when answered.
