@@ -13,10 +13,10 @@ from collections.abc import Callable
 from rq import get_current_job
 from sqlalchemy import case, update
 
-from hotline.carriers import CarrierError, FailureReason, OutboundSms, Submitted
+from hotline.carriers import CarrierError, DeliveryStatus, FailureReason, OutboundSms, Submitted
 from hotline.db import rows_changed
 from hotline.extensions import queues
-from hotline.models import Incident, IncidentStatus, Notification, Purpose, utcnow
+from hotline.models import EventKind, Incident, IncidentStatus, Notification, Purpose, utcnow
 from hotline.services.delivery import mark_opted_out
 from hotline.services.escalation import run_check
 from hotline.services.outbox import dispatch, schedule_escalation
@@ -50,7 +50,7 @@ def _cancel_if_answered(ctx: JobContext, notification: Notification) -> bool:
     notification.status = "canceled"
     notification.status_at = utcnow()
     record_event(
-        ctx.session, incident.id, f"{notification.channel}_canceled",
+        ctx.session, incident.id, EventKind.delivery(notification.channel, DeliveryStatus.CANCELED),
         member_id=notification.member_id, notification_id=notification.id,
         phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
         incident_status=str(incident.status),
@@ -75,7 +75,7 @@ def _record_submitted(ctx: JobContext, notification: Notification, submitted: Su
     )
     if notification.incident_id is not None:
         record_event(
-            ctx.session, notification.incident_id, f"{notification.channel}_queued",
+            ctx.session, notification.incident_id, EventKind.delivery(notification.channel, DeliveryStatus.QUEUED),
             member_id=notification.member_id, notification_id=notification.id,
             phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
             sid=submitted.sid,
@@ -112,7 +112,7 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
     if not will_retry:
         if notification.incident_id is not None:
             record_event(
-                ctx.session, notification.incident_id, f"{notification.channel}_failed",
+                ctx.session, notification.incident_id, EventKind.delivery(notification.channel, DeliveryStatus.FAILED),
                 member_id=notification.member_id, notification_id=notification.id,
                 phone=notification.phone, name=notification.recipient_name,
                 error_code=error.code, reason=str(error.reason), error=str(error)[:200],

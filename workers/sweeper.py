@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.db import rows_changed
 from hotline.extensions import queues
-from hotline.models import Incident, IncidentStatus, Notification, utcnow
+from hotline.models import EventKind, Incident, IncidentStatus, Notification, utcnow
 from hotline.parked_calls import parked_calls, unpark
 from hotline.services.escalation import DUTY_LINE, first_check, next_check
 from hotline.services.incidents import open_incident
@@ -192,7 +192,8 @@ def record_parked_calls(ctx: JobContext) -> int:
             )
             if opened.created:
                 record_event(
-                    ctx.session, opened.incident.id, "recorded_after_outage", received_at=call.received_at.isoformat()
+                    ctx.session, opened.incident.id, EventKind.RECORDED_AFTER_OUTAGE,
+                    received_at=call.received_at.isoformat(),
                 )
             ctx.session.commit()
         except SQLAlchemyError as exc:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
-from hotline.models import Incident, IncidentStatus, utcnow
+from hotline.models import EventKind, Incident, IncidentStatus, utcnow
 from hotline.services.timeline import record_event
 
 MAX_NOTE_LENGTH = 2000
@@ -52,7 +53,7 @@ def close_incident(
     if len(note) > MAX_NOTE_LENGTH:
         raise CloseError(f"the note is longer than {MAX_NOTE_LENGTH} characters")
     now = now or utcnow()
-    closed = session.execute(
+    result = session.execute(
         update(Incident)
         .where(Incident.id == incident.id, Incident.status != IncidentStatus.CLOSED)
         .values(
@@ -63,9 +64,10 @@ def close_incident(
             close_note=note or None,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if not closed:
+    )
+    # An UPDATE's result is a CursorResult, which counts the rows it matched.
+    if not cast(CursorResult[Any], result).rowcount:
         raise CloseError("the incident is already closed")
-    record_event(session, incident.id, "closed", at=now, outcome=chosen.value, by=username, note=note)
+    record_event(session, incident.id, EventKind.CLOSED, at=now, outcome=chosen.value, by=username, note=note)
     session.flush()
     session.refresh(incident)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from hotline.carriers.base import FailureReason
 from hotline.db import rows_changed
-from hotline.models import Channel, Member, Notification, utcnow
+from hotline.models import Channel, EventKind, Member, Notification, utcnow
 from hotline.services.timeline import record_event
 
 # Internal states first: pending (in the outbox) and claimed (a worker is sending it).
@@ -102,7 +102,7 @@ def record_status(
         record_event(
             session,
             notification.incident_id,
-            f"{notification.channel}_{status}".replace("-", "_"),
+            EventKind.delivery(notification.channel, status),
             at=now,
             member_id=notification.member_id,
             notification_id=notification.id,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from hotline.carriers.base import DeliveryStatus
 from hotline.db import rows_changed
-from hotline.models import Channel, Incident, IncidentStatus, Member, Notification, Purpose, Role, utcnow
+from hotline.models import Channel, EventKind, Incident, IncidentStatus, Member, Notification, Purpose, Role, utcnow
 from hotline.services.messages import compose
 from hotline.services.outbox import (
     INCIDENT,
@@ -148,7 +148,7 @@ def escalate(
         session.flush()
         result.call_ids.append(call.id)
     record_event(
-        session, incident.id, "escalated", at=now, level=level,
+        session, incident.id, EventKind.ESCALATED, at=now, level=level,
         recipients=[{"phone": phone, "name": name} for phone, _, name in people],
     )
     if level < min(len(delays), DUTY_LINE):
@@ -339,14 +339,14 @@ def plan_transfer(
             session.flush()
             legs.append((phone, notification.id))
         if legs:
-            record_event(session, incident.id, "transferred", level=OFFICERS, to=[phone for phone, _ in legs])
+            record_event(session, incident.id, EventKind.TRANSFERRED, level=OFFICERS, to=[phone for phone, _ in legs])
             return Transfer(TransferTo.OFFICERS, OFFICERS, legs=legs)
     if stage <= DUTY_LINE:
         duty = incident.station.duty_phone if incident.station else None
         if duty:
-            record_event(session, incident.id, "transferred", level=DUTY_LINE, to=[duty])
+            record_event(session, incident.id, EventKind.TRANSFERRED, level=DUTY_LINE, to=[duty])
             return Transfer(TransferTo.DUTY_LINE, DUTY_LINE, phone=duty)
-    record_event(session, incident.id, "caller_told_nobody_answered")
+    record_event(session, incident.id, EventKind.CALLER_TOLD_NOBODY_ANSWERED)
     return Transfer(TransferTo.NOBODY, DUTY_LINE + 1)
 
 

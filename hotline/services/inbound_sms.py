@@ -13,6 +13,7 @@ from config.settings import Settings
 from hotline.carriers.base import Capabilities
 from hotline.models import (
     Channel,
+    EventKind,
     InboundMessage,
     Incident,
     IncidentStatus,
@@ -158,7 +159,7 @@ def _classify(
         alerted_by = None
     if alerted_by is not None:
         if answer is None:
-            record_event(session, alerted_by.id, "sms_unrecognised", at=now, phone=phone, body=body[:200])
+            record_event(session, alerted_by.id, EventKind.SMS_UNRECOGNISED, at=now, phone=phone, body=body[:200])
             help_id = _answer(session, settings, alerted_by, phone, "sms_help", sid)
             return Handled(handled_as="help", incident=alerted_by, sms_ids=[help_id] if help_id else [])
         recorded = record_response(
@@ -168,7 +169,7 @@ def _classify(
 
     own = _own_open_incident(session, phone, now)
     if own is not None:
-        record_event(session, own.id, "caller_sms", at=now, phone=phone, body=body[:200])
+        record_event(session, own.id, EventKind.CALLER_SMS, at=now, phone=phone, body=body[:200])
         return Handled(handled_as="caller_update", incident=own)
 
     if answer is None:
@@ -177,7 +178,7 @@ def _classify(
         opened = open_incident(
             session, settings, caller_phone=phone, source="sms", message_sid=sid, now=now, capabilities=capabilities
         )
-        record_event(session, opened.incident.id, "caller_sms", at=now, phone=phone, body=body[:200])
+        record_event(session, opened.incident.id, EventKind.CALLER_SMS, at=now, phone=phone, body=body[:200])
         sms_ids = list(opened.sms_ids)
         if caller is None and opened.created:
             forwarded = _forward_to_duty_line(session, settings, opened.incident, body)

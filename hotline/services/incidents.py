@@ -18,6 +18,7 @@ from config.settings import Settings
 from hotline.carriers.base import Capabilities
 from hotline.models import (
     Channel,
+    EventKind,
     Group,
     Incident,
     Member,
@@ -151,7 +152,7 @@ def open_incident(
     record_event(
         session,
         incident.id,
-        "call_received" if source == "call" else "sms_received",
+        EventKind.CALL_RECEIVED if source == "call" else EventKind.SMS_RECEIVED,
         at=now,
         member_id=caller.id if caller else None,
         caller=caller_phone,
@@ -210,7 +211,7 @@ def _write_fan_out(
     record_event(
         session,
         incident.id,
-        "fan_out",
+        EventKind.FAN_OUT,
         at=incident.opened_at,
         ring_mode=str(group.ring_mode),
         rung=len(rung),

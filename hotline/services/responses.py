@@ -15,6 +15,7 @@ from hotline.db import rows_changed
 from hotline.models import (
     Answer,
     Channel,
+    EventKind,
     Incident,
     IncidentStatus,
     Member,
@@ -101,7 +102,7 @@ def record_response(
             session.flush()
     except IntegrityError:
         return Recorded(response=None)
-    kind = "call_accepted" if channel == Channel.CALL else "sms_reply"
+    kind = EventKind.CALL_ACCEPTED if channel == Channel.CALL else EventKind.SMS_REPLY
     record_event(
         session, incident.id, kind, at=now, member_id=response.member_id,
         phone=phone, answer=str(answer), name=response.responder_name,
@@ -121,7 +122,7 @@ def record_response(
     session.refresh(incident)
     recorded.acknowledged = True
     record_event(
-        session, incident.id, "acknowledged", at=now, member_id=response.member_id,
+        session, incident.id, EventKind.ACKNOWLEDGED, at=now, member_id=response.member_id,
         name=response.responder_name or phone, channel=str(channel),
     )
     if settings.notify_on_ack:
@@ -176,5 +177,5 @@ def acknowledge_by_duty_line(session: Session, incident: Incident, now: datetime
     )
     if won:
         session.refresh(incident)
-        record_event(session, incident.id, "acknowledged", at=now, name="duty line", channel="call")
+        record_event(session, incident.id, EventKind.ACKNOWLEDGED, at=now, name="duty line", channel="call")
     return bool(won)

@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hotline.models import TimelineEvent, utcnow
+from hotline.models import EventKind, TimelineEvent, utcnow
 
 
 def record_event(
     session: Session,
     incident_id: int,
-    kind: str,
+    kind: EventKind,
     *,
     at: datetime | None = None,
     member_id: int | None = None,

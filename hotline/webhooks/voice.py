@@ -21,7 +21,7 @@ from config.templates import render
 from hotline.carriers.twilio import twiml
 from hotline.carriers.twilio import webhooks as twilio
 from hotline.extensions import db, get_carrier, get_settings, queues
-from hotline.models import Answer, Channel, Incident, IncidentStatus, Notification, Purpose, RingMode, utcnow
+from hotline.models import Answer, Channel, EventKind, Incident, IncidentStatus, Notification, Purpose, RingMode, utcnow
 from hotline.parked_calls import park_call
 from hotline.phones import normalise_incoming
 from hotline.services.escalation import DUTY_LINE, TransferTo, first_check, plan_transfer
@@ -153,7 +153,7 @@ def dial_result() -> Response:
     if outcome.connected:
         # The unscreened duty line talked to the caller without acknowledging:
         # the call is over, and telling the caller nobody answered would be false.
-        record_event(db.session, incident.id, "caller_connected", stage=stage)
+        record_event(db.session, incident.id, EventKind.CALLER_CONNECTED, stage=stage)
         if stage >= DUTY_LINE:
             acknowledge_by_duty_line(db.session, incident)
         db.session.commit()
@@ -229,9 +229,11 @@ def caller_status() -> Response:
     status = parsed(twilio.caller_status)
     incident = db.session.scalar(select(Incident).where(Incident.call_sid == status.call_id))
     if incident is not None and status.ended:
-        already = any(event.kind == "caller_hung_up" for event in incident.events)
+        already = any(event.kind == EventKind.CALLER_HUNG_UP for event in incident.events)
         if not already:
-            record_event(db.session, incident.id, "caller_hung_up", status=status.status, duration=status.duration)
+            record_event(
+                db.session, incident.id, EventKind.CALLER_HUNG_UP, status=status.status, duration=status.duration
+            )
             db.session.commit()
     return Response("", status=204)
 
