@@ -25,19 +25,13 @@ FINAL_SMS = frozenset({"delivered", "undelivered", "failed", "canceled", "read"}
 FINAL_CALL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
+def _ranks(channel: Channel | str) -> dict[str, int]:
+    return _SMS_RANK if channel == Channel.SMS else _CALL_RANK
+
+
 def status_rank(channel: Channel | str, status: str) -> int | None:
     """Where ``status`` stands in its channel's lifecycle; None if unknown."""
-    ranks = _SMS_RANK if channel == Channel.SMS else _CALL_RANK
-    return ranks.get(status)
-
-
-def moves_forward(channel: Channel | str, current: str, new: str) -> bool:
-    """Pure rule: a status only ever moves forward."""
-    new_rank = status_rank(channel, new)
-    current_rank = status_rank(channel, current)
-    if new_rank is None:
-        return False
-    return current_rank is None or new_rank > current_rank
+    return _ranks(channel).get(status)
 
 
 def find_notification(session: Session, notification_id: int | None, sid: str | None) -> Notification | None:
@@ -76,7 +70,7 @@ def record_status(
         reason: Why it failed, in the project's words.
     """
     now = now or utcnow()
-    ranks = _SMS_RANK if notification.channel == Channel.SMS else _CALL_RANK
+    ranks = _ranks(notification.channel)
     new_rank = ranks.get(status)
     if new_rank is None:
         return False
