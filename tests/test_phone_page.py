@@ -18,7 +18,7 @@ from hotline.phone import simlink
 from hotline.phone.timeline import clock, title
 from hotline.services.incidents import open_incident
 from hotline.services.responses import record_response
-from hotline.simulator import Simulator, serve_simulator
+from simulator import Simulator, serve_simulator
 from tests.factories import call_sid, make_group
 from tests.support.stack import free_port
 

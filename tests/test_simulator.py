@@ -14,9 +14,9 @@ from twilio.request_validator import RequestValidator
 
 from hotline.carriers.base import CarrierError, Submitted
 from hotline.carriers.simulator import SimulatorCarrier
-from hotline.simulator import Simulator, serve_simulator
-from hotline.simulator.client import SimulatorClient, SimulatorClientError
-from hotline.simulator.twiml import Conference, Dial, Gather, Hangup, Redirect, Say, TwimlError, parse_twiml
+from simulator import Simulator, serve_simulator
+from simulator.client import SimulatorClient, SimulatorClientError
+from simulator.twiml import Conference, Dial, Gather, Hangup, Redirect, Say, TwimlError, parse_twiml
 from tests.simulator_support import FakeService, twiml
 
 TOKEN = "test-auth-token"

@@ -1,4 +1,10 @@
-"""``hotline simulator serve`` and ``hotline simulate ...``: the carrier simulator from a terminal."""
+"""``hotline simulator serve`` and ``hotline simulate ...``: the carrier simulator from a terminal.
+
+The simulator is a development tool outside the service. ``serve`` is the one
+place the service's code loads it, inside the command, so nothing else pays for
+(or depends on) it; ``simulate`` drives a running simulator over HTTP with the
+service's own control client.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from hotline.carriers.simulator import SimulatorControl, SimulatorControlError
 from hotline.extensions import get_settings
 
 
@@ -26,7 +33,9 @@ def simulator_group() -> None:
 @with_appcontext
 def serve(host: str, port: int, time_scale: float) -> None:
     """Serve the simulator until Ctrl-C; it calls the service at HOTLINE_PUBLIC_URL."""
-    from hotline.simulator import Simulator, run_simulator
+    # Loaded here, not at the top: the command line is the only part of the
+    # service allowed to start the development tool.
+    from simulator import Simulator, run_simulator
 
     settings = get_settings(current_app)
     sim = Simulator(
@@ -51,10 +60,8 @@ def simulate_group() -> None:
     """Drive the running simulator: dial in or text as a villager."""
 
 
-def _client():
-    from hotline.simulator.client import SimulatorClient
-
-    return SimulatorClient(get_settings(current_app).simulator_url)
+def _client() -> SimulatorControl:
+    return SimulatorControl(get_settings(current_app).simulator_url)
 
 
 def _describe(event: dict[str, Any]) -> str | None:
@@ -82,7 +89,6 @@ def _describe(event: dict[str, Any]) -> str | None:
 def simulate_call(from_phone: str, hangup_after: float | None, watch: float) -> None:
     """Dial the hotline from a phone number, and print what every phone hears and does."""
     from hotline.phones import PhoneError, parse_phone
-    from hotline.simulator.client import SimulatorClientError
 
     settings = get_settings(current_app)
     try:
@@ -93,7 +99,7 @@ def simulate_call(from_phone: str, hangup_after: float | None, watch: float) -> 
     try:
         _, since = client.events()
         sid = client.dial(phone, hangup_after=hangup_after)
-    except SimulatorClientError as exc:
+    except SimulatorControlError as exc:
         raise click.ClickException(f"the simulator at {settings.simulator_url} did not take the call: {exc}") from None
     click.echo(f"{phone} dials {settings.hotline_number} (CallSid {sid})")
     deadline = time.monotonic() + watch
@@ -116,7 +122,11 @@ def simulate_call(from_phone: str, hangup_after: float | None, watch: float) -> 
 @with_appcontext
 def simulate_sms(from_phone: str, body: str) -> None:
     """Text the hotline from a phone number, e.g. a reply of 1."""
-    sid = _client().send_sms(from_phone, body)
+    try:
+        sid = _client().send_sms(from_phone, body)
+    except SimulatorControlError as exc:
+        simulator_url = get_settings(current_app).simulator_url
+        raise click.ClickException(f"the simulator at {simulator_url} did not take the text: {exc}") from None
     click.echo(f"{from_phone} texts {body!r} (MessageSid {sid})")
 
 

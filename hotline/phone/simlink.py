@@ -1,14 +1,14 @@
 """The browser phone's side of the carrier simulator: answering modes and trimmed phone state.
 
 The page never talks to the simulator itself (another origin, another
-port); the views forward through :class:`SimulatorClient` using what is here.
+port); the views forward through :class:`SimulatorControl` using what is here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hotline.simulator.client import SimulatorClient, SimulatorClientError
+from hotline.carriers.simulator import SimulatorControl, SimulatorControlError
 
 # How a watched phone behaves when the hotline rings it. A phone keeps the
 # script it had when a call started, so a change applies from the next call.
@@ -134,14 +134,14 @@ def _forward(action: str, call: Any) -> Any:
     """Run one client call, turning its error into :class:`SimulatorUnavailable`."""
     try:
         return call()
-    except SimulatorClientError as exc:
+    except SimulatorControlError as exc:
         status = exc.http_status
         if status is None or status >= 500:
             raise SimulatorUnavailable(f"模拟器未响应（{action}）：{exc}", 502) from exc
         raise SimulatorUnavailable(str(exc), status) from exc
 
 
-def read_phone(client: SimulatorClient, number: str) -> dict[str, Any]:
+def read_phone(client: SimulatorControl, number: str) -> dict[str, Any]:
     """The card state of ``number``.
 
     Raises:
@@ -150,7 +150,7 @@ def read_phone(client: SimulatorClient, number: str) -> dict[str, Any]:
     return phone_view(_forward("读取电话", lambda: client.phone(number)))
 
 
-def watch(client: SimulatorClient, number: str) -> dict[str, Any]:
+def watch(client: SimulatorControl, number: str) -> dict[str, Any]:
     """Make ``number`` answerable from the page unless someone already scripted it.
 
     An unscripted phone would ring out unanswered, so it becomes manual; a
@@ -165,7 +165,7 @@ def watch(client: SimulatorClient, number: str) -> dict[str, Any]:
     return phone_view(state)
 
 
-def set_mode(client: SimulatorClient, number: str, mode: str) -> dict[str, Any]:
+def set_mode(client: SimulatorControl, number: str, mode: str) -> dict[str, Any]:
     """Script ``number`` to answer per ``mode`` (a key of :data:`MODES`).
 
     Raises:
@@ -176,7 +176,7 @@ def set_mode(client: SimulatorClient, number: str, mode: str) -> dict[str, Any]:
     return phone_view(_forward("设置接听方式", lambda: client.script(number, **fields)))
 
 
-def call_action(client: SimulatorClient, sid: str, action: str, digits: str | None = None) -> dict[str, Any]:
+def call_action(client: SimulatorControl, sid: str, action: str, digits: str | None = None) -> dict[str, Any]:
     """Answer, reject, hang up or key ``digits`` on call ``sid``.
 
     Raises:
@@ -191,7 +191,7 @@ def call_action(client: SimulatorClient, sid: str, action: str, digits: str | No
     return _call_view(_forward(labels[action], lambda: operations[action](sid)))
 
 
-def dial(client: SimulatorClient, from_phone: str) -> str:
+def dial(client: SimulatorControl, from_phone: str) -> str:
     """Call the hotline from ``from_phone``; the caller stays on until someone hangs up.
 
     Raises:
@@ -200,7 +200,7 @@ def dial(client: SimulatorClient, from_phone: str) -> str:
     return _forward("拨号", lambda: client.dial(from_phone))
 
 
-def send_sms(client: SimulatorClient, from_phone: str, body: str) -> str:
+def send_sms(client: SimulatorControl, from_phone: str, body: str) -> str:
     """Text the hotline from ``from_phone``; returns once the hotline has answered the webhook.
 
     Raises:

@@ -8,12 +8,11 @@ from typing import Any
 from flask import Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from hotline.extensions import get_settings
-from hotline.extensions import db
+from hotline.carriers.simulator import SimulatorControl
+from hotline.extensions import db, get_settings
 from hotline.phone import bp, simlink
 from hotline.phone.directory import caller_view, directory_tree, unknown_numbers
 from hotline.phone.timeline import latest_incident, timeline_json
-from hotline.simulator.client import SimulatorClient
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
@@ -68,8 +67,8 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def _client(timeout: float = READ_TIMEOUT) -> SimulatorClient:
-    return SimulatorClient(get_settings(current_app).simulator_url, timeout=timeout)
+def _client(timeout: float = READ_TIMEOUT) -> SimulatorControl:
+    return SimulatorControl(get_settings(current_app).simulator_url, timeout=timeout)
 
 
 def _body() -> dict[str, Any]:

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 from werkzeug.serving import make_server
 
 from hotline.app import create_app
-from hotline.simulator import Simulator, serve_simulator
+from simulator import Simulator, serve_simulator
 from tests.factories import sign
 from tests.support.stack import HOTLINE_NUMBER, ROOT, SIM_TOKEN, free_port, rows
 

@@ -25,7 +25,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from hotline.app import create_app
-from hotline.simulator import Simulator, serve_simulator
+from simulator import Simulator, serve_simulator
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]

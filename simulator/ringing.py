@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hotline.simulator.calls import Call
-from hotline.simulator.runtime import Runtime
+from simulator.calls import Call
+from simulator.runtime import Runtime
 
 ANSWERED = "answered"
 

@@ -11,19 +11,16 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hotline.simulator.calls import INBOUND, Call, CallGone
-from hotline.simulator.clock import Clock, rfc2822_now
-from hotline.simulator.events import EventLog
-from hotline.simulator.ids import new_sid
-from hotline.simulator.phones import DEFAULT_SCRIPT, Phone, Script
-from hotline.simulator.twiml import Document, TwimlError, parse_twiml
-from hotline.simulator.webhooks import WebhookSender
-
-if TYPE_CHECKING:
-    from hotline.simulator.conferences import Room
-    from hotline.simulator.sms import Message
+from simulator.calls import INBOUND, Call, CallGone
+from simulator.clock import Clock, rfc2822_now
+from simulator.events import EventLog
+from simulator.ids import new_sid
+from simulator.phones import DEFAULT_SCRIPT, Phone, Script
+from simulator.records import Message, Room
+from simulator.twiml import Document, TwimlError, parse_twiml
+from simulator.webhooks import WebhookSender
 
 API_VERSION = "2010-04-01"
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import requests
 from twilio.request_validator import RequestValidator
 
-from hotline.simulator.events import EventLog
+from simulator.events import EventLog
 
 USER_AGENT = "TwilioProxy/1.1 (hotline simulator)"
 

@@ -1,6 +1,6 @@
 """The simulator's HTTP API: the carrier REST endpoints and the control endpoints.
 
-Carrier REST (what :class:`hotline.carriers.simulator.SimulatorCarrier` calls):
+Carrier REST (what the service's simulator carrier calls):
 ``POST /sim/api/messages``, ``POST /sim/api/calls``.
 
 Control (tests, the CLI, the browser phone): ``POST /sim/calls``,
@@ -20,8 +20,8 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from hotline.simulator.engine import Simulator
-from hotline.simulator.refusals import CarrierRefusal
+from simulator.engine import Simulator
+from simulator.refusals import CarrierRefusal
 
 
 class _BadRequest(Exception):
@@ -35,7 +35,7 @@ def create_simulator_app(simulator: Simulator) -> Flask:
     refusal's status (400 / 429 / 5xx), bad input 400, unknown sids 404, and
     actions a call's state does not allow 409.
     """
-    app = Flask("hotline.simulator")
+    app = Flask("simulator")
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese prompts stay readable
 
     @app.errorhandler(CarrierRefusal)

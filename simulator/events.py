@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from hotline.simulator.clock import Clock, iso_now
+from simulator.clock import Clock, iso_now
 
 
 class EventLog:

@@ -5,44 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from hotline.simulator import twiml
-from hotline.simulator.calls import NOT_ANSWERED, OUTBOUND_DIAL, Call, CallGone
-from hotline.simulator.ringing import ANSWERED, ring
-from hotline.simulator.runtime import Runtime
+from simulator import twiml
+from simulator.calls import NOT_ANSWERED, OUTBOUND_DIAL, Call, CallGone
+from simulator.records import DialResult, Outcome
+from simulator.ringing import ANSWERED, ring
+from simulator.runtime import Runtime
 
 MAX_NUMBERS = 10  # Twilio rings at most ten <Number> nouns in one <Dial>
 
-
-@dataclass(frozen=True)
-class DialResult:
-    """How a ``<Dial>`` ended, as reported to its ``action`` URL.
-
-    ``caller_gone`` holds the reason when the caller's leg ended during the
-    Dial; the action is still posted but its TwiML is not run.
-    """
-
-    status: str
-    dial_call_sid: str | None = None
-    duration: int | None = None
-    caller_gone: str | None = None
-
-    def action_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"DialCallStatus": self.status}
-        if self.dial_call_sid:
-            params["DialCallSid"] = self.dial_call_sid
-        if self.duration is not None:
-            params["DialCallDuration"] = self.duration
-        return params
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "dial_call_sid": self.dial_call_sid,
-            "duration": self.duration,
-            "caller_gone": self.caller_gone,
-        }
+# Runs a TwiML document on a leg and says how it ended; the interpreter hands
+# one over, so this module never imports the interpreter that runs <Dial>.
+RunDocument = Callable[[Call, twiml.Document | None], Outcome]
 
 
 @dataclass(eq=False)
@@ -54,7 +28,9 @@ class _RingAll:
     winner: Call | None = None
 
 
-def run_dial(rt: Runtime, parent: Call, verb: twiml.Dial, *, answer: Callable[[], None]) -> DialResult:
+def run_dial(
+    rt: Runtime, parent: Call, verb: twiml.Dial, *, answer: Callable[[], None], run_document: RunDocument
+) -> DialResult:
     """Ring all of ``verb``'s numbers from ``parent`` and bridge the first leg that accepts.
 
     A leg accepts when it answers and its ``<Number url>`` document (if any)
@@ -63,6 +39,15 @@ def run_dial(rt: Runtime, parent: Call, verb: twiml.Dial, *, answer: Callable[[]
     ringing at the Dial ``timeout`` end ``no-answer``; a leg already answered
     and screening may still accept after it, since the timeout only limits
     ringing.
+
+    Args:
+        rt: The simulator's shared state.
+        parent: The caller's leg, running the ``<Dial>``.
+        verb: The ``<Dial>`` with its ``<Number>`` nouns.
+        answer: Answers ``parent`` (inbound calls answer at the Dial unless
+            ``answerOnBridge``).
+        run_document: Runs a ``<Number url>`` screening document on a leg
+            that answered.
 
     Returns:
         The result for the Dial ``action``: completed (bridged), busy (every leg
@@ -94,7 +79,7 @@ def run_dial(rt: Runtime, parent: Call, verb: twiml.Dial, *, answer: Callable[[]
             parent.legs.append(leg.sid)
     rt.record(parent, "dial", numbers=[n.number for n in numbers], legs=[leg.sid for leg in ring_all.legs], timeout=verb.timeout)
     for leg, noun in zip(ring_all.legs, numbers):
-        rt.spawn(f"leg-{leg.sid[-8:]}", _run_leg, rt, ring_all, leg, noun, call=leg)
+        rt.spawn(f"leg-{leg.sid[-8:]}", _run_leg, rt, ring_all, leg, noun, run_document, call=leg)
 
     legs = ring_all.legs
     caller_gone: str | None = None
@@ -135,10 +120,7 @@ def _result(ring_all: _RingAll, caller_gone: str | None) -> DialResult:
     return DialResult(status, only, None, caller_gone)
 
 
-def _run_leg(rt: Runtime, ring_all: _RingAll, leg: Call, noun: twiml.Number) -> None:
-    # Imported here because the interpreter itself imports this module to run <Dial>.
-    from hotline.simulator.interpreter import Interpreter, Outcome
-
+def _run_leg(rt: Runtime, ring_all: _RingAll, leg: Call, noun: twiml.Number, run_document: RunDocument) -> None:
     try:
         outcome = ring(rt, leg, ring_seconds=ring_all.timeout, started=ring_all.started)
         if outcome != ANSWERED:
@@ -148,7 +130,7 @@ def _run_leg(rt: Runtime, ring_all: _RingAll, leg: Call, noun: twiml.Number) -> 
             with rt.cond:
                 leg.screening = True
             document = rt.fetch_twiml(leg, noun.url, noun.method, rt.call_params(leg), kind="dial-number-url")
-            result = Interpreter(rt, leg).run(document)
+            result = run_document(leg, document)
             with rt.cond:
                 leg.screening = False
             if result is not Outcome.END:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import time
 
-from hotline.simulator.calls import Call, CallGone
-from hotline.simulator.interpreter import Interpreter, Outcome
-from hotline.simulator.ringing import ANSWERED, ring
-from hotline.simulator.runtime import Runtime
+from simulator.calls import Call, CallGone
+from simulator.conferences import join_conference
+from simulator.dial import run_dial
+from simulator.interpreter import DialHandlers, Interpreter
+from simulator.records import Outcome
+from simulator.ringing import ANSWERED, ring
+from simulator.runtime import Runtime
+
+# The interpreter is handed its <Dial> flows here, the one module that knows
+# all three, so that none of them imports another in a circle.
+DIAL_HANDLERS = DialHandlers(numbers=run_dial, conference=join_conference)
 
 
 def run_inbound_call(rt: Runtime, call: Call) -> None:
@@ -28,7 +35,7 @@ def run_inbound_call(rt: Runtime, call: Call) -> None:
                 code = call.errors[-1]["code"] if call.errors else 11200
             fallback_params = dict(params, ErrorCode=str(code), ErrorUrl=rt.voice_url)
             document = rt.fetch_twiml(call, rt.voice_fallback_url, "POST", fallback_params, kind="voice-fallback")
-        interpreter = Interpreter(rt, call)
+        interpreter = Interpreter(rt, call, DIAL_HANDLERS)
         outcome = interpreter.run(document)
         if outcome is Outcome.REJECT:
             # Twilio: reason="busy" ends busy, the default "rejected" ends no-answer.
@@ -49,7 +56,7 @@ def run_api_call(rt: Runtime, call: Call, url: str, ring_seconds: float) -> None
             rt.finish(call, outcome, ended_by="network")
             return
         document = rt.fetch_twiml(call, url, "POST", rt.call_params(call), kind="call-url")
-        Interpreter(rt, call).run(document)
+        Interpreter(rt, call, DIAL_HANDLERS).run(document)
         rt.finish(call, "completed", ended_by="hotline")
     except CallGone as gone:
         with rt.cond:

@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from hotline.simulator import twiml
-from hotline.simulator.clock import iso_now, rfc2822_now
-from hotline.simulator.ids import is_e164, new_sid
-from hotline.simulator.phones import Phone, Script
-from hotline.simulator.refusals import CarrierRefusal
-from hotline.simulator.runtime import API_VERSION, Runtime
+from simulator import twiml
+from simulator.clock import iso_now, rfc2822_now
+from simulator.ids import is_e164, new_sid
+from simulator.phones import Phone, Script
+from simulator.records import Message
+from simulator.refusals import CarrierRefusal
+from simulator.runtime import API_VERSION, Runtime
 
 UNDELIVERED_ERROR = 30003  # Twilio: unreachable destination handset
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-
-
-@dataclass(eq=False)
-class Message:
-    """One SMS. ``direction`` is outbound-api (hotline to phone) or inbound (phone to hotline)."""
-
-    sid: str
-    direction: str
-    from_: str
-    to: str
-    body: str
-    status: str
-    created_at: float
-    status_callback: str | None = None
-    error_code: int | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "sid": self.sid,
-            "direction": self.direction,
-            "from": self.from_,
-            "to": self.to,
-            "body": self.body,
-            "status": self.status,
-            "created_at": round(self.created_at, 3),
-            "error_code": self.error_code,
-            "history": [dict(h) for h in self.history],
-        }
 
 
 def submit_sms(rt: Runtime, *, to: str, from_: str, body: str, status_callback: str | None) -> Message:

@@ -1,26 +1,60 @@
-"""Runs TwiML voice documents on one call leg, verb by verb, as Twilio would."""
+"""Runs TwiML voice documents on one call leg, verb by verb, as Twilio would.
+
+``<Dial>`` is carried out by handlers the interpreter is given (see
+:class:`DialHandlers`) rather than ones it imports: the Dial flows run the
+interpreter on the legs they ring, so importing them here would make the
+modules import each other.
+"""
 
 from __future__ import annotations
 
 import time
-from enum import Enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
-from hotline.simulator import twiml
-from hotline.simulator.calls import INBOUND, Call, CallGone
-from hotline.simulator.conferences import join_conference
-from hotline.simulator.dial import run_dial
-from hotline.simulator.runtime import Runtime
+from simulator import twiml
+from simulator.calls import INBOUND, Call, CallGone
+from simulator.records import DialResult, Outcome
+from simulator.runtime import Runtime
 
 APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
 
 
-class Outcome(Enum):
-    """How a leg's TwiML ended."""
+class NumbersHandler(Protocol):
+    """Carries out ``<Dial><Number>...``: rings the numbers and bridges one."""
 
-    END = "end"  # ran off the end of the document
-    HANGUP = "hangup"  # <Hangup/>
-    REJECT = "reject"  # <Reject/> before the call was answered
-    ERROR = "error"  # a document could not be fetched or parsed
+    def __call__(
+        self,
+        rt: Runtime,
+        parent: Call,
+        verb: twiml.Dial,
+        *,
+        answer: Callable[[], None],
+        run_document: Callable[[Call, twiml.Document | None], Outcome],
+    ) -> DialResult: ...
+
+
+class ConferenceHandler(Protocol):
+    """Carries out ``<Dial><Conference>``: keeps the call in the room until it leaves."""
+
+    def __call__(
+        self, rt: Runtime, call: Call, noun: twiml.Conference, *, answer: Callable[[], None]
+    ) -> DialResult: ...
+
+
+@dataclass(frozen=True)
+class DialHandlers:
+    """The ``<Dial>`` flows an :class:`Interpreter` hands its Dial verbs to.
+
+    Attributes:
+        numbers: Used for a Dial of ``<Number>`` nouns; it gets a way to run
+            screening documents on the legs it rings, with these same handlers.
+        conference: Used for a Dial of a ``<Conference>``.
+    """
+
+    numbers: NumbersHandler
+    conference: ConferenceHandler
 
 
 class Interpreter:
@@ -30,11 +64,17 @@ class Interpreter:
     transcript) and keys digits at ``<Gather>`` from its script or from
     :meth:`Simulator.press`. Waits end early with :class:`CallGone` when the
     leg is hung up or canceled.
+
+    Args:
+        rt: The simulator's shared state.
+        call: The leg whose documents this runs.
+        dial: Who carries out ``<Dial>`` verbs.
     """
 
-    def __init__(self, rt: Runtime, call: Call) -> None:
+    def __init__(self, rt: Runtime, call: Call, dial: DialHandlers) -> None:
         self.rt = rt
         self.call = call
+        self.dial = dial
         self.reject_reason = "rejected"
 
     def run(self, document: twiml.Document | None) -> Outcome:
@@ -175,9 +215,9 @@ class Interpreter:
         if verb.unsupported:
             self.rt.record(call, "unsupported", verb=f"Dial/{','.join(verb.unsupported)}")
         if verb.conference is not None:
-            result = join_conference(self.rt, call, verb.conference, answer=self._answer)
+            result = self.dial.conference(self.rt, call, verb.conference, answer=self._answer)
         else:
-            result = run_dial(self.rt, call, verb, answer=self._answer)
+            result = self.dial.numbers(self.rt, call, verb, answer=self._answer, run_document=self._run_on_leg)
         with self.rt.cond:
             call.dial_results.append(result.to_dict())
         self.rt.record(call, "dial-result", **result.to_dict())
@@ -193,6 +233,10 @@ class Interpreter:
             raise CallGone(result.caller_gone)
         return self._fetched(verb.action, verb.method, params, "dial-action")
 
+    def _run_on_leg(self, leg: Call, document: twiml.Document | None) -> Outcome:
+        """Run ``document`` on another leg (a dialled member's), with the same Dial handlers."""
+        return Interpreter(self.rt, leg, self.dial).run(document)
+
 
 def press(rt: Runtime, call: Call, digits: str, *, by: str) -> None:
     """Key ``digits`` on ``call``: they wait in the keypad buffer for a ``<Gather>``."""
@@ -203,4 +247,4 @@ def press(rt: Runtime, call: Call, digits: str, *, by: str) -> None:
     rt.log.add("phone.pressed", call_sid=call.sid, phone=call.phone, digits=digits, by=by)
 
 
-__all__ = ["Interpreter", "Outcome", "press"]
+__all__ = ["ConferenceHandler", "DialHandlers", "Interpreter", "NumbersHandler", "Outcome", "press"]

@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from hotline.simulator.call_flows import run_api_call, run_inbound_call
-from hotline.simulator.calls import INBOUND, NOT_ANSWERED, OUTBOUND_API, Call
-from hotline.simulator.ids import is_e164
-from hotline.simulator.interpreter import press as key_digits
-from hotline.simulator.phones import DEFAULT_SCRIPT, Phone, Script, http_status_for
-from hotline.simulator.refusals import CarrierRefusal
-from hotline.simulator.runtime import Runtime
-from hotline.simulator.sms import send_from_phone, submit_sms
+from simulator.call_flows import run_api_call, run_inbound_call
+from simulator.calls import INBOUND, NOT_ANSWERED, OUTBOUND_API, Call
+from simulator.ids import is_e164
+from simulator.interpreter import press as key_digits
+from simulator.phones import DEFAULT_SCRIPT, Phone, Script, http_status_for
+from simulator.refusals import CarrierRefusal
+from simulator.runtime import Runtime
+from simulator.sms import send_from_phone, submit_sms
 
 T = TypeVar("T")
 _DIGITS = re.compile(r"^[0-9*#]+$")

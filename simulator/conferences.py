@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from hotline.simulator import twiml
-from hotline.simulator.calls import INBOUND, Call, CallGone
-from hotline.simulator.clock import rfc2822_now
-from hotline.simulator.dial import DialResult
-from hotline.simulator.ids import new_sid
-from hotline.simulator.runtime import Runtime
+from simulator import twiml
+from simulator.calls import INBOUND, Call, CallGone
+from simulator.clock import rfc2822_now
+from simulator.ids import new_sid
+from simulator.records import DialResult, Participant, Room
+from simulator.runtime import Runtime
 
 _EVENT_NAMES = {
     "join": "participant-join",
@@ -19,58 +17,6 @@ _EVENT_NAMES = {
     "start": "conference-start",
     "end": "conference-end",
 }
-
-
-@dataclass(eq=False)
-class Participant:
-    call_sid: str
-    phone: str
-    joined_at: float
-    start_conference_on_enter: bool
-    end_conference_on_exit: bool
-    left_at: float | None = None
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "call_sid": self.call_sid,
-            "phone": self.phone,
-            "joined_at": round(self.joined_at, 3),
-            "left_at": None if self.left_at is None else round(self.left_at, 3),
-            "start_conference_on_enter": self.start_conference_on_enter,
-            "end_conference_on_exit": self.end_conference_on_exit,
-        }
-
-
-@dataclass(eq=False)
-class Room:
-    """One conference. ``status`` is init (waiting to start), in-progress or completed."""
-
-    name: str
-    sid: str
-    created_at: float
-    status: str = "init"
-    started_at: float | None = None
-    ended_at: float | None = None
-    participants: list[Participant] = field(default_factory=list)
-    status_callback: str | None = None
-    status_callback_method: str = "POST"
-    status_events: frozenset[str] = frozenset()
-    sequence: int = 0
-
-    def present(self) -> list[Participant]:
-        return [p for p in self.participants if p.left_at is None]
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "sid": self.sid,
-            "status": self.status,
-            "created_at": round(self.created_at, 3),
-            "started_at": None if self.started_at is None else round(self.started_at, 3),
-            "ended_at": None if self.ended_at is None else round(self.ended_at, 3),
-            "participants": [p.snapshot() for p in self.participants],
-            "present": [p.phone for p in self.present()],
-        }
 
 
 def join_conference(rt: Runtime, call: Call, noun: twiml.Conference, *, answer: Callable[[], None]) -> DialResult:

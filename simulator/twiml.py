@@ -1,6 +1,6 @@
 """Parse TwiML voice documents into plain verb objects.
 
-Only parsing lives here; :mod:`hotline.simulator.interpreter` runs the verbs.
+Only parsing lives here; :mod:`simulator.interpreter` runs the verbs.
 URLs in attributes and in ``<Redirect>`` are resolved against the URL of the
 document that contained them, as Twilio does.
 """

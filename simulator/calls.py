@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotline.simulator.phones import Script
+from simulator.phones import Script
 
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 NOT_ANSWERED = frozenset({"queued", "initiated", "ringing"})
