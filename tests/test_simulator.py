@@ -12,7 +12,7 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from hotline.carriers.base import CarrierError, Submitted
+from hotline.carriers.base import CarrierError, OutboundSms, Submitted
 from hotline.carriers.simulator import SimulatorCarrier
 from simulator import Simulator, serve_simulator
 from simulator.client import SimulatorClient, SimulatorClientError
@@ -414,7 +414,7 @@ def test_conference_caller_and_member_placed_through_the_carrier_join_one_room(s
 def test_sms_status_callbacks_arrive_sent_then_delivered(service, sim, sim_url):
     carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
 
-    submitted = carrier.send_sms(to=A, body="【联防】3组有警情，回复1接警。", status_callback=service.url("/twilio/sms/status"))
+    submitted = carrier.send_sms(OutboundSms(to=A, text="【联防】3组有警情，回复1接警。"), status_callback=service.url("/twilio/sms/status"))
     callbacks = service.wait_for("/twilio/sms/status", count=2)
 
     assert isinstance(submitted, Submitted) and submitted.status == "queued"
@@ -435,7 +435,7 @@ def test_undeliverable_sms_reports_error_30003(service, sim, sim_url):
     sim.script(B, undeliverable=True)
     carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
 
-    submitted = carrier.send_sms(to=B, body="警情通知", status_callback=service.url("/twilio/sms/status"))
+    submitted = carrier.send_sms(OutboundSms(to=B, text="警情通知"), status_callback=service.url("/twilio/sms/status"))
     callbacks = service.wait_for("/twilio/sms/status", count=2)
 
     assert [r.params["MessageStatus"] for r in callbacks] == ["sent", "undelivered"]
@@ -482,7 +482,7 @@ def test_scripted_permanent_sms_errors(sim, sim_url, code, http_status, transien
 
     for _ in range(2):
         with pytest.raises(CarrierError) as raised:
-            carrier.send_sms(to=A, body="通知", status_callback="http://127.0.0.1:9/unused")
+            carrier.send_sms(OutboundSms(to=A, text="通知"), status_callback="http://127.0.0.1:9/unused")
         assert (raised.value.code, raised.value.http_status, raised.value.transient) == (code, http_status, transient)
     assert sim.phone(A)["messages"] == []
     assert [e["code"] for e in sim.events(kind="sms.refused")] == [code, code]
@@ -493,8 +493,8 @@ def test_rate_limit_error_only_for_the_first_try(service, sim, sim_url):
     carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
 
     with pytest.raises(CarrierError) as raised:
-        carrier.send_sms(to=A, body="通知", status_callback=service.url("/s"))
-    retried = carrier.send_sms(to=A, body="通知", status_callback=service.url("/s"))
+        carrier.send_sms(OutboundSms(to=A, text="通知"), status_callback=service.url("/s"))
+    retried = carrier.send_sms(OutboundSms(to=A, text="通知"), status_callback=service.url("/s"))
 
     assert (raised.value.code, raised.value.http_status, raised.value.transient) == (20429, 429, True)
     assert retried.status == "queued"
@@ -504,12 +504,12 @@ def test_rate_limit_error_only_for_the_first_try(service, sim, sim_url):
 def test_invalid_number_and_opted_out_phone_are_refused(sim, sim_url):
     carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
     with pytest.raises(CarrierError) as invalid:
-        carrier.send_sms(to="13800000001", body="通知", status_callback="")
+        carrier.send_sms(OutboundSms(to="13800000001", text="通知"), status_callback="")
     sim.send_sms(B, "STOP")
     with pytest.raises(CarrierError) as opted_out:
-        carrier.send_sms(to=B, body="通知", status_callback="")
+        carrier.send_sms(OutboundSms(to=B, text="通知"), status_callback="")
     sim.send_sms(B, "START")
-    accepted = carrier.send_sms(to=B, body="通知", status_callback="")
+    accepted = carrier.send_sms(OutboundSms(to=B, text="通知"), status_callback="")
 
     assert (invalid.value.code, invalid.value.http_status) == (21211, 400)
     assert (opted_out.value.code, opted_out.value.http_status) == (21610, 400)
@@ -523,7 +523,7 @@ def test_unreachable_simulator_is_a_transient_carrier_error():
     carrier = SimulatorCarrier(base_url=f"http://127.0.0.1:{port}", from_number=HOTLINE, timeout=1.0)
 
     with pytest.raises(CarrierError) as raised:
-        carrier.send_sms(to=A, body="通知", status_callback="")
+        carrier.send_sms(OutboundSms(to=A, text="通知"), status_callback="")
 
     assert raised.value.http_status is None and raised.value.code is None
     assert raised.value.transient is True
