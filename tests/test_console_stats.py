@@ -123,7 +123,7 @@ def known(session, world):
     gone = member(a, Role.HOUSEHOLD, 4)
     gone.opted_out, gone.active = True, False  # inactive: not counted
     for index in range(3):
-        [m for m in a2.members][index].opted_out = True  # leaves a2 with 2 reachable
+        list(a2.members)[index].opted_out = True  # leaves a2 with 2 reachable
     session.commit()
     return world
 

@@ -60,7 +60,9 @@ def _sms_status(client, notification_id: int, sid: str, status: str, **extra: st
 
 
 def _call_status(client, notification_id: int, sid: str, status: str, **extra: str):
-    response = signed_post(client, f"/twilio/call-status?n={notification_id}", {"CallSid": sid, "CallStatus": status, **extra})
+    response = signed_post(
+        client, f"/twilio/call-status?n={notification_id}", {"CallSid": sid, "CallStatus": status, **extra}
+    )
     assert response.status_code == 204, response.data
     return response
 
@@ -180,7 +182,12 @@ def test_dial_leg_takes_its_sid_from_the_first_callback(client, session, inciden
 
     row = session.get(Notification, leg.id)
     assert (row.provider_sid, row.status) == (sid, "completed")
-    assert [e.kind for e in _events(session, leg.id)] == ["call_initiated", "call_ringing", "call_in_progress", "call_completed"]
+    assert [e.kind for e in _events(session, leg.id)] == [
+        "call_initiated",
+        "call_ringing",
+        "call_in_progress",
+        "call_completed",
+    ]
 
 
 def test_a_second_sid_for_the_same_leg_is_refused(client, session, incident):
@@ -225,11 +232,15 @@ def test_unknown_notification_is_ignored(client, session, incident):
 
 def test_unsigned_or_malformed_callbacks_are_refused(client, session, incident):
     notification, sid = _submitted_sms(session, incident)
-    unsigned = client.post(f"/twilio/sms-status?n={notification.id}", data={"MessageSid": sid, "MessageStatus": "delivered"})
+    unsigned = client.post(
+        f"/twilio/sms-status?n={notification.id}", data={"MessageSid": sid, "MessageStatus": "delivered"}
+    )
     assert unsigned.status_code == 403
     no_n = signed_post(client, "/twilio/sms-status", {"MessageSid": sid, "MessageStatus": "delivered"})
     assert no_n.status_code == 400
-    bad_sid = signed_post(client, f"/twilio/sms-status?n={notification.id}", {"MessageSid": "XX1", "MessageStatus": "delivered"})
+    bad_sid = signed_post(
+        client, f"/twilio/sms-status?n={notification.id}", {"MessageSid": "XX1", "MessageStatus": "delivered"}
+    )
     assert bad_sid.status_code == 400
     _fresh(session)
     assert session.get(Notification, notification.id).status == "queued"

@@ -169,7 +169,7 @@ def test_no_response_escalates_to_officer_then_duty_line_once_each(stack, sessio
         lambda: any(b.startswith("【联防升级】") for b in _messages(stack.sim.phone("+861088880000"))),
         what="duty line SMS",
     )
-    for phone in officers + ["+861088880000"]:
+    for phone in [*officers, "+861088880000"]:
         upgrades = [b for b in _messages(stack.sim.phone(phone)) if b.startswith("【联防升级】")]
         assert len(upgrades) == 1
 
@@ -204,11 +204,15 @@ def test_duplicate_webhooks_create_nothing_new_and_forgeries_get_403(stack, sess
     signature = sign(url, params)
     answers = [requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=5) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
-    forged = requests.post(url, data=dict(params, CallSid=call_sid()), headers={"X-Twilio-Signature": signature}, timeout=5)
+    forged_params = dict(params, CallSid=call_sid())
+    forged = requests.post(url, data=forged_params, headers={"X-Twilio-Signature": signature}, timeout=5)
     assert forged.status_code == 403
     assert requests.post(url, data=params, timeout=5).status_code == 403
 
     stack.wait_for(_sms_delivered(stack, len(others) + 1), what="fan-out")
     assert rows(stack.app, lambda s: s.scalar(select(func.count()).select_from(Incident))) == 1
-    sms = rows(stack.app, lambda s: s.scalar(select(func.count()).select_from(Notification).where(Notification.channel == "sms")))
+    sms = rows(
+        stack.app,
+        lambda s: s.scalar(select(func.count()).select_from(Notification).where(Notification.channel == "sms")),
+    )
     assert sms == len(others) + 1

@@ -67,7 +67,9 @@ def _fallback(stack) -> tuple[float, ET.Element]:
     return time.monotonic() - started, ET.fromstring(answer.text)
 
 
-def test_postgres_frozen_then_stopped_callers_reach_the_duty_line_and_calls_are_recorded(environ, tmp_path, own_redis, cluster):
+def test_postgres_frozen_then_stopped_callers_reach_the_duty_line_and_calls_are_recorded(
+    environ, tmp_path, own_redis, cluster
+):
     with Session(cluster.engine) as seeding:
         group = make_group(seeding, delays="600,600")
         caller, others = people(group)
@@ -88,8 +90,11 @@ def test_postgres_frozen_then_stopped_callers_reach_the_duty_line_and_calls_are_
         finally:
             cluster.resume()
 
-        stack.wait_for(lambda: all(len(stack.accepted_sms(m.phone)) == 1 for m in others), timeout=45,
-                       what="the frozen-time call's fan-out")
+        stack.wait_for(
+            lambda: all(len(stack.accepted_sms(m.phone)) == 1 for m in others),
+            timeout=45,
+            what="the frozen-time call's fan-out",
+        )
 
         cluster.stop()
         try:
@@ -102,8 +107,11 @@ def test_postgres_frozen_then_stopped_callers_reach_the_duty_line_and_calls_are_
         finally:
             cluster.start()
 
-        stack.wait_for(lambda: all(len(stack.accepted_sms(m.phone)) == 2 for m in others), timeout=60,
-                       what="the stopped-time call's fan-out")
+        stack.wait_for(
+            lambda: all(len(stack.accepted_sms(m.phone)) == 2 for m in others),
+            timeout=60,
+            what="the stopped-time call's fan-out",
+        )
         time.sleep(2)
         for member in others:
             alerts = [b for b in stack.accepted_sms(member.phone) if b.startswith(ALERT_PREFIX)]
@@ -112,6 +120,9 @@ def test_postgres_frozen_then_stopped_callers_reach_the_duty_line_and_calls_are_
             incidents = check.scalars(select(Incident).order_by(Incident.id)).all()
             assert sorted(i.call_sid for i in incidents) == sorted([frozen_sid, stopped_sid])
             for incident in incidents:
-                received = check.scalar(select(func.count()).select_from(TimelineEvent).where(
-                    TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "call_received"))
+                received = check.scalar(
+                    select(func.count())
+                    .select_from(TimelineEvent)
+                    .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "call_received")
+                )
                 assert received == 1

@@ -64,7 +64,14 @@ def test_officer_alerted_exactly_once_after_the_scheduler_worker_is_killed(app, 
         for officer in officers:
             upgrades = [b for b in stack.accepted_sms(officer.phone) if b.startswith(ESCALATION_PREFIX)]
             assert len(upgrades) == 1, f"{officer.name} got {upgrades}"
-        calls = stack.rows(lambda s: s.scalars(select(Notification.phone).where(
-            Notification.purpose == "escalation", Notification.channel == "call", Notification.via_dial.is_(False))).all())
+        calls = stack.rows(
+            lambda s: s.scalars(
+                select(Notification.phone).where(
+                    Notification.purpose == "escalation",
+                    Notification.channel == "call",
+                    Notification.via_dial.is_(False),
+                )
+            ).all()
+        )
         assert sorted(calls) == sorted(m.phone for m in officers), "each officer is called once too"
         print(f"officers alerted {alerted_after:.1f} s after the kill (the check was due 5 s after the call)")

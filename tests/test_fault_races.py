@@ -47,7 +47,7 @@ def _together(*actions) -> list[object]:
         barrier.wait()
         try:
             results[index] = actions[index]()
-        except BaseException as exc:  # noqa: BLE001 - checked by the caller
+        except BaseException as exc:
             results[index] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]

@@ -72,12 +72,30 @@ def test_hotline_up_and_the_web_server_warn_at_start(tmp_path):
         log = tmp_path / "up.log"
         with open(log, "wb") as out:
             up = subprocess.Popen(
-                [sys.executable, "-m", "hotline", "up", "--port", str(web), "--simulator-port", str(simulator), "--no-seed"],
-                env=_env(tmp_path, risky.url), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "hotline",
+                    "up",
+                    "--port",
+                    str(web),
+                    "--simulator-port",
+                    str(simulator),
+                    "--no-seed",
+                ],
+                env=_env(tmp_path, risky.url),
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         try:
-            wait_until(lambda: "hotline is up" in log.read_text(errors="replace") or up.poll() is not None,
-                       timeout=60, what="hotline up", diagnosis=lambda: log.read_text(errors="replace"))
+            wait_until(
+                lambda: "hotline is up" in log.read_text(errors="replace") or up.poll() is not None,
+                timeout=60,
+                what="hotline up",
+                diagnosis=lambda: log.read_text(errors="replace"),
+            )
             output = log.read_text(errors="replace")
             assert up.poll() is None, output
         finally:

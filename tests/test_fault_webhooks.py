@@ -40,7 +40,7 @@ def _all_at_once(send, copies: int = COPIES) -> list[requests.Response]:
         barrier.wait()
         try:
             answers[index] = send(index)
-        except BaseException as exc:  # noqa: BLE001 - reported below with the others
+        except BaseException as exc:
             answers[index] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(copies)]
@@ -78,12 +78,19 @@ def test_same_callsid_ten_times_at_once_opens_one_incident_and_one_fan_out(app, 
             assert len(stack.accepted_sms(phone)) == 1, f"{phone} got {stack.accepted_sms(phone)}"
 
 
-def test_same_messagesid_ten_times_at_once_opens_one_incident_and_one_fan_out(app, environ, session, tmp_path, own_redis):
+def test_same_messagesid_ten_times_at_once_opens_one_incident_and_one_fan_out(
+    app, environ, session, tmp_path, own_redis
+):
     group = make_group(session, delays="600,600")
     caller, others = people(group)
     with fault_stack(environ, tmp_path, redis_url=own_redis.url) as stack:
         # A household that cannot speak texts for help.
-        params = {"MessageSid": message_sid(), "From": caller.phone, "To": "+8657188880000", "Body": "救命 有人闯进院子"}
+        params = {
+            "MessageSid": message_sid(),
+            "From": caller.phone,
+            "To": "+8657188880000",
+            "Body": "救命 有人闯进院子",
+        }
         answers = _all_at_once(lambda _: stack.post("/twilio/sms", params))
         assert [a.status_code for a in answers] == [200] * COPIES
 
@@ -103,36 +110,70 @@ def test_status_callbacks_out_of_order_and_at_once_never_move_a_status_backward(
     caller, others = people(group)
     with fault_stack(environ, tmp_path, redis_url=own_redis.url) as stack:
         stack.sim.dial(caller.phone, hangup_after=0)
-        stack.wait_for(lambda: _count(stack, Notification, Notification.channel == "sms",
-                                      Notification.status == "delivered") == len(others) + 1, what="deliveries")
+        stack.wait_for(
+            lambda: (
+                _count(stack, Notification, Notification.channel == "sms", Notification.status == "delivered")
+                == len(others) + 1
+            ),
+            what="deliveries",
+        )
         sms = stack.rows(lambda s: s.scalar(select(Notification).where(Notification.channel == "sms").limit(1)))
-        events_before = Counter(stack.rows(lambda s: s.scalars(
-            select(TimelineEvent.kind).where(TimelineEvent.notification_id == sms.id)).all()))
+        events_before = Counter(
+            stack.rows(
+                lambda s: s.scalars(select(TimelineEvent.kind).where(TimelineEvent.notification_id == sms.id)).all()
+            )
+        )
 
         # Late and backwards, all at once: every one of them is older news than "delivered".
         stale = ["queued", "sending", "sent", "accepted", "sent", "queued", "sending", "sent", "queued", "sent"]
-        answers = _all_at_once(lambda i: stack.post(f"/twilio/sms-status?n={sms.id}", {
-            "MessageSid": sms.provider_sid, "MessageStatus": stale[i], "To": sms.phone}))
+        answers = _all_at_once(
+            lambda i: stack.post(
+                f"/twilio/sms-status?n={sms.id}",
+                {"MessageSid": sms.provider_sid, "MessageStatus": stale[i], "To": sms.phone},
+            )
+        )
         assert {a.status_code for a in answers} == {204}
         row = stack.rows(lambda s: s.get(Notification, sms.id))
         assert row.status == "delivered"
-        events_after = Counter(stack.rows(lambda s: s.scalars(
-            select(TimelineEvent.kind).where(TimelineEvent.notification_id == sms.id)).all()))
+        events_after = Counter(
+            stack.rows(
+                lambda s: s.scalars(select(TimelineEvent.kind).where(TimelineEvent.notification_id == sms.id)).all()
+            )
+        )
         assert events_after == events_before, "stale callbacks add nothing to the timeline"
 
         # A <Dial> leg's callbacks, all at once and in every order: it ends completed, each step logged once.
-        leg = stack.rows(lambda s: s.scalar(select(Notification).where(
-            Notification.channel == "call", Notification.via_dial.is_(True)).limit(1)))
+        leg = stack.rows(
+            lambda s: s.scalar(
+                select(Notification).where(Notification.channel == "call", Notification.via_dial.is_(True)).limit(1)
+            )
+        )
         leg_sid = call_sid()
-        steps = ["completed", "in-progress", "ringing", "initiated", "completed",
-                 "ringing", "in-progress", "initiated", "completed", "ringing"]
-        answers = _all_at_once(lambda i: stack.post(f"/twilio/call-status?n={leg.id}", {
-            "CallSid": leg_sid, "CallStatus": steps[i], "To": leg.phone}))
+        steps = [
+            "completed",
+            "in-progress",
+            "ringing",
+            "initiated",
+            "completed",
+            "ringing",
+            "in-progress",
+            "initiated",
+            "completed",
+            "ringing",
+        ]
+        answers = _all_at_once(
+            lambda i: stack.post(
+                f"/twilio/call-status?n={leg.id}", {"CallSid": leg_sid, "CallStatus": steps[i], "To": leg.phone}
+            )
+        )
         assert {a.status_code for a in answers} == {204}
         row = stack.rows(lambda s: s.get(Notification, leg.id))
         assert (row.status, row.provider_sid) == ("completed", leg_sid)
-        kinds = Counter(stack.rows(lambda s: s.scalars(
-            select(TimelineEvent.kind).where(TimelineEvent.notification_id == leg.id)).all()))
+        kinds = Counter(
+            stack.rows(
+                lambda s: s.scalars(select(TimelineEvent.kind).where(TimelineEvent.notification_id == leg.id)).all()
+            )
+        )
         assert kinds["call_completed"] == 1
         assert all(count == 1 for count in kinds.values()), kinds
 
@@ -145,15 +186,16 @@ def test_an_incident_is_never_visible_without_its_outbox(app, session):
     it committed the incident alone: a concurrent copy of the webhook then
     found an incident with no one to ring, and a crash there left it so.
     """
-    from hotline.extensions import get_settings
-    from hotline.extensions import db
+    from hotline.extensions import db, get_settings
     from hotline.services.incidents import open_incident
 
     group = make_group(session, delays="600,600")
     caller, _ = people(group)
     engine = db.state(app).engine
     with db.state(app).sessionmaker() as writing:
-        opened = open_incident(writing, get_settings(app), caller_phone=caller.phone, source="call", call_sid=call_sid())
+        opened = open_incident(
+            writing, get_settings(app), caller_phone=caller.phone, source="call", call_sid=call_sid()
+        )
         assert opened.created and opened.sms_ids
         with engine.connect() as other:
             assert other.execute(select(func.count()).select_from(Incident)).scalar_one() == 0

@@ -27,8 +27,8 @@ from hotline.models import (
     TimelineEvent,
     utcnow,
 )
-from hotline.services.incidents import open_incident
 from hotline.services.inbound_sms import handle_inbound_sms
+from hotline.services.incidents import open_incident
 from tests.factories import call_sid, make_group, message_sid, signed_post
 
 HOTLINE = "+8657188880000"
@@ -56,7 +56,9 @@ def _call_in(client, session, caller: Member) -> Incident:
 
 
 def _text(client, phone: str, body: str, sid: str | None = None):
-    response = signed_post(client, "/twilio/sms", {"MessageSid": sid or message_sid(), "From": phone, "To": HOTLINE, "Body": body})
+    response = signed_post(
+        client, "/twilio/sms", {"MessageSid": sid or message_sid(), "From": phone, "To": HOTLINE, "Body": body}
+    )
     assert response.status_code == 200, response.data
     assert response.mimetype == "application/xml"
     assert ET.fromstring(response.data).tag == "Response"
@@ -108,7 +110,10 @@ def test_reply_1_acknowledges_and_tells_everyone_else(client, session, redis_con
     assert incident.acknowledged_at is not None
     response = session.scalar(select(Response))
     assert (response.member_id, response.channel, response.answer, response.source_sid) == (
-        responder.id, "sms", "accept", sid,
+        responder.id,
+        "sms",
+        "accept",
+        sid,
     )
     assert response.responder_name == responder.name
     inbound = session.scalar(select(InboundMessage))
@@ -355,7 +360,9 @@ def test_service_reply_acknowledges_and_returns_notices(session, settings):
     caller, responder = _households(group)[:2]
     incident = _open(session, settings, caller)
 
-    handled = handle_inbound_sms(session, settings, message_sid=message_sid(), from_phone=responder.phone, body="马上到")
+    handled = handle_inbound_sms(
+        session, settings, message_sid=message_sid(), from_phone=responder.phone, body="马上到"
+    )
     session.commit()
 
     assert handled.handled_as == "reply" and handled.incident.id == incident.id
@@ -397,7 +404,9 @@ def test_service_decline_help_unknown_and_duplicate(session, settings):
     again = handle_inbound_sms(session, settings, message_sid=sid, from_phone=decliner.phone, body="2")
     assert again.handled_as == "duplicate" and again.incident is None
 
-    confused_result = handle_inbound_sms(session, settings, message_sid=message_sid(), from_phone=confused.phone, body="？？")
+    confused_result = handle_inbound_sms(
+        session, settings, message_sid=message_sid(), from_phone=confused.phone, body="？？"
+    )
     assert confused_result.handled_as == "help"
     [help_id] = confused_result.sms_ids
     assert session.get(Notification, help_id).phone == confused.phone
@@ -423,10 +432,14 @@ def test_service_household_sms_opens_incident(session, settings):
     assert handled.handled_as == "incident" and handled.opened.created
     incident = handled.incident
     assert (incident.source, incident.message_sid) == ("sms", sid)
-    calls = session.scalars(select(Notification).where(Notification.incident_id == incident.id, Notification.channel == "call")).all()
+    calls = session.scalars(
+        select(Notification).where(Notification.incident_id == incident.id, Notification.channel == "call")
+    ).all()
     assert sorted(handled.call_ids) == sorted(c.id for c in calls)
     assert len(calls) == len(group.members) - 1 and not any(c.via_dial for c in calls)
-    sms = session.scalars(select(Notification.id).where(Notification.incident_id == incident.id, Notification.channel == "sms")).all()
+    sms = session.scalars(
+        select(Notification.id).where(Notification.incident_id == incident.id, Notification.channel == "sms")
+    ).all()
     assert sorted(handled.sms_ids) == sorted(sms)
 
 
@@ -507,10 +520,14 @@ def test_service_two_acceptances_at_once_acknowledge_once(session, settings, app
     incident = _open(session, settings, caller)
     with db.state(app).sessionmaker() as other:
         stale = other.get(Incident, incident.id)
-        won = record_response(session, settings, incident, phone=first.phone, channel="sms", answer="accept", source_sid=message_sid())
+        won = record_response(
+            session, settings, incident, phone=first.phone, channel="sms", answer="accept", source_sid=message_sid()
+        )
         session.commit()
         # The other request read the incident while it was still open.
-        lost = record_response(other, settings, stale, phone=second.phone, channel="call", answer="accept", source_sid=call_sid())
+        lost = record_response(
+            other, settings, stale, phone=second.phone, channel="call", answer="accept", source_sid=call_sid()
+        )
         other.commit()
     assert won.acknowledged and won.sms_ids
     assert lost.response is not None and not lost.acknowledged and lost.sms_ids == []

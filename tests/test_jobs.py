@@ -15,15 +15,15 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from hotline.extensions import get_settings, use_carrier
 from hotline.carriers import Capabilities, CarrierError, OutboundSms, Submitted
 from hotline.carriers.twilio.codes import failure_reason
+from hotline.extensions import get_settings, use_carrier
 from hotline.models import Incident, IncidentStatus, Member, Notification, Role, TimelineEvent, utcnow
 from hotline.services.incidents import open_incident
-from workers import jobs, runtime
 from hotline.services.outbox import RETRY_INTERVALS, dispatch, schedule_escalation
-from workers.jobs import check_escalation, place_call, send_sms
 from tests.factories import make_group, message_sid
+from workers import jobs, runtime
+from workers.jobs import check_escalation, place_call, send_sms
 
 PUBLIC = "http://127.0.0.1:5000"
 
@@ -33,12 +33,15 @@ def refusal(message: str, *, code: int | None = None, http_status: int | None = 
     return CarrierError(message, reason=failure_reason(code, http_status), code=code, http_status=http_status)
 
 
+EVERY_CAPABILITY = Capabilities(ring_group=True, keypress_calls=True, free_text=True)
+
+
 @dataclass
 class FakeCarrier:
     """Implements :class:`hotline.carriers.Carrier`; ``fail_next`` queues refusals."""
 
     name: str = "fake"
-    capabilities: Capabilities = Capabilities(ring_group=True, keypress_calls=True, free_text=True)
+    capabilities: Capabilities = EVERY_CAPABILITY
     attempts: list[dict] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)
     refusals: list[CarrierError] = field(default_factory=list)
@@ -202,7 +205,8 @@ def test_a_status_callback_that_beat_the_job_is_not_moved_back(session, settings
 
     def fast_carrier(message, *, status_callback):
         submitted = Submitted(sid="SM" + secrets.token_hex(16), status="queued")
-        signed_post(client, f"/twilio/sms-status?n={sms_id}", {"MessageSid": submitted.sid, "MessageStatus": "delivered"})
+        delivered = {"MessageSid": submitted.sid, "MessageStatus": "delivered"}
+        signed_post(client, f"/twilio/sms-status?n={sms_id}", delivered)
         return submitted
 
     carrier.send_sms = fast_carrier  # type: ignore[method-assign]
@@ -374,9 +378,17 @@ def test_escalation_answered_while_it_waited_is_canceled(session, settings, carr
     with pytest.raises(CarrierError):
         job(notification_id)
     # ...and meanwhile a member replies 1.
-    responder = next(m for m in opened.incident.group.members if m.role == Role.HOUSEHOLD and m.phone != opened.incident.caller_phone)
+    responder = next(
+        m for m in opened.incident.group.members if m.role == Role.HOUSEHOLD and m.phone != opened.incident.caller_phone
+    )
     assert record_response(
-        session, settings, opened.incident, phone=responder.phone, channel="sms", answer="accept", source_sid=message_sid()
+        session,
+        settings,
+        opened.incident,
+        phone=responder.phone,
+        channel="sms",
+        answer="accept",
+        source_sid=message_sid(),
     ).acknowledged
     session.commit()
 
@@ -497,7 +509,9 @@ def test_worker_runs_escalation_checks_and_their_notifications(session, settings
 
     officers = {m.phone for m in opened.incident.group.members if m.role in (Role.OFFICER, Role.ASSISTANT)}
     duty = "+861088880000"
-    assert {(r["kind"], r["to"]) for r in carrier.sent if r["to"] != duty} == {(k, p) for k in ("sms", "call") for p in officers}
+    assert {(r["kind"], r["to"]) for r in carrier.sent if r["to"] != duty} == {
+        (k, p) for k in ("sms", "call") for p in officers
+    }
     assert [(r["kind"], r["to"]) for r in carrier.sent if r["to"] == duty] == [("call", duty), ("sms", duty)]
     _fresh(session)
     incident = session.get(Incident, incident_id)
@@ -507,7 +521,9 @@ def test_worker_runs_escalation_checks_and_their_notifications(session, settings
     assert queue.scheduled_job_registry.get_job_ids() == []
 
 
-def test_escalation_check_retried_after_a_redis_failure_finishes_the_work(session, settings, carrier, queue, monkeypatch):
+def test_escalation_check_retried_after_a_redis_failure_finishes_the_work(
+    session, settings, carrier, queue, monkeypatch
+):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     opened = _sms_incident(session, settings, opened_ago=61)
@@ -538,10 +554,14 @@ def test_escalation_check_retried_after_a_redis_failure_finishes_the_work(sessio
     _work(queue)  # the retry enqueues what the first try could not, and the same burst sends it
 
     officers = {m.phone for m in opened.incident.group.members if m.role in (Role.OFFICER, Role.ASSISTANT)}
-    assert sorted((r["kind"], r["to"]) for r in carrier.sent) == sorted((k, p) for k in ("sms", "call") for p in officers)
+    assert sorted((r["kind"], r["to"]) for r in carrier.sent) == sorted(
+        (k, p) for k in ("sms", "call") for p in officers
+    )
     _fresh(session)
     assert len(session.scalars(select(Notification).where(Notification.purpose == "escalation")).all()) == 4
-    assert [e.detail["level"] for e in session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalated"))] == [1]
+    assert [
+        e.detail["level"] for e in session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "escalated"))
+    ] == [1]
     assert queue.scheduled_job_registry.get_job_ids() == [f"escalation-{incident_id}-2"]
 
 

@@ -41,7 +41,9 @@ def test_start_keywords(body):
     assert parse_keyword(body) == Keyword.START
 
 
-@pytest.mark.parametrize("body", ["", "1", "2", "到", "收到", "马上到", "１", "stop it", "please stop", "garbage", "停"])
+@pytest.mark.parametrize(
+    "body", ["", "1", "2", "到", "收到", "马上到", "１", "stop it", "please stop", "garbage", "停"]
+)
 def test_replies_and_garbage_are_not_keywords(body):
     assert parse_keyword(body) is None
 

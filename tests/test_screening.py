@@ -61,7 +61,9 @@ def _call_in(client, session, group) -> tuple[Incident, ET.Element, str]:
 
 def _text_in(client, session, group) -> Incident:
     sid = message_sid()
-    response = signed_post(client, "/twilio/sms", {"MessageSid": sid, "From": _caller(group).phone, "To": HOTLINE, "Body": "救命"})
+    response = signed_post(
+        client, "/twilio/sms", {"MessageSid": sid, "From": _caller(group).phone, "To": HOTLINE, "Body": "救命"}
+    )
     assert response.status_code == 200
     _fresh(session)
     return session.scalar(select(Incident).where(Incident.message_sid == sid))
@@ -116,7 +118,9 @@ def test_escalation_screen_says_where_and_that_nobody_answered(client, session, 
     session.commit()
     assert escalate(session, get_settings(app), incident, 1).fired
     session.commit()
-    call = session.scalars(select(Notification).where(Notification.purpose == "escalation", Notification.channel == "call")).first()
+    call = session.scalars(
+        select(Notification).where(Notification.purpose == "escalation", Notification.channel == "call")
+    ).first()
 
     root = _xml(signed_post(client, f"/twilio/voice/screen?n={call.id}", {"CallSid": call_sid()}))
 
@@ -127,14 +131,20 @@ def test_escalation_screen_says_where_and_that_nobody_answered(client, session, 
 def test_screen_for_an_unknown_notification_is_404(client, session, redis_conn):
     make_group(session)
     assert signed_post(client, "/twilio/voice/screen?n=424242", {"CallSid": call_sid()}).status_code == 404
-    assert signed_post(client, "/twilio/voice/screen/answer?n=424242", {"CallSid": call_sid(), "Digits": "1"}).status_code == 404
+    assert (
+        signed_post(client, "/twilio/voice/screen/answer?n=424242", {"CallSid": call_sid(), "Digits": "1"}).status_code
+        == 404
+    )
 
 
 def test_screen_requires_a_signature(client, session, redis_conn):
     group = make_group(session)
     incident, _, _ = _call_in(client, session, group)
     leg = _alert_call(session, incident)
-    assert client.post(f"/twilio/voice/screen/answer?n={leg.id}", data={"CallSid": call_sid(), "Digits": "1"}).status_code == 403
+    assert (
+        client.post(f"/twilio/voice/screen/answer?n={leg.id}", data={"CallSid": call_sid(), "Digits": "1"}).status_code
+        == 403
+    )
     _fresh(session)
     assert session.scalar(select(Response)) is None
 
@@ -158,7 +168,12 @@ def test_pressing_1_on_a_dial_leg_accepts_and_bridges(client, session, redis_con
     assert root.find("Say").text == render("zh", "voice_screen_accepted")
     _fresh(session)
     response = session.scalar(select(Response))
-    assert (response.member_id, response.channel, response.answer, response.source_sid) == (responder.id, "call", "accept", sid)
+    assert (response.member_id, response.channel, response.answer, response.source_sid) == (
+        responder.id,
+        "call",
+        "accept",
+        sid,
+    )
     incident = session.get(Incident, incident.id)
     assert (incident.status, incident.acknowledged_by_id) == ("acknowledged", responder.id)
     notices = session.scalars(select(Notification).where(Notification.purpose == "ack_notice")).all()
@@ -307,13 +322,20 @@ def test_nobody_accepted_rings_the_officers_then_the_duty_line_then_gives_up(cli
 
 def test_a_retried_dial_result_reuses_the_officer_legs(client, session, redis_conn):
     group = make_group(session)
-    incident, root, _ = _call_in(client, session, group)
+    _incident, root, _ = _call_in(client, session, group)
     action = root.find("Dial").get("action")
     first = _dial_result(client, action)
     second = _dial_result(client, action)
     assert [n.get("url") for n in first.iter("Number")] == [n.get("url") for n in second.iter("Number")]
     _fresh(session)
-    assert len(session.scalars(select(Notification).where(Notification.via_dial.is_(True), Notification.purpose == "escalation")).all()) == 2
+    assert (
+        len(
+            session.scalars(
+                select(Notification).where(Notification.via_dial.is_(True), Notification.purpose == "escalation")
+            ).all()
+        )
+        == 2
+    )
 
 
 def test_officer_accepting_on_the_transfer_bridges(client, session, redis_conn):
@@ -333,7 +355,7 @@ def test_officer_accepting_on_the_transfer_bridges(client, session, redis_conn):
 
 def test_acknowledged_incident_hangs_up_after_the_dial(client, session, redis_conn):
     group = make_group(session)
-    incident, root, _ = _call_in(client, session, group)
+    incident, _root, _ = _call_in(client, session, group)
     _answer(client, _alert_call(session, incident).id, "1")
     for stage in ("0", "1", "2"):
         path = f"/twilio/voice/dial-result?incident={incident.id}&stage={stage}"
@@ -352,7 +374,7 @@ def test_group_without_officers_goes_straight_to_the_duty_line(client, session, 
     for member in _staff(group):
         member.active = False
     session.commit()
-    incident, root, _ = _call_in(client, session, group)
+    _incident, root, _ = _call_in(client, session, group)
     duty = _dial_result(client, root.find("Dial").get("action"))
     assert duty.find("Dial/Number").text == DUTY
     assert _query(duty.find("Dial").get("action"))["stage"] == "2"
@@ -363,7 +385,7 @@ def test_no_officers_and_no_duty_line_gives_up_at_once(client, session, redis_co
     for member in _staff(group):
         member.active = False
     session.commit()
-    incident, root, _ = _call_in(client, session, group)
+    _incident, root, _ = _call_in(client, session, group)
     nobody = _dial_result(client, root.find("Dial").get("action"))
     assert _verbs(nobody) == ["Say", "Hangup"]
     assert nobody.find("Say").text == render("zh", "voice_nobody")

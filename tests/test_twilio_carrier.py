@@ -16,8 +16,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
 from hotline.carriers.base import CarrierError, OutboundSms, Submitted
-from hotline.carriers.twilio.codes import OPTED_OUT
 from hotline.carriers.twilio import TwilioCarrier
+from hotline.carriers.twilio.codes import OPTED_OUT
 from support.prism import running_prism, spec_path
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -121,7 +121,7 @@ def test_api_that_never_answers_times_out_as_a_transient_error():
             account_sid=ACCOUNT_SID,
             auth_token=AUTH_TOKEN,
             from_number=FROM_NUMBER,
-            api_base="http://127.0.0.1:%d" % silent.getsockname()[1],
+            api_base=f"http://127.0.0.1:{silent.getsockname()[1]}",
             timeout=0.5,
         )
         started = time.monotonic()

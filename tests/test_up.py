@@ -33,7 +33,7 @@ def _wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> li
         if process.poll() is not None:
             break
         time.sleep(0.05)
-    raise AssertionError(f"{needle!r} not printed within {timeout} s; got:\n" + "\n".join(lines + [buffer]))
+    raise AssertionError(f"{needle!r} not printed within {timeout} s; got:\n" + "\n".join([*lines, buffer]))
 
 
 def test_up_runs_everything_on_embedded_defaults_and_stops_cleanly(tmp_path):

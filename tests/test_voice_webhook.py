@@ -2,8 +2,8 @@
 
 import xml.etree.ElementTree as ET
 
-from sqlalchemy import func, select
 from rq import Queue
+from sqlalchemy import func, select
 
 from hotline.models import Incident, Member, Notification, RingMode, Role, TimelineEvent
 from tests.factories import call_sid, make_group, signed_post

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 
 from hotline.extensions import get_settings

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from hotline.extensions import get_settings
 from hotline.directory import (
     ExportError,
     ImportRefused,
@@ -23,6 +23,7 @@ from hotline.directory import (
     plan_import,
     read_sheet,
 )
+from hotline.extensions import get_settings
 from hotline.services.stations import StationError
 
 _ABSENT_SHOWN = 20
@@ -106,7 +107,7 @@ def import_command(file: Path, station_name: str, prune: bool, dry_run: bool) ->
     _report(plan, written=True)
 
 
-def _audit_import(session, filename: str, plan: Plan) -> None:
+def _audit_import(session: Session, filename: str, plan: Plan) -> None:
     from types import SimpleNamespace
 
     from hotline.console.audit import CLI_ACTOR

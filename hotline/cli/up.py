@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import click
 import requests
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
 from hotline.extensions import get_settings

@@ -9,7 +9,7 @@ import time
 from types import FrameType
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 from redis import Redis
 from redis.exceptions import RedisError

@@ -6,7 +6,8 @@ login throttling) and registers one blueprint per area.
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import NotFound
 
@@ -25,18 +26,18 @@ _SECURITY_HEADERS = {
 _CONSOLE_BLUEPRINTS = {"auth", "board", "incidents", "stats", "directory", "api"}
 
 
-def _security_headers(response):
+def _security_headers(response: Response) -> Response:
     if request.blueprint in _CONSOLE_BLUEPRINTS:
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
     return response
 
 
-def _csrf_failed(error: CSRFError):
+def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
     return render_template("console/error.html", code=400, reason=error.description), 400
 
 
-def _not_found(error: NotFound):
+def _not_found(error: NotFound) -> ResponseReturnValue:
     # Only console pages get the console's page; webhooks and the API keep theirs.
     if request.blueprint in _CONSOLE_BLUEPRINTS - {"api"}:
         return render_template("console/error.html", code=404, reason=None), 404

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
+from flask import Blueprint, Flask, Request, jsonify, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -108,7 +109,7 @@ def _load_user(user_id: str) -> Staff | None:
     return staff_from_user(user)
 
 
-def _load_user_from_request(req) -> Staff | None:
+def _load_user_from_request(req: Request) -> Staff | None:
     # Tokens are for the API only: a stolen token must not open the console.
     if req.blueprint != "api":
         return None
@@ -119,7 +120,7 @@ def _load_user_from_request(req) -> Staff | None:
     return staff_from_user(user) if user is not None else None
 
 
-def _unauthorized():
+def _unauthorized() -> ResponseReturnValue:
     if request.blueprint == "api":
         response = jsonify(error="authentication required: sign in, or send Authorization: Bearer <token>")
         response.status_code = 401
@@ -128,10 +129,10 @@ def _unauthorized():
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 
-def require_login():
+def require_login() -> ResponseReturnValue | None:
     """A ``before_request`` hook: the blueprint's every view needs a signed-in user."""
     if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
+        return login_manager.unauthorized()
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext
@@ -54,10 +55,10 @@ def export_rows(rows: Iterable[IncidentRow], zone: ZoneInfo, region: str) -> lis
     which Excel keeps as text instead of turning into ``8.61E+12``.
     """
 
-    def local(moment) -> str:
+    def local(moment: datetime | None) -> str:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
-    table: list[list[str | int | float]] = [headings()]
+    table: list[list[str | int | float]] = [[*headings()]]
     for row in rows:
         incident = row.incident
         seconds = row.first_response_seconds

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from hotline.console.i18n import day_start_utc
@@ -97,7 +97,7 @@ class IncidentFilter:
         return found
 
 
-def first_accepts():
+def first_accepts() -> Subquery:
     """Subquery: each incident's first accepting response time (``first_accept_at``)."""
     return (
         select(Response.incident_id, func.min(Response.received_at).label("first_accept_at"))

@@ -130,7 +130,8 @@ def last_failures(session: Session, member_ids: list[int]) -> dict[int, list[tup
     )
     failures: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for member_id, channel, status in rows:
-        failures[member_id].append((str(channel), status))
+        if member_id is not None:  # always so: the query asks for these members
+            failures[member_id].append((str(channel), status))
     return failures
 
 

@@ -8,7 +8,10 @@ guessing across many accounts. A right password does not count.
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -39,7 +42,7 @@ def mark_failed_login() -> None:
     g.login_failed = True
 
 
-def _failed(_response) -> bool:
+def _failed(_response: Response) -> bool:
     return bool(g.get("login_failed"))
 
 
@@ -71,7 +74,7 @@ def init_app(app: Flask) -> Limiter:
         # emergency: the throttle fails open (and the error is logged).
         swallow_errors=True,
     )
-    view = app.view_functions[LOGIN_ENDPOINT]
+    view: Callable[..., Any] = app.view_functions[LOGIN_ENDPOINT]
     for limit, key in ((PER_ACCOUNT, _account_key), (PER_ADDRESS, _address_key)):
         view = limiter.limit(limit, key_func=key, methods=["POST"], deduct_when=_failed)(view)
     app.view_functions[LOGIN_ENDPOINT] = view

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 from redis import Redis
 
@@ -59,7 +60,7 @@ def load_upload(redis: Redis, token: str, user_id: int) -> PendingUpload | None:
         station_id=meta["station_id"],
         filename=meta["filename"],
         prune=bool(meta["prune"]),
-        data=stored.get(b"data", b""),
+        data=cast(bytes, stored.get(b"data", b"")),  # this client does not decode replies
     )
 
 

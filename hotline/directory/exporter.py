@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import phonenumbers
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -93,12 +93,7 @@ def _apply(session: Session, plan: Plan, progress: Progress | None) -> None:
         station_id = get_or_create_station(session, plan.station_name).id
     if plan.new_villages:
         session.execute(insert(Village), [{"station_id": station_id, "name": name} for name in plan.new_villages])
-    villages = {
-        name: village_id
-        for name, village_id in session.execute(
-            select(Village.name, Village.id).where(Village.station_id == station_id)
-        )
-    }
+    villages = dict(session.execute(select(Village.name, Village.id).where(Village.station_id == station_id)).all())
     if plan.new_groups:
         session.execute(
             insert(Group),
@@ -121,13 +116,13 @@ def _apply(session: Session, plan: Plan, progress: Progress | None) -> None:
             [{"id": change.member_id, **change.changes, "updated_at": now} for change in batch],
         )
         _report(progress, len(batch))
-    for batch in _batches(plan.deactivations):
+    for absent in _batches(plan.deactivations):
         session.execute(
             update(Member),
-            [{"id": member.member_id, "active": False, "updated_at": now} for member in batch],
+            [{"id": member.member_id, "active": False, "updated_at": now} for member in absent],
         )
-        _report(progress, len(batch))
-    for batch in _batches(plan.creates):
+        _report(progress, len(absent))
+    for created in _batches(plan.creates):
         session.execute(
             insert(Member),
             [
@@ -142,10 +137,10 @@ def _apply(session: Session, plan: Plan, progress: Progress | None) -> None:
                     "sms_capable": new.sms_capable,
                     "updated_at": now,
                 }
-                for new in batch
+                for new in created
             ],
         )
-        _report(progress, len(batch))
+        _report(progress, len(created))
     session.flush()
 
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hotline.directory.columns import ROLE_CHOICES, ROLE_CHINESE, Column, clean_text, parse_active, parse_role
+from hotline.directory.columns import ROLE_CHINESE, ROLE_CHOICES, Column, clean_text, parse_active, parse_role
 from hotline.directory.reader import Sheet, SheetRow
 from hotline.directory.snapshot import ExistingMember, Snapshot
 from hotline.models import Role
@@ -226,7 +226,8 @@ def _parse_row(
     if raw_active:
         active = parse_active(raw_active)
         if active is None:
-            errors.append(Issue(number, Column.ACTIVE, f"{raw_active!r} is not a status; use 在用/active or 停用/inactive"))
+            message = f"{raw_active!r} is not a status; use 在用/active or 停用/inactive"
+            errors.append(Issue(number, Column.ACTIVE, message))
 
     return Entry(number, village, group, name, phone, sms_capable, role, address, active)
 
@@ -309,7 +310,7 @@ def _role_name(role: Role) -> str:
 def _check_callers(
     entries: list[Entry],
     duplicates: set[int],
-    listed: set[tuple[tuple[str, str] | None, str]],
+    listed: set[tuple[tuple[str, str], str]],
     snapshot: Snapshot,
     plan: Plan,
 ) -> None:
@@ -361,7 +362,7 @@ def _check_callers(
             )
 
 
-def _absent_members(snapshot: Snapshot, listed: set[tuple[tuple[str, str] | None, str]]) -> list[AbsentMember]:
+def _absent_members(snapshot: Snapshot, listed: set[tuple[tuple[str, str], str]]) -> list[AbsentMember]:
     group_names = snapshot.group_names()
     absent = []
     for member in snapshot.members.values():

@@ -7,9 +7,11 @@ Times are UTC in ISO 8601; codes are untranslated (``status: "open"``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from hotline.console import queries
@@ -35,7 +37,7 @@ MAX_PER_PAGE = 200
 
 
 @bp.errorhandler(HTTPException)
-def json_error(error: HTTPException):
+def json_error(error: HTTPException) -> ResponseReturnValue:
     response = jsonify(error=error.name.lower(), status=error.code)
     response.status_code = error.code or 500
     return response
@@ -46,7 +48,7 @@ def _row_json(row: queries.IncidentRow) -> dict[str, Any]:
 
 
 @bp.get("/incidents")
-def incidents():
+def incidents() -> ResponseReturnValue:
     flt = queries.IncidentFilter.from_args(request.args)
     raw = request.args.get("per_page", "")
     per_page = min(int(raw), MAX_PER_PAGE) if raw.isdigit() and int(raw) > 0 else queries.PER_PAGE
@@ -61,7 +63,7 @@ def incidents():
 
 
 @bp.get("/incidents/<int:incident_id>")
-def incident(incident_id: int):
+def incident(incident_id: int) -> ResponseReturnValue:
     found = get_visible_or_404(session(), viewer(), Incident, incident_id)
     village, group = queries.incident_names(session(), found)
     body = incident_json(found, village=village, group=group, first_accept=queries.first_accept_at(session(), found.id))
@@ -77,7 +79,7 @@ def incident(incident_id: int):
 
 
 @bp.get("/board")
-def board():
+def board() -> ResponseReturnValue:
     return jsonify(incidents=board_json(queries.board(session(), viewer(), utcnow())))
 
 
@@ -94,11 +96,11 @@ def _summary_json(summary: Summary) -> dict[str, Any]:
 
 
 @bp.get("/stats")
-def stats():
+def stats() -> ResponseReturnValue:
     flt = queries.IncidentFilter.from_args(request.args, drill_default="real")
     data = compute(flt)
 
-    def rows(items) -> list[dict[str, Any]]:
+    def rows(items: Iterable[Any]) -> list[dict[str, Any]]:
         return [
             {"id": row.key, "name": row.name, "unreachable": row.unreachable, **_summary_json(row.summary)}
             for row in items
@@ -118,15 +120,15 @@ def stats():
 
 
 @bp.get("/groups")
-def groups():
+def groups() -> ResponseReturnValue:
     return jsonify(groups=[group_json(group) for group in visible_groups(session(), viewer())])
 
 
 @bp.get("/groups/<int:group_id>")
-def group(group_id: int):
+def group(group_id: int) -> ResponseReturnValue:
     return jsonify(group_json(get_visible_or_404(session(), viewer(), Group, group_id), members=True))
 
 
 @bp.get("/members/<int:member_id>")
-def member(member_id: int):
+def member(member_id: int) -> ResponseReturnValue:
     return jsonify(member_json(get_visible_or_404(session(), viewer(), Member, member_id)))

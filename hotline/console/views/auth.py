@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.security import generate_password_hash
@@ -32,7 +33,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     """The sign-in form; wrong passwords count towards the throttle (see ``throttle``)."""
     if current_user.is_authenticated:
         return redirect(url_for("board.index"))
@@ -49,14 +50,14 @@ def login():
 
 
 @bp.app_errorhandler(429)
-def too_many_attempts(_error):
+def too_many_attempts(_error: Exception) -> ResponseReturnValue:
     form = LoginForm()
     message = _("Too many failed sign-ins. Wait 15 minutes and try again.")
     return render_template("console/login.html", form=form, error=message), 429
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
         logout_user()
@@ -64,7 +65,7 @@ def logout():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-def change_password():
+def change_password() -> ResponseReturnValue:
     """Change one's own password; other sessions of this user are signed out."""
     refused = require_login()
     if refused is not None:

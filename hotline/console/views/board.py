@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from hotline.console import queries
 from hotline.console.access import protect
@@ -62,17 +63,17 @@ def board_json(entries: list[queries.BoardEntry]) -> list[dict[str, Any]]:
 
 
 @bp.get("/")
-def home():
+def home() -> ResponseReturnValue:
     return redirect(url_for("board.index"))
 
 
 @bp.get("/board")
-def index():
+def index() -> ResponseReturnValue:
     entries = queries.board(session(), viewer(), utcnow())
     return render_template("console/board.html", rows=board_json(entries), refresh_seconds=REFRESH_SECONDS)
 
 
 @bp.get("/board.json")
-def data():
+def data() -> ResponseReturnValue:
     entries = queries.board(session(), viewer(), utcnow())
     return jsonify(incidents=board_json(entries), refresh_seconds=REFRESH_SECONDS)

@@ -10,16 +10,15 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline.extensions import get_settings
 from hotline.console.access import Staff
 from hotline.console.i18n import local_zone
 from hotline.console.scope import visible_groups, visible_villages
-from hotline.extensions import db
+from hotline.extensions import db, get_settings
 
 
 def viewer() -> Staff:
     """The signed-in user (views run only after :func:`~hotline.console.access.require_login`)."""
-    return cast(Staff, current_user._get_current_object())  # type: ignore[attr-defined]
+    return cast(Staff, current_user._get_current_object())
 
 
 def session() -> Session:

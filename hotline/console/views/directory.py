@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import Field
+from wtforms import Field, SelectField
 
 from hotline.console import uploads
 from hotline.console.access import protect
@@ -25,7 +29,7 @@ from hotline.console.scope import get_visible, get_visible_or_404, visible_group
 from hotline.console.stats_queries import MIN_REACHABLE, group_health
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import page_number, session, settings, viewer
-from hotline.directory import ImportRefused, ReadError, apply_plan, plan_import, read_bytes
+from hotline.directory import ImportRefused, Issue, Plan, ReadError, Sheet, apply_plan, plan_import, read_bytes
 from hotline.directory.exporter import display_phone
 from hotline.extensions import queues
 from hotline.models import Group, Incident, Member, Station
@@ -41,7 +45,7 @@ def phone_filter(e164: str) -> str:
     return display_phone(e164, settings().default_region)
 
 
-def _add_error(form, name: str, message: str) -> None:
+def _add_error(form: FlaskForm, name: str, message: str) -> None:
     field: Field | None = getattr(form, name, None) if name else None
     if isinstance(field, Field):
         field.errors = [*field.errors, message]
@@ -49,12 +53,12 @@ def _add_error(form, name: str, message: str) -> None:
         form.form_errors.append(message)
 
 
-def _apply_errors(form, error: DirectoryError) -> None:
+def _apply_errors(form: FlaskForm, error: DirectoryError) -> None:
     for name, message in error.errors.items():
         _add_error(form, name, message)
 
 
-def _station_choices(field, station: Station | None = None) -> None:
+def _station_choices(field: SelectField, station: Station | None = None) -> None:
     """Offer the stations this user may write to (a staff member: only their own)."""
     if station is not None:
         field.choices = choices([(station.id, station.name)])
@@ -62,35 +66,40 @@ def _station_choices(field, station: Station | None = None) -> None:
         field.choices = choices((s.id, s.name) for s in visible_stations(session(), viewer()))
 
 
-def _chosen_station(field) -> Station | None:
+def _chosen_station(field: SelectField) -> Station | None:
     if viewer().station_id is not None:
         return session().get(Station, viewer().station_id)
     return get_visible(session(), viewer(), Station, field.data) if field.data else None
 
 
-def _group_choices(field) -> None:
+def _group_choices(field: SelectField) -> None:
     field.choices = choices((g.id, f"{g.village.name}/{g.name}") for g in visible_groups(session(), viewer()))
 
 
-def _region_and_capacity() -> dict[str, object]:
+class _Limits(TypedDict):
+    region: str
+    default_capacity: int
+
+
+def _region_and_capacity() -> _Limits:
     return {"region": settings().default_region, "default_capacity": settings().max_group_size}
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     health = group_health(session(), viewer())
     return render_template("console/directory.html", health=health, min_reachable=MIN_REACHABLE)
 
 
 @bp.get("/health")
-def health():
+def health() -> ResponseReturnValue:
     groups = group_health(session(), viewer())
     groups.sort(key=lambda entry: (not entry.weak, entry.group.village.name, entry.group.name))
     return render_template("console/health.html", groups=groups, min_reachable=MIN_REACHABLE)
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
-def new_group():
+def new_group() -> ResponseReturnValue:
     form = GroupForm()
     _station_choices(form.station_id)
     if form.validate_on_submit():
@@ -114,7 +123,7 @@ def new_group():
 
 
 @bp.get("/groups/<int:group_id>")
-def group(group_id: int):
+def group(group_id: int) -> ResponseReturnValue:
     found = get_visible_or_404(session(), viewer(), Group, group_id)
     health = group_health(session(), viewer(), [found.id])[0]
     return render_template(
@@ -123,7 +132,7 @@ def group(group_id: int):
 
 
 @bp.route("/groups/<int:group_id>/edit", methods=["GET", "POST"])
-def edit_group(group_id: int):
+def edit_group(group_id: int) -> ResponseReturnValue:
     found = get_visible_or_404(session(), viewer(), Group, group_id)
     form = GroupForm(obj=None if request.method == "POST" else found)
     if request.method == "GET":
@@ -149,7 +158,7 @@ def edit_group(group_id: int):
 
 
 @bp.route("/groups/<int:group_id>/delete", methods=["GET", "POST"])
-def remove_group(group_id: int):
+def remove_group(group_id: int) -> ResponseReturnValue:
     found = get_visible_or_404(session(), viewer(), Group, group_id)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -180,7 +189,7 @@ def _target_group(form: MemberForm) -> Group | None:
 
 
 @bp.route("/groups/<int:group_id>/members/new", methods=["GET", "POST"])
-def new_member(group_id: int):
+def new_member(group_id: int) -> ResponseReturnValue:
     found = get_visible_or_404(session(), viewer(), Group, group_id)
     form = MemberForm()
     _group_choices(form.group_id)
@@ -203,7 +212,7 @@ def new_member(group_id: int):
 
 
 @bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
-def edit_member(member_id: int):
+def edit_member(member_id: int) -> ResponseReturnValue:
     member = get_visible_or_404(session(), viewer(), Member, member_id)
     form = MemberForm(obj=None if request.method == "POST" else member)
     _group_choices(form.group_id)
@@ -234,7 +243,7 @@ def edit_member(member_id: int):
 
 
 @bp.post("/members/<int:member_id>/delete")
-def remove_member(member_id: int):
+def remove_member(member_id: int) -> ResponseReturnValue:
     member = get_visible_or_404(session(), viewer(), Member, member_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
@@ -246,7 +255,7 @@ def remove_member(member_id: int):
     return redirect(url_for("directory.group", group_id=group_id))
 
 
-def _plan(station: Station, filename: str, data: bytes, prune: bool):
+def _plan(station: Station, filename: str, data: bytes, prune: bool) -> tuple[Sheet, Plan]:
     """Read and validate an upload; writes nothing.
 
     Raises:
@@ -260,8 +269,10 @@ def _plan(station: Station, filename: str, data: bytes, prune: bool):
     return sheet, plan
 
 
-def _preview(form, station: Station, filename: str, sheet, plan, token: str | None, status: int = 200):
-    errors_by_row: dict[int, list] = {}
+def _preview(
+    form: FlaskForm, station: Station, filename: str, sheet: Sheet, plan: Plan, token: str | None, status: int = 200
+) -> ResponseReturnValue:
+    errors_by_row: dict[int, list[Issue]] = {}
     for issue in plan.errors:
         if issue.row is not None:
             errors_by_row.setdefault(issue.row, []).append(issue)
@@ -283,7 +294,7 @@ def _preview(form, station: Station, filename: str, sheet, plan, token: str | No
 
 
 @bp.route("/import", methods=["GET", "POST"])
-def upload():
+def upload() -> ResponseReturnValue:
     """Upload a CSV or Excel file and see what importing it would do; nothing is written."""
     form = UploadForm()
     _station_choices(form.station_id)
@@ -310,7 +321,7 @@ def upload():
 
 
 @bp.post("/import/apply")
-def apply_upload():
+def apply_upload() -> ResponseReturnValue:
     """Write a previewed upload, after planning it again against the directory as it is now."""
     form = ApplyUploadForm()
     if not form.validate_on_submit():
@@ -351,7 +362,7 @@ def apply_upload():
 
 
 @bp.get("/audit")
-def audit():
+def audit() -> ResponseReturnValue:
     entries, pages = audit_page(session(), viewer(), page_number())
     return render_template(
         "console/audit.html",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from hotline.console import stats as calc
@@ -83,7 +84,7 @@ def compute(flt: IncidentFilter) -> dict[str, Any]:
 
 
 @bp.get("/stats")
-def index():
+def index() -> ResponseReturnValue:
     flt = IncidentFilter.from_args(request.args, drill_default="real")
     data = compute(flt)
     response_chart = bar_chart([(bucket_label(bucket), bucket.count) for bucket in data["histogram"]])
