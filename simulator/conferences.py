@@ -120,7 +120,9 @@ def _post(rt: Runtime, pending: list[tuple[Room, str, Participant | None]]) -> N
                 Hold="false",
                 Coaching="false",
             )
-        rt.webhooks.send(url, params, method=method, kind="conference-status", conference_sid=room.sid, event=_EVENT_NAMES[event])
+        rt.webhooks.send(
+            url, params, method=method, kind="conference-status", conference_sid=room.sid, event=_EVENT_NAMES[event]
+        )
 
 
 def _hear_wait_document(rt: Runtime, call: Call, noun: twiml.Conference) -> None:

@@ -77,8 +77,14 @@ def run_dial(
             leg.press_after = leg.script.press_after
             ring_all.legs.append(leg)
             parent.legs.append(leg.sid)
-    rt.record(parent, "dial", numbers=[n.number for n in numbers], legs=[leg.sid for leg in ring_all.legs], timeout=verb.timeout)
-    for leg, noun in zip(ring_all.legs, numbers):
+    rt.record(
+        parent,
+        "dial",
+        numbers=[n.number for n in numbers],
+        legs=[leg.sid for leg in ring_all.legs],
+        timeout=verb.timeout,
+    )
+    for leg, noun in zip(ring_all.legs, numbers, strict=True):
         rt.spawn(f"leg-{leg.sid[-8:]}", _run_leg, rt, ring_all, leg, noun, run_document, call=leg)
 
     legs = ring_all.legs

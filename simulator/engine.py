@@ -466,7 +466,7 @@ class Simulator:
             rt.cond.notify_all()
         return rt.join_threads(timeout)
 
-    def __enter__(self) -> Simulator:  # noqa: PYI034 - not subclassed
+    def __enter__(self) -> Simulator:
         return self
 
     def __exit__(self, *exc: object) -> None:

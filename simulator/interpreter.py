@@ -229,7 +229,9 @@ class Interpreter:
         if result.caller_gone:
             # Twilio still reports the Dial's end, but a hung-up caller hears nothing more.
             params["CallStatus"] = "completed"
-            self.rt.webhooks.send(verb.action, params, method=verb.method, kind="dial-action", call_sid=call.sid, phone=call.phone)
+            self.rt.webhooks.send(
+                verb.action, params, method=verb.method, kind="dial-action", call_sid=call.sid, phone=call.phone
+            )
             raise CallGone(result.caller_gone)
         return self._fetched(verb.action, verb.method, params, "dial-action")
 

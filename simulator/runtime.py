@@ -87,7 +87,7 @@ class Runtime:
                 target(*args)
             except CallGone:
                 pass
-            except Exception as exc:  # noqa: BLE001 - a flow bug must not kill silently
+            except Exception as exc:
                 self.log.add("simulator.error", thread=name, error=repr(exc), traceback=traceback.format_exc())
                 if call is not None and not call.final:
                     self.finish(call, "failed", ended_by="simulator-error")
@@ -182,7 +182,11 @@ class Runtime:
                 raise CallGone("shutdown")
             if self.resetting:
                 raise CallGone("reset")
-            if call.stop_reason is None and call.hangup_deadline is not None and time.monotonic() >= call.hangup_deadline:
+            if (
+                call.stop_reason is None
+                and call.hangup_deadline is not None
+                and time.monotonic() >= call.hangup_deadline
+            ):
                 self.stop(call, "caller-hangup" if call.direction == INBOUND else "callee-hangup", "canceled")
             if call.stop_reason is not None:
                 raise CallGone(call.stop_reason)
@@ -285,7 +289,9 @@ class Runtime:
                 extra["CallDuration"] = call.duration()
             url, method = call.status_callback, call.status_callback_method
         params = self.call_params(call, **extra)
-        self.webhooks.send(url, params, method=method, kind="call-status", call_sid=call.sid, phone=call.phone, event=event)
+        self.webhooks.send(
+            url, params, method=method, kind="call-status", call_sid=call.sid, phone=call.phone, event=event
+        )
 
     def finish(self, call: Call, status: str, *, ended_by: str | None = None) -> None:
         """Give ``call`` its final status, post its completed callback, then mark it done."""

@@ -103,7 +103,11 @@ def create_simulator_app(simulator: Simulator) -> Flask:
     @app.post("/sim/sms")
     def control_sms() -> Any:
         body = _json()
-        sid = _guard(lambda: simulator.send_sms(_str(body, "from"), _str(body, "body"), to=_str(body, "to", required=False) or None))
+        sid = _guard(
+            lambda: simulator.send_sms(
+                _str(body, "from"), _str(body, "body"), to=_str(body, "to", required=False) or None
+            )
+        )
         return jsonify({"sid": sid}), 201
 
     @app.get("/sim/phones")

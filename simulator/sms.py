@@ -107,7 +107,9 @@ def _deliver(rt: Runtime, message: Message, script: Script) -> None:
         if script.sms_reply is not None and not phone.replied:
             phone.replied = True
             reply = script.sms_reply
-    rt.log.add("phone.sms_received", phone=message.to, message_sid=message.sid, body=message.body, **{"from": message.from_})
+    rt.log.add(
+        "phone.sms_received", phone=message.to, message_sid=message.sid, body=message.body, **{"from": message.from_}
+    )
     _set_status(rt, message, "delivered")
     if reply is not None and _pause(rt, script.sms_reply_after):
         send_from_phone(rt, message.to, reply, to=message.from_)
@@ -141,7 +143,9 @@ def _set_status(rt: Runtime, message: Message, status: str, *, error_code: int |
     }
     if error_code is not None:
         params["ErrorCode"] = str(error_code)
-    rt.webhooks.send(message.status_callback, params, kind="sms-status", message_sid=message.sid, phone=message.to, sms_status=status)
+    rt.webhooks.send(
+        message.status_callback, params, kind="sms-status", message_sid=message.sid, phone=message.to, sms_status=status
+    )
 
 
 def _inbox_entry(rt: Runtime, message: Message) -> dict[str, Any]:
@@ -182,7 +186,14 @@ def send_from_phone(rt: Runtime, number: str, body: str, *, to: str | None = Non
         elif word in OPT_IN_WORDS:
             phone.opted_out = False
         phone.outbox.append(
-            {"sid": message.sid, "to": to, "body": body, "at": round(message.created_at, 3), "time": iso_now(), "status": "received"}
+            {
+                "sid": message.sid,
+                "to": to,
+                "body": body,
+                "at": round(message.created_at, 3),
+                "time": iso_now(),
+                "status": "received",
+            }
         )
     rt.log.add("phone.sms_sent", phone=number, message_sid=message.sid, body=body, to=to)
     params = {
@@ -230,4 +241,6 @@ def _deliver_twiml_replies(rt: Runtime, inbound: Message, body: str) -> None:
         with rt.cond:
             rt.messages[reply.sid] = reply
             rt.phone(recipient).inbox.append(_inbox_entry(rt, reply))
-        rt.log.add("phone.sms_received", phone=recipient, message_sid=reply.sid, body=reply.body, **{"from": reply.from_})
+        rt.log.add(
+            "phone.sms_received", phone=recipient, message_sid=reply.sid, body=reply.body, **{"from": reply.from_}
+        )

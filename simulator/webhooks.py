@@ -64,7 +64,9 @@ class WebhookSender:
         """The ``X-Twilio-Signature`` value for a POST of ``params`` to ``url``."""
         return self._validator.compute_signature(url, params)
 
-    def send(self, url: str, params: dict[str, str], *, method: str = "POST", kind: str, **fields: Any) -> WebhookResult:
+    def send(
+        self, url: str, params: dict[str, str], *, method: str = "POST", kind: str, **fields: Any
+    ) -> WebhookResult:
         """Make one signed request and log it as a ``webhook`` event.
 
         Never raises for network trouble: a refused connection or a timeout is
@@ -83,10 +85,14 @@ class WebhookSender:
                 response = requests.get(full_url, headers=headers, timeout=self._timeout, allow_redirects=False)
             else:
                 headers["X-Twilio-Signature"] = self._validator.compute_signature(url, params)
-                response = requests.post(url, data=params, headers=headers, timeout=self._timeout, allow_redirects=False)
+                response = requests.post(
+                    url, data=params, headers=headers, timeout=self._timeout, allow_redirects=False
+                )
             result = WebhookResult(url=url, method=method, status=response.status_code, body=response.text)
         except requests.Timeout:
-            result = WebhookResult(url=url, method=method, status=None, body="", error=f"no answer within {self._timeout:g}s")
+            result = WebhookResult(
+                url=url, method=method, status=None, body="", error=f"no answer within {self._timeout:g}s"
+            )
         except requests.RequestException as exc:
             result = WebhookResult(url=url, method=method, status=None, body="", error=str(exc))
         self._log.add(

@@ -50,7 +50,9 @@ class FakeService:
         self.app.add_url_rule("/<path:path>", "any", self._handle, methods=["GET", "POST"])
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-service", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-service", daemon=True
+        )
         self._thread.start()
 
     def url(self, path: str) -> str:

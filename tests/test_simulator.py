@@ -133,27 +133,39 @@ def test_gather_posts_digits_and_redirect_resolves_relative_urls(service, sim):
     service.routes["/twilio/menu"] = lambda p: twiml(
         '<Say language="zh-CN">已报警。</Say><Redirect method="GET">after-menu?step=2</Redirect>'
     )
-    service.routes["/twilio/after-menu"] = lambda p: twiml('<Pause length="1"/><Say language="zh-CN">再见。</Say><Hangup/>')
+    service.routes["/twilio/after-menu"] = lambda p: twiml(
+        '<Pause length="1"/><Say language="zh-CN">再见。</Say><Hangup/>'
+    )
 
     call = sim.wait_for_call(sim.dial(CALLER, press="1"))
 
     assert call["heard"] == ["按1报警，按2查询。", "已报警。", "再见。"]
     assert call["digits"] == ["1"]
     menu = service.only("/twilio/menu")
-    assert (menu.params["Digits"], menu.params["CallStatus"], menu.params["CallSid"]) == ("1", "in-progress", call["sid"])
+    assert (menu.params["Digits"], menu.params["CallStatus"], menu.params["CallSid"]) == (
+        "1",
+        "in-progress",
+        call["sid"],
+    )
     after = service.only("/twilio/after-menu")
     assert after.method == "GET"
     assert after.params["step"] == "2" and after.params["CallSid"] == call["sid"]
     assert after.valid
     assert [e["kind"] for e in call["transcript"]] == [
-        "gather", "say", "gathered", "say", "redirect", "pause", "say", "hangup"
+        "gather",
+        "say",
+        "gathered",
+        "say",
+        "redirect",
+        "pause",
+        "say",
+        "hangup",
     ]
 
 
 def test_gather_without_input_continues_with_the_next_verb(service, sim):
     service.routes["/twilio/voice"] = lambda p: twiml(
-        '<Gather numDigits="1" action="/twilio/menu" timeout="2"><Say>按1报警。</Say></Gather>'
-        "<Say>没有收到按键。</Say>"
+        '<Gather numDigits="1" action="/twilio/menu" timeout="2"><Say>按1报警。</Say></Gather><Say>没有收到按键。</Say>'
     )
 
     call = sim.wait_for_call(sim.dial(CALLER))
@@ -361,7 +373,8 @@ def test_conference_caller_and_member_placed_through_the_carrier_join_one_room(s
     )
     service.routes["/twilio/hold"] = lambda p: twiml('<Say language="zh-CN">请稍候。</Say>')
     service.routes["/twilio/member"] = lambda p: twiml(
-        '<Gather numDigits="1" action="/twilio/member-join"><Say language="zh-CN">村民求助，按1加入通话。</Say></Gather><Hangup/>'
+        '<Gather numDigits="1" action="/twilio/member-join">'
+        '<Say language="zh-CN">村民求助，按1加入通话。</Say></Gather><Hangup/>'
     )
     service.routes["/twilio/member-join"] = lambda p: twiml(
         f'<Dial><Conference startConferenceOnEnter="true" endConferenceOnExit="true">{room}</Conference></Dial>'
@@ -414,14 +427,18 @@ def test_conference_caller_and_member_placed_through_the_carrier_join_one_room(s
 def test_sms_status_callbacks_arrive_sent_then_delivered(service, sim, sim_url):
     carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
 
-    submitted = carrier.send_sms(OutboundSms(to=A, text="【联防】3组有警情，回复1接警。"), status_callback=service.url("/twilio/sms/status"))
+    submitted = carrier.send_sms(
+        OutboundSms(to=A, text="【联防】3组有警情，回复1接警。"), status_callback=service.url("/twilio/sms/status")
+    )
     callbacks = service.wait_for("/twilio/sms/status", count=2)
 
     assert isinstance(submitted, Submitted) and submitted.status == "queued"
     assert re.fullmatch(r"SM[0-9a-f]{32}", submitted.sid)
     assert [r.params["MessageStatus"] for r in callbacks] == ["sent", "delivered"]
     assert [r.params["SmsStatus"] for r in callbacks] == ["sent", "delivered"]
-    assert {(r.params["MessageSid"], r.params["To"], r.params["From"]) for r in callbacks} == {(submitted.sid, A, HOTLINE)}
+    assert {(r.params["MessageSid"], r.params["To"], r.params["From"]) for r in callbacks} == {
+        (submitted.sid, A, HOTLINE)
+    }
     assert {r.params["AccountSid"] for r in callbacks} == {sim.account_sid}
     assert "ErrorCode" not in callbacks[1].params
     inbox = sim.phone(A)["messages"]
@@ -471,7 +488,11 @@ def test_inbound_sms_from_a_villager_reaches_the_service(service, sim):
 
     received = service.only("/twilio/sms")
     assert received.params["MessageSid"] == sid
-    assert (received.params["From"], received.params["To"], received.params["Body"]) == (CALLER, HOTLINE, "村口有人打架")
+    assert (received.params["From"], received.params["To"], received.params["Body"]) == (
+        CALLER,
+        HOTLINE,
+        "村口有人打架",
+    )
     assert sim.message(sid)["direction"] == "inbound"
 
 
@@ -566,7 +587,11 @@ def test_manual_phone_is_answered_and_keyed_through_the_control_api(service, sim
     assert pressed.status_code == 200 and pressed.json()["digits"] == ["1"]
     assert hung_up.status_code == 200
     leg = requests.get(f"{sim_url}/sim/calls/{leg_sid}", timeout=5).json()
-    assert (leg["status"], leg["ended_by"], leg["heard"]) == ("completed", "callee-hangup", ["按1接听。", "正在为您接通。"])
+    assert (leg["status"], leg["ended_by"], leg["heard"]) == (
+        "completed",
+        "callee-hangup",
+        ["按1接听。", "正在为您接通。"],
+    )
     assert call["bridged_with"] == leg_sid
     assert service.only("/twilio/dial-done").params["DialCallStatus"] == "completed"
     # Acting on an ended call is a conflict, not a crash.
@@ -603,7 +628,9 @@ def test_control_api_routes(service, sim, sim_url):
     assert later["events"] and all(e["seq"] > first["next"] for e in later["events"])
     assert "phone.sms_sent" in [e["kind"] for e in later["events"]]
     assert later["next"] == later["events"][-1]["seq"]
-    api_error = requests.post(f"{sim_url}/sim/api/messages", json={"to": "bad", "from": HOTLINE, "body": "x"}, timeout=5)
+    api_error = requests.post(
+        f"{sim_url}/sim/api/messages", json={"to": "bad", "from": HOTLINE, "body": "x"}, timeout=5
+    )
     assert api_error.status_code == 400 and api_error.json()["code"] == 21211
 
     assert requests.post(f"{sim_url}/sim/reset", timeout=5).json() == {"ok": True}
@@ -614,9 +641,9 @@ def test_control_api_routes(service, sim, sim_url):
 def test_client_drives_a_served_simulator(service, sim, sim_url):
     service.routes["/twilio/voice"] = lambda p: twiml(
         '<Gather numDigits="1" action="/twilio/menu"><Say>按1报警。</Say></Gather>'
-        '<Dial><Conference>room-9</Conference></Dial>'
+        "<Dial><Conference>room-9</Conference></Dial>"
     )
-    service.routes["/twilio/menu"] = lambda p: twiml('<Say>已记录。</Say><Dial><Conference>room-9</Conference></Dial>')
+    service.routes["/twilio/menu"] = lambda p: twiml("<Say>已记录。</Say><Dial><Conference>room-9</Conference></Dial>")
     client = SimulatorClient(sim_url)
 
     scripted = client.script(A, busy=True)
@@ -641,7 +668,9 @@ def test_client_drives_a_served_simulator(service, sim, sim_url):
 
 
 def test_answer_on_bridge_keeps_the_caller_ringing_until_bridged(service, sim):
-    service.routes["/twilio/voice"] = lambda p: twiml(f'<Dial answerOnBridge="true" timeout="10"><Number>{A}</Number></Dial>')
+    service.routes["/twilio/voice"] = lambda p: twiml(
+        f'<Dial answerOnBridge="true" timeout="10"><Number>{A}</Number></Dial>'
+    )
     sim.script(A, answer_after=3, talk_for=2)
 
     call = sim.wait_for_call(sim.dial(CALLER))

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
 from hotline.carriers.simulator import SimulatorControl, SimulatorControlError
@@ -29,7 +29,9 @@ def simulator_group() -> None:
 @simulator_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5050, show_default=True)
-@click.option("--time-scale", default=1.0, show_default=True, help="Multiply every simulated wait (0.1 = ten times faster).")
+@click.option(
+    "--time-scale", default=1.0, show_default=True, help="Multiply every simulated wait (0.1 = ten times faster)."
+)
 @with_appcontext
 def serve(host: str, port: int, time_scale: float) -> None:
     """Serve the simulator until Ctrl-C; it calls the service at HOTLINE_PUBLIC_URL."""

@@ -45,8 +45,14 @@ T = TypeVar("T")
 FAST_SWEEPS = {"HOTLINE_SWEEP_INTERVAL": "1", "HOTLINE_SWEEP_GRACE": "2", "HOTLINE_CLAIM_TIMEOUT": "15"}
 
 
-def wait_until(check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1,
-               diagnosis: Callable[[], str] | None = None) -> T:
+def wait_until(
+    check: Callable[[], T],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    diagnosis: Callable[[], str] | None = None,
+) -> T:
     """Poll ``check`` until it returns something truthy.
 
     Raises:
@@ -87,7 +93,7 @@ def process_tree(pid: int) -> list[int]:
         except OSError:
             continue
         # The command name may hold spaces and parentheses; the fields after the last ')' do not.
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         parents[int(entry.name)] = int(fields[1])
     tree, frontier = [pid], [pid]
     while frontier:
@@ -167,11 +173,24 @@ class RedisServer:
         Raises:
             RuntimeError: It did not answer within 10 s; the message has its log.
         """
-        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-                "--protected-mode", "no", "--logfile", str(self.log_path)]
+        argv = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--protected-mode",
+            "no",
+            "--logfile",
+            str(self.log_path),
+        ]
         for name, value in self.config.items():
             argv += [f"--{name}", value]
-        self.process = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -274,8 +293,20 @@ class PostgresCluster:
 
     def init(self) -> None:
         """Create the cluster and its ``hotline`` database."""
-        self._run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                   "-E", "UTF8", "--no-sync", "--no-instructions"])
+        self._run(
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ]
+        )
         self.start()
         import psycopg
 
@@ -288,13 +319,29 @@ class PostgresCluster:
         Raises:
             RuntimeError: It did not come up within 20 s; the message has its log.
         """
-        argv = [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-                "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
-                "-c", "max_connections=60"]
+        argv = [
+            str(self.bindir / "postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.root}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "max_connections=60",
+        ]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(argv, user=self.user, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True, cwd=self.root)
+            self.process = subprocess.Popen(
+                argv, user=self.user, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root
+            )
         import psycopg
 
         deadline = time.monotonic() + 20
@@ -379,7 +426,11 @@ class WorkerProcess:
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "hotline", "worker", "--name", name],
-                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     @property
@@ -395,17 +446,28 @@ class WorkerProcess:
         Raises:
             AssertionError: It exited or did not listen in time; the message has its log.
         """
-        wait_until(lambda: self.process.poll() is not None or "Listening on" in self.log() or "*** Listening" in self.log()
-                   or "alerts,broadcasts" in self.log(), timeout=timeout, what=f"worker {self.name} to start",
-                   diagnosis=self.log)
+        wait_until(
+            lambda: (
+                self.process.poll() is not None
+                or "Listening on" in self.log()
+                or "*** Listening" in self.log()
+                or "alerts,broadcasts" in self.log()
+            ),
+            timeout=timeout,
+            what=f"worker {self.name} to start",
+            diagnosis=self.log,
+        )
         assert self.process.poll() is None, f"worker {self.name} exited at start:\n{self.log()[-3000:]}"
 
     def kill(self) -> list[int]:
         """SIGKILL the worker, its work horse and its scheduler at once; returns their pids."""
         killed = signal_tree(self.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
-        wait_until(lambda: not any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in killed),
-                   timeout=10, what="every killed process to be gone")
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in killed),
+            timeout=10,
+            what="every killed process to be gone",
+        )
         return killed
 
     def terminate(self, *, every_process: bool = True) -> list[int]:
@@ -436,7 +498,7 @@ def _alive(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return state[state.rindex(")") + 2:].split()[0] not in ("Z", "X")
+    return state[state.rindex(")") + 2 :].split()[0] not in ("Z", "X")
 
 
 # --- The whole service -----------------------------------------------------------
@@ -455,7 +517,9 @@ class FaultStack:
 
     def start_worker(self, *, wait: bool = True) -> WorkerProcess:
         index = len(self.workers) + 1
-        worker = WorkerProcess(self.env, self.log_dir / f"worker-{index}.log", f"faults-{os.getpid()}-{index}-{time.time_ns() % 10**6}")
+        worker = WorkerProcess(
+            self.env, self.log_dir / f"worker-{index}.log", f"faults-{os.getpid()}-{index}-{time.time_ns() % 10**6}"
+        )
         self.workers.append(worker)
         if wait:
             worker.wait_ready()
@@ -493,17 +557,21 @@ class FaultStack:
                 f"--- queues ---\nqueued {queue.job_ids}, scheduled {queue.scheduled_job_registry.get_job_ids()}, "
                 f"failed {queue.failed_job_registry.get_job_ids()}, started {queue.started_job_registry.get_job_ids()}"
             )
-        except Exception as exc:  # noqa: BLE001 - Redis may be the fault under test
+        except Exception as exc:
             parts.append(f"--- queues ---\nunreadable: {exc}")
         try:
-            outbox = self.rows(lambda s: [
-                (n.id, n.channel, n.purpose, n.phone, n.status, n.error_code, n.attempts)
-                for n in s.scalars(select(Notification).order_by(Notification.id))
-            ])
+            outbox = self.rows(
+                lambda s: [
+                    (n.id, n.channel, n.purpose, n.phone, n.status, n.error_code, n.attempts)
+                    for n in s.scalars(select(Notification).order_by(Notification.id))
+                ]
+            )
             parts.append(f"--- outbox ---\n{outbox}")
-        except Exception as exc:  # noqa: BLE001 - the database may be the fault under test
+        except Exception as exc:
             parts.append(f"--- outbox ---\nunreadable: {exc}")
-        errors = [e for e in self.sim.events() if "error" in e["kind"] or e["kind"] in ("sms.refused", "sms.api_slow")][-10:]
+        errors = [e for e in self.sim.events() if "error" in e["kind"] or e["kind"] in ("sms.refused", "sms.api_slow")][
+            -10:
+        ]
         parts.append(f"--- simulator ---\n{errors}")
         return "\n".join(parts)
 
@@ -537,7 +605,9 @@ def fault_stack(
         env.pop(name, None)
     app = create_app(env)
     web = make_server("127.0.0.1", web_port, app, threaded=True)
-    web_thread = threading.Thread(target=web.serve_forever, kwargs={"poll_interval": 0.1}, name="faults-web", daemon=True)
+    web_thread = threading.Thread(
+        target=web.serve_forever, kwargs={"poll_interval": 0.1}, name="faults-web", daemon=True
+    )
     web_thread.start()
     log_dir = tmp_path / "logs"
     log_dir.mkdir(exist_ok=True)

@@ -68,14 +68,22 @@ class Stack:
         tail = self.worker_log.read_text(errors="replace")[-3000:] if self.worker_log.exists() else ""
         connection = Redis.from_url(self.env["REDIS_URL"])
         queue = Queue("alerts", connection=connection)
-        jobs = f"queued {queue.job_ids}, scheduled {queue.scheduled_job_registry.get_job_ids()}, " \
-               f"failed {queue.failed_job_registry.get_job_ids()}, started {queue.started_job_registry.get_job_ids()}"
-        outbox = rows(self.app, lambda s: [
-            (n.id, n.channel, n.purpose, n.phone, n.status, n.error_code)
-            for n in s.scalars(select(Notification).order_by(Notification.id))
-        ])
+        jobs = (
+            f"queued {queue.job_ids}, scheduled {queue.scheduled_job_registry.get_job_ids()}, "
+            f"failed {queue.failed_job_registry.get_job_ids()}, started {queue.started_job_registry.get_job_ids()}"
+        )
+        outbox = rows(
+            self.app,
+            lambda s: [
+                (n.id, n.channel, n.purpose, n.phone, n.status, n.error_code)
+                for n in s.scalars(select(Notification).order_by(Notification.id))
+            ],
+        )
         errors = [e for e in self.sim.events() if "error" in e["kind"]][-10:]
-        return f"--- worker log ---\n{tail}\n--- queues ---\n{jobs}\n--- outbox ---\n{outbox}\n--- simulator errors ---\n{errors}"
+        return (
+            f"--- worker log ---\n{tail}\n--- queues ---\n{jobs}\n--- outbox ---\n{outbox}\n"
+            f"--- simulator errors ---\n{errors}"
+        )
 
 
 @contextmanager
@@ -83,7 +91,7 @@ def running_stack(environ: dict[str, str], tmp_path: Path, *, time_scale: float 
     web_port = free_port()
     base_url = f"http://127.0.0.1:{web_port}"
     sim = Simulator(service_url=base_url, auth_token=SIM_TOKEN, hotline_number=HOTLINE_NUMBER, time_scale=time_scale)
-    sim_server, sim_thread, sim_url = serve_simulator(sim, host="127.0.0.1", port=0)
+    sim_server, _sim_thread, sim_url = serve_simulator(sim, host="127.0.0.1", port=0)
 
     env = dict(os.environ)
     env.update(environ)
@@ -99,7 +107,11 @@ def running_stack(environ: dict[str, str], tmp_path: Path, *, time_scale: float 
     with open(worker_log, "wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "hotline", "worker", "--name", f"e2e-{web_port}"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         yield Stack(app=app, sim=sim, base_url=base_url, env=env, worker_log=worker_log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from hotline.console import queries
@@ -23,7 +24,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/incidents")
-def index():
+def index() -> str:
     flt = queries.IncidentFilter.from_args(request.args)
     page = queries.incident_page(session(), viewer(), flt, zone(), page_number())
     return render_template(
@@ -31,7 +32,7 @@ def index():
     )
 
 
-def _export_table():
+def _export_table() -> list[list[str | int | float]]:
     flt = queries.IncidentFilter.from_args(request.args)
     rows = queries.all_incidents(session(), viewer(), flt, zone())
     return export_rows(rows, zone(), settings().default_region)
@@ -42,7 +43,7 @@ def _filename(suffix: str) -> str:
 
 
 @bp.get("/incidents.csv")
-def export_csv():
+def export_csv() -> Response:
     return Response(
         to_csv(_export_table()),
         mimetype="text/csv; charset=utf-8",
@@ -51,7 +52,7 @@ def export_csv():
 
 
 @bp.get("/incidents.xlsx")
-def export_xlsx():
+def export_xlsx() -> Response:
     return Response(
         to_xlsx(_export_table()),
         mimetype=XLSX_TYPE,
@@ -59,7 +60,7 @@ def export_xlsx():
     )
 
 
-def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 200):
+def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 200) -> tuple[str, int]:
     village, group = queries.incident_names(session(), incident)
     first_accept = queries.first_accept_at(session(), incident.id)
     rows = timeline_rows(incident.events, incident.opened_at, language=select_locale())
@@ -89,13 +90,13 @@ def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 20
 
 
 @bp.get("/incidents/<int:incident_id>")
-def detail(incident_id: int):
+def detail(incident_id: int) -> tuple[str, int]:
     incident = get_visible_or_404(session(), viewer(), Incident, incident_id)
     return _render_detail(incident, CloseIncidentForm())
 
 
 @bp.post("/incidents/<int:incident_id>/close")
-def close(incident_id: int):
+def close(incident_id: int) -> ResponseReturnValue:
     incident = get_visible_or_404(session(), viewer(), Incident, incident_id)
     form = CloseIncidentForm()
     if incident.status == IncidentStatus.CLOSED:
