@@ -34,8 +34,8 @@ __all__ = [
     "Role",
     "Station",
     "TimelineEvent",
-    "User",
     "UTCDateTime",
+    "User",
     "Village",
     "utcnow",
 ]

@@ -40,6 +40,9 @@ class Station(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     duty_phone: Mapped[str | None] = mapped_column(String(20))
+    # The number villagers of this station dial, when it has one of its own; the called number
+    # then tells which station a call (or an unregistered caller) belongs to.
+    hotline_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     # Comma-separated seconds per escalation level; NULL means the global default.
     escalation_delays: Mapped[str | None] = mapped_column(String(100))
     max_group_size: Mapped[int | None] = mapped_column(Integer)
@@ -85,6 +88,9 @@ class Group(Base):
         String(20), default=RingMode.SIMULTANEOUS, server_default=RingMode.SIMULTANEOUS.value
     )
 
+    # How many members must accept before the alert counts as covered and escalation stops.
+    min_acceptances: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
     village: Mapped[Village] = relationship(back_populates="groups")
     members: Mapped[list[Member]] = relationship(back_populates="group", order_by="Member.id")
 
@@ -113,6 +119,8 @@ class Member(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(20), index=True)
+    # A second number (often a son's or daughter's), rung and texted when the first cannot be reached.
+    backup_phone: Mapped[str | None] = mapped_column(String(20))
     role: Mapped[Role] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(Text, default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))

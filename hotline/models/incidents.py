@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.models.base import Base, UTCDateTime, utcnow
-from hotline.models.directory import Group, Member, Station
+from hotline.models.directory import Group, Member, Station, User
 
 
 class IncidentStatus(enum.StrEnum):
@@ -60,6 +60,11 @@ class Incident(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    # Members who accepted so far; the alert is covered once the group's minimum is reached.
+    accepted_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A member of station staff who took the incident in hand from the console ("我来处理").
+    taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Highest escalation level fired so far; the fence that lets each level fire once.
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -72,6 +77,7 @@ class Incident(Base):
     group: Mapped[Group | None] = relationship()
     caller: Mapped[Member | None] = relationship(foreign_keys=[caller_member_id])
     acknowledged_by: Mapped[Member | None] = relationship(foreign_keys=[acknowledged_by_id])
+    taken_by: Mapped[User | None] = relationship(foreign_keys=[taken_by_id])
     notifications: Mapped[list[Notification]] = relationship(
         back_populates="incident", order_by="Notification.id"
     )
