@@ -70,7 +70,16 @@ def find_caller(session: Session, phone: str) -> Member | None:
     )
 
 
-def _sole_station(session: Session) -> Station | None:
+def station_for(session: Session, called: str | None) -> Station | None:
+    """The station a call to ``called`` belongs to when the caller is in no group.
+
+    The station whose own hotline number was dialled; otherwise the only
+    station there is; otherwise none (city-wide users see it as needing one).
+    """
+    if called:
+        own = session.scalar(select(Station).where(Station.hotline_number == called))
+        if own is not None:
+            return own
     stations = session.scalars(select(Station).limit(2)).all()
     return stations[0] if len(stations) == 1 else None
 
@@ -106,6 +115,7 @@ def open_incident(
     message_sid: str | None = None,
     now: datetime | None = None,
     capabilities: Capabilities | None = None,
+    called: str | None = None,
 ) -> Opened:
     """Open an incident for ``caller_phone`` and write its fan-out, idempotently.
 
@@ -125,7 +135,7 @@ def open_incident(
 
     caller = find_caller(session, caller_phone)
     group = caller.group if caller else None
-    station = group.village.station if group else _sole_station(session)
+    station = group.village.station if group else station_for(session, called)
     incident = Incident(
         station_id=station.id if station else None,
         group_id=group.id if group else None,

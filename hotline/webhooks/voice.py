@@ -62,13 +62,14 @@ def incoming_call() -> Response:
     settings = get_settings()
     call = parsed(twilio.incoming_call)
     caller = normalise_incoming(call.caller, settings.default_region)
+    called = normalise_incoming(call.called, settings.default_region) if call.called else None
     received_at = utcnow()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         answer = run_before(
             app, settings.webhook_deadline,
             lambda session: open_and_ring(
-                session, settings, call_sid=call.call_id, caller=caller, received_at=received_at
+                session, settings, call_sid=call.call_id, caller=caller, received_at=received_at, called=called
             ),
         )
     except (Late, SQLAlchemyError) as exc:
@@ -82,6 +83,7 @@ def incoming_call() -> Response:
 
 def open_and_ring(
     session: Session, settings: Settings, *, call_sid: str, caller: str, received_at: datetime,
+    called: str | None = None,
 ) -> VoiceResponse:
     """Open (or find again) the incident, enqueue its work, and build the caller's TwiML.
 
@@ -91,7 +93,7 @@ def open_and_ring(
     try:
         opened = open_incident(
             session, settings, caller_phone=caller, source="call", call_sid=call_sid, now=received_at,
-            capabilities=get_carrier().capabilities,
+            capabilities=get_carrier().capabilities, called=called,
         )
         session.commit()
     except SQLAlchemyError:
@@ -119,7 +121,7 @@ def _dial_legs(session: Session, opened: Opened) -> list[tuple[str, int]]:
 def _answer_caller(session: Session, settings: Settings, opened: Opened) -> VoiceResponse:
     incident = opened.incident
     if incident.unregistered or incident.group is None:
-        duty = incident.station.duty_phone if incident.station else None
+        duty = (incident.station.duty_phone if incident.station else None) or settings.fallback_phone
         if duty:
             return twiml.transfer(settings, render(settings.language, "voice_unregistered"), duty)
         return twiml.say_and_hangup(settings, render(settings.language, "voice_nobody"))
