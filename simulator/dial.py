@@ -12,8 +12,6 @@ from simulator.records import DialResult, Outcome
 from simulator.ringing import ANSWERED, ring
 from simulator.runtime import Runtime
 
-MAX_NUMBERS = 10  # Twilio rings at most ten <Number> nouns in one <Dial>
-
 # Runs a TwiML document on a leg and says how it ended; the interpreter hands
 # one over, so this module never imports the interpreter that runs <Dial>.
 RunDocument = Callable[[Call, twiml.Document | None], Outcome]
@@ -54,7 +52,9 @@ def run_dial(
         busy), failed (every leg failed), canceled (the caller hung up first),
         otherwise no-answer.
     """
-    numbers = verb.numbers[:MAX_NUMBERS]
+    # The parser refuses a document whose Dial holds more than
+    # twiml.MAX_DIAL_NUMBERS, so every number here is rung.
+    numbers = verb.numbers
     if not numbers:
         rt.record(parent, "dial", numbers=[], timeout=verb.timeout)
         return DialResult(status="failed")

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+MAX_DIAL_NUMBERS = 10  # Twilio rings at most ten <Number> nouns in one <Dial>
 CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 CONFERENCE_EVENTS = frozenset({"start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement"})
 
@@ -130,8 +131,10 @@ def parse_twiml(text: str, url: str) -> Document:
     """Parse a TwiML ``<Response>`` fetched from ``url``.
 
     Raises:
-        TwimlError: The text is not well-formed XML or its root is not
-            ``<Response>``; Twilio would play an application error then.
+        TwimlError: The text is not well-formed XML, its root is not
+            ``<Response>``, or a ``<Dial>`` holds more than ten ``<Number>``
+            nouns; Twilio would play an application error then, and ring
+            nobody from that document.
     """
     try:
         root = ET.fromstring(text.strip())
@@ -220,6 +223,12 @@ def _dial(el: ET.Element, base: str) -> Dial:
             )
         else:
             unsupported.append(child.tag)
+    if len(numbers) > MAX_DIAL_NUMBERS:
+        # Refused as a whole rather than cut short: silently dropping numbers
+        # would hide from hotline that some members were never rung.
+        raise TwimlError(
+            f"<Dial> in the document from {base} has {len(numbers)} <Number> nouns; at most {MAX_DIAL_NUMBERS}"
+        )
     text = (el.text or "").strip()
     if text and not numbers and conference is None:
         numbers.append(Number(number=text))

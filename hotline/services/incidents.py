@@ -171,14 +171,20 @@ def open_incident(
     opened = Opened(incident=incident, created=True)
     if group is None:
         return opened
-    can_ring_group = capabilities is None or capabilities.ring_group
-    _write_fan_out(session, settings, opened, group, source, can_ring_group)
+    _write_fan_out(session, settings, opened, group, source, capabilities or Capabilities(True, True, True))
     return opened
 
 
 def _write_fan_out(
-    session: Session, settings: Settings, opened: Opened, group: Group, source: str, can_ring_group: bool
+    session: Session, settings: Settings, opened: Opened, group: Group, source: str, capabilities: Capabilities
 ) -> None:
+    """Write a text and a call for every responder, and a confirmation text for the caller.
+
+    In simultaneous mode, on a carrier that can ring a group, the first
+    ``capabilities.max_ring_group`` responders (in the group's order) ring in
+    the caller's own call; the rest are called by workers, screened the same
+    way, so a group larger than one ring group still reaches everyone.
+    """
     incident = opened.incident
     members = responders(group, incident.caller_phone)
     alert = compose(settings, incident, "sms_alert")
@@ -191,15 +197,16 @@ def _write_fan_out(
                     purpose=Purpose.ALERT, key="0", member=member, message=alert,
                 )
             )
+    ring_by_dial = source == "call" and group.ring_mode == RingMode.SIMULTANEOUS and capabilities.ring_group
+    in_dial = max(capabilities.max_ring_group, 0) if ring_by_dial else 0
     rung: list[tuple[Member, Notification]] = []
-    ring_by_dial = source == "call" and group.ring_mode == RingMode.SIMULTANEOUS and can_ring_group
-    for member in members:
+    for index, member in enumerate(members):
         rung.append(
             (
                 member,
                 add_notification(
                     session, incident, phone=member.phone, channel=Channel.CALL,
-                    purpose=Purpose.ALERT, key="0", member=member, via_dial=ring_by_dial,
+                    purpose=Purpose.ALERT, key="0", member=member, via_dial=index < in_dial,
                 ),
             )
         )
@@ -214,10 +221,8 @@ def _write_fan_out(
         )
     session.flush()
     opened.sms_ids = [n.id for n in texted]
-    if ring_by_dial:
-        opened.dial_legs = [(member.phone, notification.id) for member, notification in rung]
-    else:
-        opened.call_ids = [n.id for _, n in rung]
+    opened.dial_legs = [(member.phone, n.id) for member, n in rung if n.via_dial]
+    opened.call_ids = [n.id for _, n in rung if not n.via_dial]
     record_event(
         session,
         incident.id,
@@ -225,5 +230,7 @@ def _write_fan_out(
         at=incident.opened_at,
         ring_mode=str(group.ring_mode),
         rung=len(rung),
+        in_dial=len(opened.dial_legs),
+        called=len(opened.call_ids),
         texted=len(texted),
     )
