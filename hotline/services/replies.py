@@ -1,11 +1,19 @@
-"""What an SMS body means: a reply to an alert, an opt-out, or neither."""
+"""What an SMS body means: a reply to an alert, an opt-out, or neither.
+
+The vocabulary lives in :mod:`hotline.services.reply_words`; this module holds
+the few rules that read a body with it.
+"""
 
 from __future__ import annotations
 
 import enum
+import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from hotline.models import Answer
+from hotline.services import reply_words as words
 
 
 class Keyword(enum.StrEnum):
@@ -13,37 +21,161 @@ class Keyword(enum.StrEnum):
     START = "start"
 
 
-_ACCEPT = {"1", "到", "收到", "马上到", "就到", "我到", "来了", "我来", "马上来", "好", "好的", "ok", "yes", "y", "是"}
-_DECLINE = {"2", "不能", "无法前往", "去不了", "来不了", "不去", "不行", "no", "n"}
-_STOP = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "退订", "td", "取消订阅"}
+_STOP = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "退订", "td", "取消订阅", "退订td", "td退订"}
 _START = {"start", "unstop", "yes start", "订阅", "恢复"}
-_TRIM = " \t\r\n。.!！,，~～、"
+
+# A number with a unit straight after it is a time or a distance ("5分钟到"),
+# not a 1/2 answer; "2 分钟出发" keeps its 2, the safer reading.
+_QUANTITY = re.compile(r"\d+(?:分钟|分|钟|个小时|小时|点|公里|里| ?km(?![a-z])| ?mins?(?![a-z]))")
+_NUMBER = re.compile(r"\d+")
+_LATIN_WORD = re.compile(r"[a-z]+")
+# Stands in for a blanked-out saying so the words on either side do not join.
+_GAP = "|"
 
 
-def _normalise(body: str) -> str:
-    # NFKC turns full-width digits and letters (１, ＯＫ) into ASCII.
-    return unicodedata.normalize("NFKC", body or "").strip(_TRIM).lower()
+@dataclass(frozen=True)
+class _Body:
+    """A body split into what the rules look at.
+
+    Attributes:
+        length: How many letters and digits it has.
+        asks: It has a question mark.
+        chinese: Its non-ASCII letters run together, punctuation, emoji and spaces dropped.
+        latin: Its ASCII words (``ok``, ``no``).
+        numbers: Its numbers, other than times and distances.
+    """
+
+    length: int
+    asks: bool
+    chinese: str
+    latin: tuple[str, ...]
+    numbers: tuple[str, ...]
+
+
+def _letters(body: str) -> str:
+    """Lower-case letters and digits of ``body``, words separated by single spaces.
+
+    NFKC turns full-width digits and letters (１, ＯＫ) and circled numbers into
+    ASCII; emoji with a meaning become words; all other symbols become spaces.
+    """
+    text = unicodedata.normalize("NFKC", body or "").casefold()
+    for emoji, word in words.EMOJI_WORDS.items():
+        text = text.replace(emoji, f" {word} ")
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def _split(body: str) -> _Body:
+    letters = _letters(body)
+    text = _QUANTITY.sub(" ", letters)
+    return _Body(
+        length=len(letters.replace(" ", "")),
+        asks="?" in unicodedata.normalize("NFKC", body or ""),
+        chinese="".join(ch for ch in text if not ch.isascii()),
+        latin=tuple(_LATIN_WORD.findall(text)),
+        numbers=tuple(_NUMBER.findall(text)),
+    )
+
+
+def _has(text: str, phrases: Iterable[str]) -> bool:
+    return any(phrase in text for phrase in phrases)
+
+
+def _asks_either_or(text: str) -> bool:
+    """Whether ``text`` has an "A不A" or "A没A" question (去不去, 到没到)."""
+    return any(
+        text[i + 1] in "不没" and text[i] == text[i + 2] and text[i] not in words.NEGATIONS
+        for i in range(len(text) - 2)
+    )
+
+
+def _only(text: str, answers: frozenset[str]) -> bool:
+    """Whether ``text`` is nothing but ``answers`` characters, particles and fillers ("好好", "行吧")."""
+    for filler in (*words.FILLERS, _GAP):
+        text = text.replace(filler, "")
+    return bool(text) and set(text) <= answers | words.PARTICLES and not set(text) <= words.PARTICLES
+
+
+def _blank(text: str, phrases: Iterable[str]) -> str:
+    for phrase in phrases:
+        text = text.replace(phrase, _GAP)
+    return text
+
+
+def _is_unclear(body: _Body) -> bool:
+    """A question, a call for help, or numbers other than a single 1 or 2."""
+    return (
+        body.asks
+        or _has(body.chinese, words.QUESTIONS)
+        or _asks_either_or(body.chinese)
+        or _has(body.chinese, words.CALLS_FOR_HELP)
+        or any(word in words.LATIN_CALLS_FOR_HELP for word in body.latin)
+        or len(body.numbers) > 1
+        or any(number not in ("1", "2") for number in body.numbers)
+    )
 
 
 def parse_reply(body: str) -> Answer | None:
     """The answer an SMS gives to an alert, or None if it is not one.
 
-    One character is enough (``1`` or ``2``); common Chinese words such as
-    到, 收到 and 马上到 are understood too.
+    Understood, in a reply of at most ``MAX_REPLY_CHARS`` letters and digits
+    (after NFKC, so full-width forms count as ASCII, and ignoring punctuation,
+    emoji and spaces):
+
+    * ``1`` and ``2``, alone or with words ("1 马上到", "2在外地");
+    * accept phrases anywhere (收到, 马上到, 在路上, 好的, 要得, OK, 👌);
+    * decline phrases anywhere (去不了, 没空, 在外地, 有事, no);
+    * one-character answers only when they are the whole reply, give or take
+      particles (好, 行吧, 中, 嗯嗯, 不).
+
+    Not a reply (None), so the caller can send its help text: questions
+    (要我去吗, 1还是2, 去不去), calls for help or for someone else to come
+    (着火了，快来, 救命, 你过来), opt-out keywords, other numbers (3, 12,
+    "1 2"), Latin words nobody listed beside a yes, and anything else.
+
+    Negation wins: a decline anywhere makes the reply a decline even beside
+    accept words ("收到，去不了"), and a negation that is not a known decline
+    ("不马上到") makes it unclear, never an acceptance. Reading "can't" as
+    "coming" would leave a household waiting for someone who is not on the way
+    and stop the alert from escalating; reading it the other way only costs the
+    group a help text or another helper.
     """
-    text = _normalise(body)
-    if text in _ACCEPT:
-        return Answer.ACCEPT
-    if text in _DECLINE:
+    if parse_keyword(body) is not None:
+        return None
+    split = _split(body)
+    if not split.length or split.length > words.MAX_REPLY_CHARS or _is_unclear(split):
+        return None
+    chinese = _blank(split.chinese, words.REASSURANCES)
+    if (
+        "2" in split.numbers
+        or _has(chinese, words.DECLINES)
+        or _only(chinese, words.SHORT_DECLINES)
+        or any(word in words.LATIN_DECLINES for word in split.latin)
+    ):
         return Answer.DECLINE
+    # An unknown Latin word may be a negation glued to a yes ("notok"), or
+    # pinyin nobody listed: not enough to call someone on the way.
+    if _has(chinese, words.NEGATIONS) or any(word not in words.LATIN_ACCEPTS for word in split.latin):
+        return None
+    if (
+        "1" in split.numbers
+        or _has(split.chinese, words.ACCEPTS)
+        or _only(chinese, words.SHORT_ACCEPTS)
+        or any(word in words.LATIN_ACCEPTS for word in split.latin)
+    ):
+        return Answer.ACCEPT
     return None
 
 
 def parse_keyword(body: str) -> Keyword | None:
-    """STOP/START style opt-out keywords, which carriers also act on."""
-    text = _normalise(body)
-    if text in _STOP:
-        return Keyword.STOP
-    if text in _START:
-        return Keyword.START
+    """STOP/START style opt-out keywords, which carriers also act on.
+
+    The whole body must be the keyword; punctuation, full-width forms and case
+    do not matter ("ＳＴＯＰ", "退订。", "【TD】", "退订TD").
+    """
+    text = _letters(body)
+    for candidate in (text, text.replace(" ", "")):
+        if candidate in _STOP:
+            return Keyword.STOP
+        if candidate in _START:
+            return Keyword.START
     return None
