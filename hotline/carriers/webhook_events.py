@@ -31,6 +31,7 @@ class IncomingSms:
     message_id: str
     sender: str
     text: str
+    called: str = ""  # the number texted, as the carrier wrote it; it selects a station with its own number
 
 
 @dataclass(frozen=True)

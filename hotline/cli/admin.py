@@ -8,21 +8,32 @@ import click
 from flask.cli import with_appcontext
 
 from hotline.extensions import get_settings
+from hotline.models import Station
 from hotline.services.stations import StationError, add_user, configure_station
 
 
 @click.group("stations")
 def stations_group() -> None:
-    """Police stations: duty line, escalation delays, group size."""
+    """Police stations: hotline number, duty line, escalation delays, group size."""
 
 
 @stations_group.command("set")
 @click.argument("name")
 @click.option("--duty-phone", help="The station's duty line, called at the last escalation level.")
 @click.option("--escalation-delays", help="Seconds before each escalation level, e.g. 60,180.")
-@click.option("--max-group-size", type=int, help="Members per group (default 10, what <Dial> rings at once).")
+@click.option(
+    "--max-group-size", type=int,
+    help="Members per group (default HOTLINE_MAX_GROUP_SIZE); members past the tenth are called separately.",
+)
+@click.option(
+    "--hotline-number",
+    help="The number this station's villagers dial, if it has its own; \"\" clears it.",
+)
 @with_appcontext
-def stations_set(name: str, duty_phone: str | None, escalation_delays: str | None, max_group_size: int | None) -> None:
+def stations_set(
+    name: str, duty_phone: str | None, escalation_delays: str | None, max_group_size: int | None,
+    hotline_number: str | None,
+) -> None:
     """Create station NAME, or change its settings."""
     from flask import current_app
 
@@ -36,14 +47,32 @@ def stations_set(name: str, duty_phone: str | None, escalation_delays: str | Non
             duty_phone=duty_phone,
             escalation_delays=escalation_delays,
             max_group_size=max_group_size,
+            hotline_number=hotline_number,
             region=get_settings(current_app).default_region,
         )
     except StationError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
     session.commit()
-    click.echo(
-        f"station {station.name}: duty phone {station.duty_phone or '-'}, "
+    click.echo(_describe(station))
+
+
+@stations_group.command("list")
+@with_appcontext
+def stations_list() -> None:
+    """Every station with its hotline number, duty line and settings."""
+    from sqlalchemy import select
+
+    from hotline.extensions import db
+
+    for station in db.session.scalars(select(Station).order_by(Station.name)):
+        click.echo(_describe(station))
+
+
+def _describe(station: Station) -> str:
+    return (
+        f"station {station.name}: hotline number {station.hotline_number or 'shared'}, "
+        f"duty phone {station.duty_phone or '-'}, "
         f"escalation delays {station.escalation_delays or 'default'}, "
         f"group size {station.max_group_size or 'default'}"
     )

@@ -109,8 +109,12 @@ def handle_inbound_sms(
     body: str,
     now: datetime | None = None,
     capabilities: Capabilities | None = None,
+    called: str | None = None,
 ) -> Handled:
     """Decide what one inbound SMS means and record it, once per MessageSid.
+
+    ``called`` is the number texted: for a sender in no group it selects the
+    station (see :func:`hotline.services.incidents.station_for`).
 
     - STOP/START keywords set or clear the sender's opt-out.
     - ``1``/``2`` (or 到, 收到, 马上到 ...) from someone an open incident
@@ -135,7 +139,7 @@ def handle_inbound_sms(
     except IntegrityError:
         return Handled(handled_as="duplicate")
 
-    handled = _classify(session, settings, message_sid, from_phone, body, now, capabilities)
+    handled = _classify(session, settings, message_sid, from_phone, body, now, capabilities, called)
     inbound.handled_as = handled.handled_as
     inbound.incident_id = handled.incident.id if handled.incident else None
     return handled
@@ -143,7 +147,7 @@ def handle_inbound_sms(
 
 def _classify(
     session: Session, settings: Settings, sid: str, phone: str, body: str, now: datetime,
-    capabilities: Capabilities | None,
+    capabilities: Capabilities | None, called: str | None = None,
 ) -> Handled:
     keyword = parse_keyword(body)
     if keyword is not None:
@@ -176,7 +180,8 @@ def _classify(
         # From a registered household this is a silent call for help; from an
         # unknown number it is recorded and forwarded to the duty line.
         opened = open_incident(
-            session, settings, caller_phone=phone, source="sms", message_sid=sid, now=now, capabilities=capabilities
+            session, settings, caller_phone=phone, source="sms", message_sid=sid, now=now,
+            capabilities=capabilities, called=called,
         )
         record_event(session, opened.incident.id, EventKind.CALLER_SMS, at=now, phone=phone, body=body[:200])
         sms_ids = list(opened.sms_ids)

@@ -51,14 +51,21 @@ def configure_station(
     duty_phone: str | None = None,
     escalation_delays: str | None = None,
     max_group_size: int | None = None,
+    hotline_number: str | None = None,
     region: str = "CN",
 ) -> Station:
     """Create the station ``name`` if needed and apply the given changes.
 
+    ``hotline_number`` is the number this station's villagers dial ("" clears
+    it); a call or text to it belongs to this station.
+
     Raises:
-        StationError: The duty phone or delays are invalid.
+        StationError: The duty phone, hotline number or delays are invalid, or
+            another station already has that hotline number.
     """
     station = get_or_create_station(session, name)
+    if hotline_number is not None:
+        station.hotline_number = _own_hotline_number(session, station, hotline_number, region)
     if duty_phone is not None:
         from hotline.phones import PhoneError
 
@@ -73,6 +80,23 @@ def configure_station(
             raise StationError("group size limit must be between 2 and 250")
         station.max_group_size = max_group_size
     return station
+
+
+def _own_hotline_number(session: Session, station: Station, text: str, region: str) -> str | None:
+    """``text`` in E.164 if no other station has it; None for an empty ``text``."""
+    from hotline.phones import PhoneError
+
+    if not text.strip():
+        return None
+    try:
+        number = parse_phone(text, region).e164
+    except PhoneError as exc:
+        raise StationError(f"hotline number: {exc}") from None
+    # One number must lead to one station, or a stranger's call could not be routed.
+    holder = session.scalar(select(Station).where(Station.hotline_number == number, Station.id != station.id))
+    if holder is not None:
+        raise StationError(f"hotline number {number} already belongs to station {holder.name}")
+    return number
 
 
 def add_user(session: Session, username: str, password: str, station_name: str | None) -> User:

@@ -45,6 +45,10 @@
       link.textContent = (item.village || "—") + " / " + (item.group || "—");
       where.appendChild(link);
       if (item.is_drill) { where.appendChild(document.createTextNode(" ")); span(where, root.dataset.drill, "tag drill"); }
+      if (item.needs_station) {
+        where.appendChild(document.createTextNode(" "));
+        span(where, root.dataset.needsStation, "tag needs-station");
+      }
       var caller = cell(tr, (item.caller_name || "") + " ");
       span(caller, item.caller_phone, "muted");
       span(cell(tr), item.status_label, "tag " + item.status);

@@ -27,11 +27,12 @@ def incoming_sms() -> Response:
     settings = get_settings()
     sms = parsed(twilio.incoming_sms)
     sender = normalise_incoming(sms.sender, settings.default_region)
+    called = normalise_incoming(sms.called, settings.default_region) if sms.called else None
     session = db.session
     try:
         handled = handle_inbound_sms(
             session, settings, message_sid=sms.message_id, from_phone=sender, body=sms.text,
-            capabilities=get_carrier().capabilities,
+            capabilities=get_carrier().capabilities, called=called,
         )
         session.commit()
     except SQLAlchemyError:

@@ -114,7 +114,10 @@ def incoming_sms(form: Mapping[str, str]) -> IncomingSms:
     body = form.get("Body")
     if body is None:
         raise BadWebhook("missing Body")
-    return IncomingSms(message_id=message_id, sender=sender, text=body.replace("\x00", "")[:MAX_SMS_TEXT])
+    return IncomingSms(
+        message_id=message_id, sender=sender, text=body.replace("\x00", "")[:MAX_SMS_TEXT],
+        called=_field(form, "To", PHONE, required=False),
+    )
 
 
 def sms_report(form: Mapping[str, str]) -> DeliveryReport:

@@ -43,6 +43,8 @@ def board_json(entries: list[queries.BoardEntry]) -> list[dict[str, Any]]:
                 "caller_name": incident.caller_name,
                 "caller_phone": incident.caller_phone,
                 "is_drill": incident.is_drill,
+                # Only city-wide users see these: no station's staff will take it until one is assigned.
+                "needs_station": incident.station_id is None,
                 "status": str(incident.status),
                 "status_label": label(INCIDENT_STATUS_LABELS, str(incident.status)),
                 "escalation_level": incident.escalation_level,
