@@ -86,6 +86,13 @@ class Settings(BaseModel):
     twilio_api_base: str = Field("https://api.twilio.com", alias="HOTLINE_TWILIO_API_BASE")
     default_region: str = Field("CN", alias="HOTLINE_DEFAULT_REGION")
     escalation_delays: CsvInts = Field(DEFAULT_ESCALATION_DELAYS, alias="HOTLINE_ESCALATION_DELAYS")
+    # Past the last level, officers and duty line are called again this often (0: never).
+    escalation_repeat: int = Field(120, alias="HOTLINE_ESCALATION_REPEAT", ge=0, le=3600)
+    # Members who have not answered are called again this often, this many times (0 rounds: never).
+    recall_interval: int = Field(180, alias="HOTLINE_RECALL_INTERVAL", ge=5, le=3600)
+    recall_rounds: int = Field(3, alias="HOTLINE_RECALL_ROUNDS", ge=0, le=10)
+    # A caller whose call dropped before anyone accepted is called back after this many seconds.
+    callback_delay: int = Field(30, alias="HOTLINE_CALLBACK_DELAY", ge=5, le=600)
     notify_on_ack: Flag = Field(True, alias="HOTLINE_NOTIFY_ON_ACK")
     max_group_size: int = Field(10, alias="HOTLINE_MAX_GROUP_SIZE", ge=2, le=250)
     ring_timeout: int = Field(30, alias="HOTLINE_RING_TIMEOUT", ge=5, le=600)
@@ -96,6 +103,9 @@ class Settings(BaseModel):
     # A claim is only presumed orphaned once it has outlived the carrier's 10 s request timeout.
     claim_timeout: int = Field(30, alias="HOTLINE_CLAIM_TIMEOUT", ge=15, le=3600)
     language: str = Field("zh", alias="HOTLINE_LANGUAGE")
+    # A Twilio text-to-speech voice speaking HOTLINE_LANGUAGE; None picks the language's default.
+    # Checked against Twilio's list when the app starts (hotline/carriers/twilio/voices.py).
+    voice: OptionalStr = Field(None, alias="HOTLINE_VOICE")
     simulator_url: str = Field("http://127.0.0.1:5050", alias="HOTLINE_SIMULATOR_URL")
     simulator_auth_token: str = Field("hotline-simulator", alias="HOTLINE_SIMULATOR_AUTH_TOKEN")
     simulator_number: str = Field("+8657188880000", alias="HOTLINE_SIMULATOR_NUMBER")
@@ -175,11 +185,6 @@ class Settings(BaseModel):
         if value not in available_languages():
             raise ValueError(f"no templates for {value!r}; available: {', '.join(available_languages())}")
         return value
-
-    @property
-    def voice_language(self) -> str:
-        """The ``language`` attribute of ``<Say>`` for the configured templates."""
-        return {"zh": "zh-CN", "en": "en-US"}.get(self.language, self.language)
 
     @property
     def carrier(self) -> str:

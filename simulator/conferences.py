@@ -56,7 +56,7 @@ def join_conference(rt: Runtime, call: Call, noun: twiml.Conference, *, answer: 
     rt.record(call, "conference-join", name=room.name, conference_sid=room.sid, waiting=waiting)
     _post(rt, pending)
     if waiting and noun.wait_url:
-        _hear_wait_document(rt, call, noun)
+        _hear_wait_document(rt, call, noun, room)
 
     talk_for = None if (call.direction == INBOUND or call.manual) else call.script.talk_for
     leaves_when_alone = call.direction == INBOUND and not call.manual
@@ -125,15 +125,37 @@ def _post(rt: Runtime, pending: list[tuple[Room, str, Participant | None]]) -> N
         )
 
 
-def _hear_wait_document(rt: Runtime, call: Call, noun: twiml.Conference) -> None:
-    # Hold music loops on Twilio; one pass is enough to show what the caller hears.
+def _hear_wait_document(rt: Runtime, call: Call, noun: twiml.Conference, room: Room) -> None:
+    """Play the wait page until the conference starts, fetching it again each time it ends, as Twilio does.
+
+    A page without a ``<Pause>`` is played once (a loop with no time passing
+    would fetch it without end).
+    """
     if noun.wait_url is None:
         return
-    document = rt.fetch_twiml(call, noun.wait_url, noun.wait_method, rt.call_params(call), kind="conference-wait-url")
-    if document is None:
-        return
-    for verb in document.verbs:
-        if isinstance(verb, twiml.Say):
-            rt.record(call, "say", text=verb.text, language=verb.language, voice=verb.voice, hold=True)
-        elif isinstance(verb, twiml.Play):
-            rt.record(call, "play", url=verb.url, hold=True)
+
+    def started() -> bool:
+        return room.status != "init"
+
+    try:
+        while not started():
+            document = rt.fetch_twiml(
+                call, noun.wait_url, noun.wait_method, rt.call_params(call), kind="conference-wait-url"
+            )
+            if document is None:
+                return
+            paused = False
+            for verb in document.verbs:
+                if started():
+                    return
+                if isinstance(verb, twiml.Say):
+                    rt.record(call, "say", text=verb.text, language=verb.language, voice=verb.voice, hold=True)
+                elif isinstance(verb, twiml.Play):
+                    rt.record(call, "play", url=verb.url, hold=True)
+                elif isinstance(verb, twiml.Pause):
+                    paused = True
+                    rt.wait(started, verb.length, call=call)
+            if not paused:
+                return
+    except CallGone:
+        return  # the caller hung up while waiting; the conference code below sees it

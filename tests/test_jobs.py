@@ -509,16 +509,20 @@ def test_worker_runs_escalation_checks_and_their_notifications(session, settings
 
     officers = {m.phone for m in opened.incident.group.members if m.role in (Role.OFFICER, Role.ASSISTANT)}
     duty = "+861088880000"
-    assert {(r["kind"], r["to"]) for r in carrier.sent if r["to"] != duty} == {
+    caller = opened.incident.caller_phone
+    assert {(r["kind"], r["to"]) for r in carrier.sent if r["to"] not in (duty, caller)} == {
         (k, p) for k in ("sms", "call") for p in officers
     }
     assert [(r["kind"], r["to"]) for r in carrier.sent if r["to"] == duty] == [("call", duty), ("sms", duty)]
+    # The caller is told when the station's duty line has their alert.
+    assert [(r["kind"], r["to"]) for r in carrier.sent if r["to"] == caller] == [("sms", caller)]
     _fresh(session)
     incident = session.get(Incident, incident_id)
     assert incident.escalation_level == 2
     escalations = session.scalars(select(Notification).where(Notification.purpose == "escalation")).all()
     assert len(escalations) == 6 and all(n.status == "queued" for n in escalations)
-    assert queue.scheduled_job_registry.get_job_ids() == []
+    # Never silent: past the duty line, the officers and the duty line are called again later.
+    assert queue.scheduled_job_registry.get_job_ids() == [f"escalation-{incident_id}-3"]
 
 
 def test_escalation_check_retried_after_a_redis_failure_finishes_the_work(

@@ -33,7 +33,7 @@ from hotline.db import rows_changed
 from hotline.extensions import queues
 from hotline.models import EventKind, Incident, IncidentStatus, Notification, utcnow
 from hotline.parked_calls import parked_calls, unpark
-from hotline.services.escalation import DUTY_LINE, first_check, next_check
+from hotline.services.escalation import next_check
 from hotline.services.incidents import open_incident
 from hotline.services.outbox import (
     dispatch_work,
@@ -140,7 +140,6 @@ def sweep_outbox() -> str:
             select(Incident).where(
                 Incident.status == IncidentStatus.OPEN,
                 Incident.unregistered.is_(False),
-                Incident.escalation_level < DUTY_LINE,
             )
         ).all()
         for incident in open_incidents:
@@ -201,7 +200,7 @@ def record_parked_calls(ctx: JobContext) -> int:
             log.warning("parked calls wait: the database still fails (%s)", exc)
             break
         if opened.created:
-            dispatch_work(queues.queue(), opened.work(first_check(ctx.settings, opened.incident)))
+            dispatch_work(queues.queue(), opened.work(ctx.settings))
             recorded += 1
         unpark(connection, call)
     return recorded

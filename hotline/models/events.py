@@ -69,7 +69,14 @@ class EventKind(enum.StrEnum):
     CALLER_TOLD_NOBODY_ANSWERED = "caller_told_nobody_answered"
     CALLER_HUNG_UP = "caller_hung_up"  # the caller's own call ended
     CALLER_SMS = "caller_sms"  # the caller texted the hotline while the incident was open
+    BACKUP_NOTIFIED = "backup_notified"  # a member's own number failed: their backup number rung or texted
     CLOSED = "closed"  # station staff reviewed and closed it
+    ACCEPTANCE_COUNTED = "acceptance_counted"  # one more responder, the group needs more before it is covered
+    TAKEN = "taken"  # a member of station staff took the incident in hand from the console
+    MEMBERS_RECALLED = "members_recalled"  # members who had not answered were called again
+    CALLER_CALLED_BACK = "caller_called_back"  # the caller's call dropped: the service calls them back
+    CALLER_CANCELLED = "caller_cancelled"  # the caller pressed 9: a misdial, everyone told
+    CALLER_STILL_NEEDS_HELP = "caller_still_needs_help"  # the caller pressed 1 when called back
 
     # --- delivery log: one row per status change of a notification -------------
     SMS_PENDING = "sms_pending"

@@ -33,6 +33,10 @@ class Purpose(enum.StrEnum):
     ESCALATION = "escalation"  # to officers/assistant, then the duty line
     HELP = "help"  # answer to a reply that was not understood
     RECEIPT = "receipt"  # answer to a reply that came too late to matter
+    RECALL = "recall"  # a member who had not answered, called again
+    CALLER_CHECK = "caller_check"  # a call back to a caller whose call dropped: still need help?
+    TAKEN_NOTICE = "taken_notice"  # to the caller and group: station staff have taken charge
+    CANCEL_NOTICE = "cancel_notice"  # to everyone alerted: a misdial, nobody need come
 
 
 class Answer(enum.StrEnum):

@@ -26,7 +26,14 @@ TITLES: dict[EventKind, str] = {
     EventKind.CALLER_TOLD_NOBODY_ANSWERED: N_("Caller told nobody answered"),
     EventKind.CALLER_HUNG_UP: N_("Caller's call ended"),
     EventKind.CALLER_SMS: N_("Caller sent an SMS"),
+    EventKind.BACKUP_NOTIFIED: N_("Own number unreachable: backup number alerted"),
     EventKind.CLOSED: N_("Closed by station"),
+    EventKind.ACCEPTANCE_COUNTED: N_("Responder counted; more needed"),
+    EventKind.TAKEN: N_("Taken in hand by station staff"),
+    EventKind.MEMBERS_RECALLED: N_("Members called again"),
+    EventKind.CALLER_CALLED_BACK: N_("Call dropped: calling the caller back"),
+    EventKind.CALLER_CANCELLED: N_("Caller cancelled: misdial"),
+    EventKind.CALLER_STILL_NEEDS_HELP: N_("Caller still needs help"),
     EventKind.SMS_PENDING: N_("SMS waiting to send"),
     EventKind.SMS_CLAIMED: N_("SMS being handed to the carrier"),
     EventKind.SMS_ACCEPTED: N_("SMS accepted by the carrier"),
@@ -72,6 +79,10 @@ PURPOSES: dict[str, str] = {
     Purpose.ESCALATION.value: N_("Escalation"),
     Purpose.HELP.value: N_("Reply help"),
     Purpose.RECEIPT.value: N_("Late reply receipt"),
+    Purpose.RECALL.value: N_("Called again"),
+    Purpose.CALLER_CHECK.value: N_("Call back to the caller"),
+    Purpose.TAKEN_NOTICE.value: N_("Station has taken charge"),
+    Purpose.CANCEL_NOTICE.value: N_("Cancelled: misdial"),
 }
 # Who a level reaches; a caller connected at stage 0 talked with the group.
 LEVELS: dict[int, str] = {0: N_("The group"), 1: N_("Officers"), 2: N_("Duty line")}
@@ -93,3 +104,6 @@ ACKNOWLEDGED_BY_SMS = N_("%(name)s (by SMS)")
 ESCALATED_TO = N_("Level %(level)s, %(who)s: %(people)s")
 TALK_TIME = N_("%(seconds)s s on the line")
 ERROR = N_("error")
+
+ACCEPTED_OF = N_("%(accepted)s of %(needed)s needed have accepted")
+RECALLED = N_("round %(round)s: %(count)s members")

@@ -109,6 +109,15 @@ def event_detail(kind: str, values: Mapping[str, Any], language: str) -> str:
         return " · ".join(str(part) for part in parts if part)
     if known == EventKind.CALLER_TOLD_NOBODY_ANSWERED:
         return ""
+    if known == EventKind.ACCEPTANCE_COUNTED:
+        count = text(labels.ACCEPTED_OF) % {"accepted": values.get("accepted", 0), "needed": values.get("needed", 0)}
+        return " · ".join(part for part in (str(values.get("name") or ""), count) if part)
+    if known == EventKind.TAKEN:
+        return str(values.get("by", ""))
+    if known == EventKind.MEMBERS_RECALLED:
+        return text(labels.RECALLED) % {"round": values.get("round", 0), "count": len(values.get("phones", []))}
+    if known in (EventKind.CALLER_CALLED_BACK, EventKind.CALLER_CANCELLED, EventKind.CALLER_STILL_NEEDS_HELP):
+        return str(values.get("phone", ""))
     # The delivery log, and kinds this code does not know: who, why, what went wrong.
     purpose = _label(text, labels.PURPOSES, values.get("purpose")) if values.get("purpose") else ""
     error = f"{text(labels.ERROR)} {values['error_code']}" if values.get("error_code") else ""

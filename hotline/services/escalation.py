@@ -26,7 +26,7 @@ from config.settings import Settings
 from hotline.carriers.base import DeliveryStatus
 from hotline.db import rows_changed
 from hotline.models import Channel, EventKind, Incident, IncidentStatus, Member, Notification, Purpose, Role, utcnow
-from hotline.services.messages import compose
+from hotline.services.messages import compose, escalation_wording
 from hotline.services.outbox import (
     INCIDENT,
     EscalationCheck,
@@ -39,6 +39,8 @@ from hotline.services.timeline import record_event
 
 OFFICERS = 1  # the group's community officer(s) and police assistant
 DUTY_LINE = 2  # the station's duty line
+# Past the last level, the officers and the duty line are called again every
+# HOTLINE_ESCALATION_REPEAT seconds until someone accepts or staff take the incident.
 
 
 def escalation_delays(settings: Settings, incident: Incident) -> tuple[int, ...]:
@@ -48,22 +50,47 @@ def escalation_delays(settings: Settings, incident: Incident) -> tuple[int, ...]
     return settings.escalation_delays
 
 
-def due_at(incident: Incident, delays: tuple[int, ...], level: int) -> datetime:
-    """When ``level`` falls due: each delay counts from the previous level."""
-    return incident.opened_at + timedelta(seconds=sum(delays[:level]))
+def last_level(delays: tuple[int, ...]) -> int:
+    """The highest level with recipients of its own: the duty line, or fewer if fewer delays are set."""
+    return min(len(delays), DUTY_LINE)
 
 
-def needs_escalation(incident: Incident, level: int, delays: tuple[int, ...], now: datetime) -> bool:
+def due_at(incident: Incident, delays: tuple[int, ...], level: int, repeat: int = 0) -> datetime:
+    """When ``level`` falls due: each delay counts from the previous level.
+
+    Levels past the last are repeats, ``repeat`` seconds apart.
+    """
+    last = last_level(delays)
+    if level <= last:
+        return incident.opened_at + timedelta(seconds=sum(delays[:level]))
+    return incident.opened_at + timedelta(seconds=sum(delays[:last]) + (level - last) * repeat)
+
+
+def level_exists(delays: tuple[int, ...], level: int, repeat: int = 0) -> bool:
+    """Whether ``level`` can fire: a configured level, or any repeat when repeats are on."""
+    last = last_level(delays)
+    return 1 <= level <= last or (last >= 1 and level > last and repeat > 0)
+
+
+def is_repeat(delays: tuple[int, ...], level: int) -> bool:
+    """Whether ``level`` calls the officers and the duty line again, past the last level."""
+    return level > last_level(delays)
+
+
+def needs_escalation(
+    incident: Incident, level: int, delays: tuple[int, ...], now: datetime, repeat: int = 0
+) -> bool:
     """Whether ``level`` should fire now (pure: reads only the incident row).
 
     It fires only while nobody has acknowledged, only right after the level
-    below it, only if that level exists, and never before it is due.
+    below it, only if that level exists (past the duty line only as a repeat,
+    when repeats are on), and never before it is due.
     """
     return (
         incident.status == IncidentStatus.OPEN
-        and 1 <= level <= min(len(delays), DUTY_LINE)
+        and level_exists(delays, level, repeat)
         and incident.escalation_level == level - 1
-        and now >= due_at(incident, delays, level)
+        and now >= due_at(incident, delays, level, repeat)
     )
 
 
@@ -77,7 +104,12 @@ class Escalated:
 
 
 def recipients(incident: Incident, level: int) -> list[tuple[str, Member | None, str]]:
-    """``(phone, member, name)`` to alert at ``level``."""
+    """``(phone, member, name)`` to alert at ``level``; a repeat alerts the officers and the duty line."""
+    if level > DUTY_LINE:
+        seen: dict[str, tuple[str, Member | None, str]] = {}
+        for person in recipients(incident, OFFICERS) + recipients(incident, DUTY_LINE):
+            seen.setdefault(person[0], person)
+        return list(seen.values())
     if level == OFFICERS:
         if incident.group is None:
             return []
@@ -105,11 +137,16 @@ def escalate(
     """
     now = now or utcnow()
     delays = escalation_delays(settings, incident)
-    if incident.status == IncidentStatus.OPEN and incident.escalation_level == level - 1 and level <= len(delays):
-        remaining = (due_at(incident, delays, level) - now).total_seconds()
+    repeat = settings.escalation_repeat
+    if (
+        incident.status == IncidentStatus.OPEN
+        and incident.escalation_level == level - 1
+        and level_exists(delays, level, repeat)
+    ):
+        remaining = (due_at(incident, delays, level, repeat) - now).total_seconds()
         if remaining > 0:
             return Escalated(fired=False, next_level=level, next_delay=remaining)
-    if not needs_escalation(incident, level, delays, now):
+    if not needs_escalation(incident, level, delays, now, repeat):
         return Escalated(fired=False)
     won = rows_changed(
         session,
@@ -125,13 +162,17 @@ def escalate(
     if not won:
         return Escalated(fired=False)
     session.refresh(incident)
-    minutes = max(1, round((now - incident.opened_at).total_seconds() / 60))
-    message = compose(settings, incident, "sms_escalation", minutes=minutes)
+    # The text says how long the level waited for (its due time, not a late check's) and who was tried.
+    waited = (due_at(incident, delays, level) - incident.opened_at).total_seconds()
+    template, wording = escalation_wording(settings, incident, "sms", level, waited)
+    message = compose(settings, incident, template, **wording)
     result = Escalated(fired=True)
     people = recipients(incident, level)
     in_transfer = _escalation_calls(session, incident, in_transfer=True)
+    repeating = is_repeat(delays, level)
     for phone, member, name in people:
-        if member is None or member.reachable_by_sms:
+        # A repeat calls again; the texts of the levels before it said everything already.
+        if not repeating and (member is None or member.reachable_by_sms):
             sms = add_notification(
                 session, incident, phone=phone, channel=Channel.SMS, purpose=Purpose.ESCALATION,
                 key=str(level), member=member, name=name, message=message, level=level,
@@ -147,14 +188,42 @@ def escalate(
         )
         session.flush()
         result.call_ids.append(call.id)
+    station = incident.station
+    if (
+        level == DUTY_LINE
+        and station is not None
+        and station.duty_phone
+        and incident.caller is not None
+        and incident.caller.reachable_by_sms
+    ):
+        result.sms_ids.append(_tell_caller_station_alerted(session, settings, incident, level))
     record_event(
         session, incident.id, EventKind.ESCALATED, at=now, level=level,
         recipients=[{"phone": phone, "name": name} for phone, _, name in people],
+        **({"repeat": level - last_level(delays)} if repeating else {}),
     )
-    if level < min(len(delays), DUTY_LINE):
-        result.next_level = level + 1
-        result.next_delay = max(0.0, (due_at(incident, delays, level + 1) - now).total_seconds())
+    _schedule_next(result, incident, delays, repeat, level, now)
     return result
+
+
+def _schedule_next(
+    result: Escalated, incident: Incident, delays: tuple[int, ...], repeat: int, level: int, now: datetime
+) -> None:
+    if level_exists(delays, level + 1, repeat):
+        result.next_level = level + 1
+        result.next_delay = max(0.0, (due_at(incident, delays, level + 1, repeat) - now).total_seconds())
+
+
+def _tell_caller_station_alerted(session: Session, settings: Settings, incident: Incident, level: int) -> int:
+    """The caller learns the station has their alert, when its last level fires."""
+    assert incident.caller is not None
+    notice = add_notification(
+        session, incident, phone=incident.caller.phone, channel=Channel.SMS, purpose=Purpose.CONFIRMATION,
+        key=f"station-{level}", member=incident.caller, level=level,
+        message=compose(settings, incident, "sms_caller_station_alerted"),
+    )
+    session.flush()
+    return notice.id
 
 
 def resume_escalation(
@@ -172,7 +241,7 @@ def resume_escalation(
     unsent = session.execute(
         select(Notification.id, Notification.channel).where(
             Notification.incident_id == incident.id,
-            Notification.purpose == Purpose.ESCALATION,
+            Notification.purpose.in_((Purpose.ESCALATION, Purpose.CONFIRMATION)),
             Notification.escalation_level == level,
             Notification.via_dial.is_(False),
             Notification.status == "pending",
@@ -183,10 +252,7 @@ def resume_escalation(
         sms_ids=[id_ for id_, channel in unsent if channel == Channel.SMS],
         call_ids=[id_ for id_, channel in unsent if channel == Channel.CALL],
     )
-    delays = escalation_delays(settings, incident)
-    if level < min(len(delays), DUTY_LINE):
-        result.next_level = level + 1
-        result.next_delay = max(0.0, (due_at(incident, delays, level + 1) - now).total_seconds())
+    _schedule_next(result, incident, escalation_delays(settings, incident), settings.escalation_repeat, level, now)
     return result
 
 
@@ -277,9 +343,9 @@ def next_check(settings: Settings, incident: Incident) -> DueCheck | None:
         return None
     delays = escalation_delays(settings, incident)
     level = incident.escalation_level + 1
-    if level > min(len(delays), DUTY_LINE):
+    if not level_exists(delays, level, settings.escalation_repeat):
         return None
-    return DueCheck(level=level, due=due_at(incident, delays, level))
+    return DueCheck(level=level, due=due_at(incident, delays, level, settings.escalation_repeat))
 
 
 class TransferTo(enum.StrEnum):
@@ -352,3 +418,17 @@ def plan_transfer(
 
 # The dedupe round of the officers' calls placed in the caller's own transfer.
 TRANSFER_KEY = "transfer"
+
+
+def escalation_prompt(settings: Settings, incident: Incident, notification: Notification) -> tuple[str, dict[str, str]]:
+    """The screening prompt of an escalation call: its template, and how long and who was tried.
+
+    An officer rung in the caller's own transfer hears how long the caller
+    had waited when the transfer began; an escalation call, its level's delay.
+    """
+    level = max(notification.escalation_level, OFFICERS)
+    if notification.via_dial and notification.created_at is not None:
+        waited = (notification.created_at - incident.opened_at).total_seconds()
+    else:
+        waited = (due_at(incident, escalation_delays(settings, incident), level) - incident.opened_at).total_seconds()
+    return escalation_wording(settings, incident, "voice_screen", level, waited)

@@ -22,11 +22,10 @@ from hotline.models import (
     utcnow,
 )
 from hotline.services.delivery import mark_opted_out
-from hotline.services.escalation import first_check
 from hotline.services.incidents import Opened, find_caller, open_incident
 from hotline.services.messages import compose, compose_plain
 from hotline.services.outbox import Work, add_notification
-from hotline.services.replies import Keyword, parse_keyword, parse_reply
+from hotline.services.replies import Keyword, is_bare_answer, parse_keyword, parse_reply
 from hotline.services.responses import member_for, record_response
 from hotline.services.timeline import record_event
 
@@ -48,10 +47,11 @@ class Handled:
 
     def work(self, settings: Settings) -> Work:
         """What to enqueue after commit, with the first escalation check of an incident it opened."""
-        escalation = None
+        work = Work(sms_ids=list(self.sms_ids), call_ids=list(self.call_ids))
         if self.opened is not None and self.opened.created:
-            escalation = first_check(settings, self.opened.incident)
-        return Work(sms_ids=list(self.sms_ids), call_ids=list(self.call_ids), escalation=escalation)
+            opening = self.opened.work(settings)
+            work.escalation, work.later = opening.escalation, opening.later
+        return work
 
 
 def open_incident_alerting(session: Session, phone: str, now: datetime) -> Incident | None:
@@ -171,6 +171,9 @@ def _classify(
         )
         return Handled(handled_as="reply", incident=alerted_by, sms_ids=recorded.sms_ids)
 
+    if answer is not None and not is_bare_answer(body):
+        # Nobody is waiting for this sender's answer: a sentence is read as what it says.
+        answer = None
     own = _own_open_incident(session, phone, now)
     if own is not None:
         record_event(session, own.id, EventKind.CALLER_SMS, at=now, phone=phone, body=body[:200])

@@ -28,8 +28,10 @@ from hotline.models import (
     Station,
     utcnow,
 )
+from hotline.services.escalation import first_check
 from hotline.services.messages import compose
-from hotline.services.outbox import EscalationCheck, Work, add_notification
+from hotline.services.outbox import Work, add_notification
+from hotline.services.recall import first_recall
 from hotline.services.timeline import record_event
 
 
@@ -53,9 +55,14 @@ class Opened:
     sms_ids: list[int] = field(default_factory=list)
     call_ids: list[int] = field(default_factory=list)
 
-    def work(self, escalation: EscalationCheck | None = None) -> Work:
-        """What to enqueue after commit: the texts, REST calls and a first escalation check."""
-        return Work(sms_ids=list(self.sms_ids), call_ids=list(self.call_ids), escalation=escalation)
+    def work(self, settings: Settings) -> Work:
+        """What to enqueue after commit: the texts and REST calls, the first escalation check and,
+        for a new incident, the first round of calling again."""
+        work = Work(sms_ids=list(self.sms_ids), call_ids=list(self.call_ids))
+        if self.created:
+            work.escalation = first_check(settings, self.incident)
+            work.later = first_recall(settings, self.incident).later
+        return work
 
 
 def find_caller(session: Session, phone: str) -> Member | None:

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SEND_SMS_JOB = "workers.jobs.send_sms"
 PLACE_CALL_JOB = "workers.jobs.place_call"
 CHECK_ESCALATION_JOB = "workers.jobs.check_escalation"
+RECALL_MEMBERS_JOB = "workers.followups.recall_members"
+CALL_BACK_CALLER_JOB = "workers.followups.call_back_caller"
 
 # Seconds between retries of a transient carrier failure (throttling, the carrier's failures, timeouts).
 RETRY_INTERVALS = [2, 5, 15, 30, 60, 120, 300]
@@ -114,6 +116,16 @@ class EscalationCheck:
     tag: str = ""
 
 
+@dataclass(frozen=True)
+class Later:
+    """A follow-up job to run after ``delay`` seconds, under a deterministic id."""
+
+    job: str
+    args: tuple[int, ...]
+    delay: float
+    job_id: str
+
+
 @dataclass
 class Work:
     """What to enqueue once the rows it names are committed."""
@@ -121,9 +133,37 @@ class Work:
     sms_ids: list[int] = field(default_factory=list)
     call_ids: list[int] = field(default_factory=list)
     escalation: EscalationCheck | None = None
+    later: list[Later] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.sms_ids or self.call_ids or self.escalation)
+        return bool(self.sms_ids or self.call_ids or self.escalation or self.later)
+
+    def __add__(self, other: Work) -> Work:
+        return Work(
+            sms_ids=self.sms_ids + other.sms_ids,
+            call_ids=self.call_ids + other.call_ids,
+            escalation=self.escalation or other.escalation,
+            later=self.later + other.later,
+        )
+
+
+def recall_later(incident_id: int, round_: int, delay: float) -> Later:
+    """Call the members who have not answered again, round ``round_``, after ``delay`` seconds."""
+    return Later(RECALL_MEMBERS_JOB, (incident_id, round_), delay, f"recall-{incident_id}-{round_}")
+
+
+def call_back_later(incident_id: int, delay: float) -> Later:
+    """Call a caller whose call dropped back, once, after ``delay`` seconds."""
+    return Later(CALL_BACK_CALLER_JOB, (incident_id,), delay, f"callback-{incident_id}")
+
+
+def schedule_later(queue: Queue, later: Later) -> None:
+    """Enqueue a follow-up job to run after its delay (needs a worker running RQ's scheduler)."""
+    options = _options(later.job_id)
+    if later.delay <= 0:
+        queue.enqueue(later.job, *later.args, **options)
+    else:
+        queue.enqueue_in(timedelta(seconds=later.delay), later.job, *later.args, **options)
 
 
 def retry_policy() -> Retry:
@@ -190,6 +230,8 @@ def dispatch_work(queue: Queue, work: Work) -> None:
         redis.exceptions.RedisError: Redis is unreachable; the sweeper finds the rows.
     """
     dispatch(queue, sms_ids=work.sms_ids, call_ids=work.call_ids, escalation=work.escalation)
+    for later in work.later:
+        schedule_later(queue, later)
 
 
 def dispatch_from_request(queue_factory: Callable[[], Queue], work: Work) -> bool:

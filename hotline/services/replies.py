@@ -31,6 +31,8 @@ _NUMBER = re.compile(r"\d+")
 _LATIN_WORD = re.compile(r"[a-z]+")
 # Stands in for a blanked-out saying so the words on either side do not join.
 _GAP = "|"
+# The longest text taken for a bare answer from someone no alert is waiting for.
+BARE_ANSWER_CHARS = 3
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,16 @@ def parse_reply(body: str) -> Answer | None:
     ):
         return Answer.ACCEPT
     return None
+
+
+def is_bare_answer(body: str) -> bool:
+    """Whether ``body`` is nothing but a short answer ("1", "收到", "OK", "去不了").
+
+    From someone no alert is waiting for, such a text is a stray reply and is
+    ignored; anything longer is read as what it says (a call for help).
+    """
+    letters = _letters(body).replace(" ", "")
+    return parse_reply(body) is not None and len(letters) <= BARE_ANSWER_CHARS
 
 
 def parse_keyword(body: str) -> Keyword | None:

@@ -110,11 +110,28 @@ def record_response(
     recorded = Recorded(response=response)
     if answer != Answer.ACCEPT:
         return recorded
+    accepted = _count_acceptance(session, incident, response)
+    if accepted is None:
+        # Covered already (or closed): logged, and nobody is told again.
+        return recorded
+    needed = required_acceptances(incident)
+    if accepted < needed:
+        record_event(
+            session, incident.id, EventKind.ACCEPTANCE_COUNTED, at=now, member_id=response.member_id,
+            name=response.responder_name or phone, accepted=accepted, needed=needed,
+        )
+        if settings.notify_on_ack:
+            recorded.sms_ids = _tell_the_others(session, settings, incident, response, accepted=accepted)
+        return recorded
     won = rows_changed(
         session,
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == IncidentStatus.OPEN)
-        .values(status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by_id=response.member_id)
+        .values(
+            status=IncidentStatus.ACKNOWLEDGED,
+            acknowledged_at=now,
+            acknowledged_by_id=_first_acceptor(session, incident),
+        )
         .execution_options(synchronize_session=False)
     )
     if not won:
@@ -123,16 +140,66 @@ def record_response(
     recorded.acknowledged = True
     record_event(
         session, incident.id, EventKind.ACKNOWLEDGED, at=now, member_id=response.member_id,
-        name=response.responder_name or phone, channel=str(channel),
+        name=response.responder_name or phone, channel=str(channel), accepted=accepted, needed=needed,
     )
     if settings.notify_on_ack:
-        recorded.sms_ids = _tell_the_others(session, settings, incident, response)
+        recorded.sms_ids = _tell_the_others(session, settings, incident, response, accepted=accepted)
     return recorded
 
 
-def _tell_the_others(session: Session, settings: Settings, incident: Incident, response: Response) -> list[int]:
-    """One SMS to everyone else who was alerted, and to the caller."""
-    message = compose(settings, incident, "sms_ack_notice", responder=response.responder_name or response.phone)
+def required_acceptances(incident: Incident) -> int:
+    """How many members must accept before the alert is covered: the group's minimum, at least one."""
+    return max(1, incident.group.min_acceptances) if incident.group is not None else 1
+
+
+def _count_acceptance(session: Session, incident: Incident, response: Response) -> int | None:
+    """Count this acceptance once per number; the new count, or None once the incident is not open.
+
+    The increment is one conditional UPDATE, so two members accepting at the
+    same moment are both counted and only one of them can cover the alert.
+    """
+    again = session.scalar(
+        select(Response.id).where(
+            Response.incident_id == incident.id,
+            Response.phone == response.phone,
+            Response.answer == Answer.ACCEPT,
+            Response.id != response.id,
+        ).limit(1)
+    )
+    if again is not None:
+        return None
+    return session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.status == IncidentStatus.OPEN)
+        .values(accepted_count=Incident.accepted_count + 1)
+        .returning(Incident.accepted_count)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+
+
+def _first_acceptor(session: Session, incident: Incident) -> int | None:
+    return session.scalar(
+        select(Response.member_id)
+        .where(Response.incident_id == incident.id, Response.answer == Answer.ACCEPT)
+        .order_by(Response.received_at, Response.id)
+        .limit(1)
+    )
+
+
+def _tell_the_others(
+    session: Session, settings: Settings, incident: Incident, response: Response, *, accepted: int
+) -> list[int]:
+    """One SMS to everyone else who was alerted, and to the caller, saying who is coming.
+
+    When the group needs more than one responder, the text says how many have
+    accepted so far.
+    """
+    needed = required_acceptances(incident)
+    responder = response.responder_name or response.phone
+    if needed > 1:
+        message = compose(settings, incident, "sms_ack_progress", responder=responder, accepted=accepted, needed=needed)
+    else:
+        message = compose(settings, incident, "sms_ack_notice", responder=responder)
     alerted = session.scalars(
         select(Notification).where(
             Notification.incident_id == incident.id,
@@ -148,7 +215,7 @@ def _tell_the_others(session: Session, settings: Settings, incident: Incident, r
     notices = [
         add_notification(
             session, incident, phone=phone, channel=Channel.SMS, purpose=Purpose.ACK_NOTICE,
-            key="0", member=source.member, name=source.recipient_name, message=message,
+            key=f"ack-{response.id}", member=source.member, name=source.recipient_name, message=message,
         )
         for phone, source in recipients.items()
         if source.member is None or not source.member.opted_out

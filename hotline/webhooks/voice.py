@@ -24,7 +24,15 @@ from hotline.extensions import db, get_carrier, get_settings, queues
 from hotline.models import Answer, Channel, EventKind, Incident, IncidentStatus, Notification, Purpose, RingMode, utcnow
 from hotline.parked_calls import park_call
 from hotline.phones import normalise_incoming
-from hotline.services.escalation import DUTY_LINE, TransferTo, first_check, plan_transfer
+from hotline.services.caller import (
+    CANCEL_KEY,
+    STILL_NEED_HELP_KEY,
+    after_caller_hung_up,
+    cancel_as_misdial,
+    status_text,
+    still_needs_help,
+)
+from hotline.services.escalation import DUTY_LINE, TransferTo, escalation_prompt, plan_transfer
 from hotline.services.incidents import Opened, open_incident
 from hotline.services.messages import incident_values, render_for
 from hotline.services.outbox import dispatch_from_request
@@ -44,11 +52,19 @@ def _twiml(response: VoiceResponse) -> Response:
 
 
 def fallback_twiml(settings: Settings) -> VoiceResponse:
-    """What a caller hears when the service cannot read its database."""
-    text = render(settings.language, "voice_fallback")
+    """What a caller hears when the service cannot read its database.
+
+    Without ``HOTLINE_FALLBACK_PHONE`` nobody can be put through, so no
+    transfer is promised; and when the duty line does not answer, the caller
+    is not told the station has the alert (it may not be recorded yet).
+    """
+    language = settings.language
     if settings.fallback_phone:
-        return twiml.transfer(settings, text, settings.fallback_phone)
-    return twiml.say_and_hangup(settings, text)
+        return twiml.transfer(
+            settings, render(language, "voice_fallback"), settings.fallback_phone,
+            unanswered=render(language, "voice_fallback_unanswered"),
+        )
+    return twiml.say_and_hangup(settings, render(language, "voice_fallback_nobody"))
 
 
 @bp.post("/voice")
@@ -100,7 +116,7 @@ def open_and_ring(
         session.rollback()
         raise
     if opened.created:
-        dispatch_from_request(queues.queue, opened.work(first_check(settings, opened.incident)))
+        dispatch_from_request(queues.queue, opened.work(settings))
     return _answer_caller(session, settings, opened)
 
 
@@ -124,11 +140,30 @@ def _answer_caller(session: Session, settings: Settings, opened: Opened) -> Voic
         duty = (incident.station.duty_phone if incident.station else None) or settings.fallback_phone
         if duty:
             return twiml.transfer(settings, render(settings.language, "voice_unregistered"), duty)
-        return twiml.say_and_hangup(settings, render(settings.language, "voice_nobody"))
+        # No duty line to put them through to: promise no transfer.
+        return twiml.say_and_hangup(settings, render(settings.language, "voice_unregistered_nobody"))
+    return _ring_group(session, settings, opened, cancel=_cancel_hint(settings, incident))
+
+
+def _cancel_hint(settings: Settings, incident: Incident) -> twiml.CancelHint:
+    return twiml.CancelHint(
+        text=render(settings.language, "voice_caller_cancel_hint"),
+        action=callback_url(settings, "/twilio/voice/caller-key", incident=incident.id),
+    )
+
+
+def _ring_group(
+    session: Session, settings: Settings, opened: Opened, *, cancel: twiml.CancelHint | None
+) -> VoiceResponse:
+    """The caller's call rings the group: one ring group, or a conference the members are called into."""
+    incident = opened.incident
+    assert incident.group is not None
     if incident.group.ring_mode == RingMode.CONFERENCE or not get_carrier().capabilities.ring_group:
         return twiml.join_conference(
             settings, incident.conference_name, caller=True,
-            text=render(settings.language, "voice_caller_conference"),
+            text=render(settings.language, "voice_caller_conference") if cancel else None,
+            wait_url=callback_url(settings, "/twilio/voice/caller-wait", incident=incident.id),
+            cancel=cancel,
         )
     legs = _dial_legs(session, opened)
     if not legs:
@@ -139,7 +174,39 @@ def _answer_caller(session: Session, settings: Settings, opened: Opened) -> Voic
         legs=legs,
         action=callback_url(settings, "/twilio/voice/dial-result", incident=incident.id, stage=0),
         caller_id=settings.hotline_number,
+        cancel=cancel,
     )
+
+
+@bp.post("/voice/caller-key")
+@twilio_signed
+def caller_key() -> Response:
+    """The caller keyed during the greeting: 9 cancels a misdial; any other key goes on ringing."""
+    settings = get_settings()
+    press = parsed(twilio.key_press)
+    incident = db.session.get(Incident, query_id("incident"))
+    if incident is None:
+        return _twiml(twiml.hangup())
+    if press.digits[:1] == CANCEL_KEY:
+        work = cancel_as_misdial(db.session, settings, incident)
+        db.session.commit()
+        dispatch_from_request(queues.queue, work)
+        return _twiml(twiml.say_and_hangup(settings, render(settings.language, "voice_caller_cancelled")))
+    if incident.status != IncidentStatus.OPEN or incident.group is None:
+        return _twiml(twiml.hangup())
+    return _twiml(_ring_group(db.session, settings, Opened(incident=incident, created=False), cancel=None))
+
+
+@bp.post("/voice/caller-wait")
+@twilio_signed
+def caller_wait() -> Response:
+    """What the caller hears while waiting in the conference, fetched again after each pause."""
+    settings = get_settings()
+    parsed(twilio.answered_call)
+    incident = db.session.get(Incident, query_id("incident"))
+    if incident is None:
+        return _twiml(twiml.hangup())
+    return _twiml(twiml.waiting(settings, status_text(db.session, settings, incident)))
 
 
 @bp.post("/voice/dial-result")
@@ -169,13 +236,16 @@ def _transfer(session: Session, settings: Settings, incident: Incident, *, stage
     session.commit()
     language = settings.language
     action = callback_url(settings, "/twilio/voice/dial-result", incident=incident.id, stage=transfer.stage)
+    status = status_text(session, settings, incident, waiting=False)
     if transfer.to == TransferTo.OFFICERS:
         return twiml.ring_all(
-            settings, greeting=render(language, "voice_transfer_officer"), legs=transfer.legs,
+            settings, greeting=status + render(language, "voice_transfer_officer"), legs=transfer.legs,
             action=action, caller_id=settings.hotline_number,
         )
     if transfer.to == TransferTo.DUTY_LINE and transfer.phone:
-        return twiml.transfer(settings, render(language, "voice_transfer_duty"), transfer.phone, action=action)
+        return twiml.transfer(
+            settings, status + render(language, "voice_transfer_duty"), transfer.phone, action=action
+        )
     return twiml.say_and_hangup(settings, render(language, "voice_nobody"))
 
 
@@ -193,8 +263,12 @@ def screen() -> Response:
     settings = get_settings()
     parsed(twilio.answered_call)
     notification, incident = _notification_and_incident()
-    template = "voice_screen_escalation" if notification.purpose == Purpose.ESCALATION else "voice_screen"
-    return _twiml(twiml.screen(settings, render_for(settings, incident, template), notification.id))
+    template, values = (
+        escalation_prompt(settings, incident, notification)
+        if notification.purpose == Purpose.ESCALATION
+        else ("voice_caller_check" if notification.purpose == Purpose.CALLER_CHECK else "voice_screen", {})
+    )
+    return _twiml(twiml.screen(settings, render_for(settings, incident, template, **values), notification.id))
 
 
 @bp.post("/voice/screen/answer")
@@ -204,6 +278,8 @@ def screen_answer() -> Response:
     settings = get_settings()
     press = parsed(twilio.key_press)
     notification, incident = _notification_and_incident()
+    if notification.purpose == Purpose.CALLER_CHECK:
+        return _twiml(_caller_checked(settings, incident, press.digits[:1]))
     if press.digits[:1] not in ("1", "2"):
         return _twiml(twiml.hangup())
     answer = Answer.ACCEPT if press.digits[:1] == "1" else Answer.DECLINE
@@ -224,6 +300,20 @@ def screen_answer() -> Response:
     return _twiml(twiml.say_and_hangup(settings, render(settings.language, "voice_screen_ack_only", **values)))
 
 
+def _caller_checked(settings: Settings, incident: Incident, key: str) -> VoiceResponse:
+    """The caller, called back after their call dropped, pressed ``key``: 9 cancels, 1 keeps the alert going."""
+    if key == CANCEL_KEY:
+        work = cancel_as_misdial(db.session, settings, incident)
+        db.session.commit()
+        dispatch_from_request(queues.queue, work)
+        return twiml.say_and_hangup(settings, render(settings.language, "voice_caller_cancelled"))
+    if key == STILL_NEED_HELP_KEY:
+        still_needs_help(db.session, incident)
+        db.session.commit()
+        return twiml.say_and_hangup(settings, render(settings.language, "voice_caller_check_kept"))
+    return twiml.hangup()
+
+
 @bp.post("/voice/status")
 @twilio_signed
 def caller_status() -> Response:
@@ -237,6 +327,8 @@ def caller_status() -> Response:
                 db.session, incident.id, EventKind.CALLER_HUNG_UP, status=status.status, duration=status.duration
             )
             db.session.commit()
+            # Silence may be an emergency: the alert goes on, and the caller is called back.
+            dispatch_from_request(queues.queue, after_caller_hung_up(get_settings(), incident))
     return Response("", status=204)
 
 
