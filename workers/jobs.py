@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
 from rq import get_current_job
 from sqlalchemy import case, update
 
@@ -17,9 +18,10 @@ from hotline.carriers import CarrierError, DeliveryStatus, FailureReason, Outbou
 from hotline.db import rows_changed
 from hotline.extensions import queues
 from hotline.models import EventKind, Incident, IncidentStatus, Notification, Purpose, utcnow
+from hotline.services.backup import backup_after_failure, backup_work
 from hotline.services.delivery import mark_opted_out
 from hotline.services.escalation import run_check
-from hotline.services.outbox import dispatch, schedule_escalation
+from hotline.services.outbox import dispatch, dispatch_work, schedule_escalation
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
 from workers.runtime import JobContext, job_context
@@ -109,6 +111,7 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
         ctx.session.commit()
         log.warning("notification %s: %s, but the carrier reported it sent; not retried", notification.id, error)
         return f"sent: the carrier took it although the request failed ({error})"
+    backup_id = None
     if not will_retry:
         if notification.incident_id is not None:
             record_event(
@@ -120,10 +123,32 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
             )
         if error.reason == FailureReason.OPTED_OUT:
             mark_opted_out(ctx.session, notification.phone, True)
+        # The update above went around the session: read the failure back before deciding on a backup.
+        ctx.session.refresh(notification)
+        backup_id = backup_after_failure(ctx.session, notification)
     ctx.session.commit()
     if will_retry:
         raise error
+    _enqueue_backup(notification, backup_id)
     return f"failed: {error}"
+
+
+def _enqueue_backup(notification: Notification, backup_id: int | None) -> None:
+    """Enqueue the committed backup of a refused notification, if one was written.
+
+    Redis failing here is logged, not raised: a retry of this job would find
+    its row already failed and do nothing, while the sweeper sends the
+    backup's pending row once Redis is back.
+    """
+    if backup_id is None:
+        return
+    try:
+        dispatch_work(queues.queue(), backup_work(notification.channel, backup_id))
+    except (RedisError, OSError) as exc:
+        log.error(
+            "could not enqueue backup %s of notification %s: %s; the sweeper will send it",
+            backup_id, notification.id, exc,
+        )
 
 
 def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], Submitted]) -> str:

@@ -114,12 +114,14 @@ class GroupHealth:
 
 
 def last_failures(session: Session, member_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """Member id → channels whose latest notification to that member failed."""
+    """Member id → channels whose latest notification to that member's own number failed."""
     if not member_ids:
         return {}
     latest = (
         select(func.max(Notification.id).label("id"))
-        .where(Notification.member_id.in_(member_ids))
+        .join(Member, Member.id == Notification.member_id)
+        # A backup number's delivery (hotline/services/backup.py) says nothing of the member's own number.
+        .where(Notification.member_id.in_(member_ids), Notification.phone == Member.phone)
         .group_by(Notification.member_id, Notification.channel)
         .subquery("latest")
     )
