@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import Settings, load_settings
+from hotline.carriers.twilio.voices import check_voice
 from hotline.extensions import SETTINGS_KEY
 
 
@@ -46,6 +47,8 @@ def create_app(
     """
     if settings is None:
         settings = load_settings(environ)
+    # Every prompt is spoken by this voice (Twilio's TwiML, which the simulator reads too).
+    check_voice(settings)
     if instance_path is None:
         instance_path = (environ if environ is not None else os.environ).get("HOTLINE_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)

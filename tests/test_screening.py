@@ -108,7 +108,7 @@ def test_screen_names_the_caller_and_address_and_asks_for_1(client, session, red
     caller = _caller(group)
     expected = f"联防求助。{caller.name}在{caller.address}需要帮助。接听请按1。"
     assert says and all(say.text == expected for say in says)
-    assert all(say.get("language") == "zh-CN" for say in says)
+    assert all(say.get("language") == "cmn-CN" for say in says)
 
 
 def test_escalation_screen_says_where_and_that_nobody_answered(client, session, redis_conn, app):

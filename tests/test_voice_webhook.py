@@ -22,7 +22,7 @@ def test_call_rings_every_other_member_in_one_dial(client, session, redis_conn):
     root = ET.fromstring(response.data)
     says = root.findall("Say")
     assert "联防小组" in says[0].text
-    assert says[0].get("language") == "zh-CN"
+    assert says[0].get("language") == "cmn-CN"
     dials = root.findall("Dial")
     assert len(dials) == 1
     numbers = dials[0].findall("Number")

@@ -15,8 +15,9 @@ from hotline.console.i18n import select_locale
 from hotline.console.scope import get_visible_or_404
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import filter_choices, page_number, session, settings, viewer, zone
-from hotline.models import Incident, IncidentStatus, User, utcnow
+from hotline.models import Channel, Incident, IncidentStatus, User, utcnow
 from hotline.presenters.timeline import key_steps, timeline_rows
+from hotline.services.segments import count_segments
 
 bp = protect(make_blueprint("incidents", __name__))
 
@@ -70,6 +71,8 @@ def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 20
     closed_by = session().get(User, incident.closed_by_id) if incident.closed_by_id else None
     escalations = [n for n in incident.notifications if n.escalation_level > 0]
     alerts = [n for n in incident.notifications if n.escalation_level == 0]
+    # The parts each SMS went out as: a long text costs more and may arrive in pieces.
+    segments = {n.id: count_segments(n.body) for n in incident.notifications if n.channel == Channel.SMS and n.body}
     return (
         render_template(
             "console/incident.html",
@@ -82,6 +85,7 @@ def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 20
             hidden_count=len(rows) - len(timeline),
             alerts=alerts,
             escalations=escalations,
+            segments=segments,
             closed_by=closed_by,
             form=form,
         ),
