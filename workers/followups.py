@@ -27,7 +27,7 @@ def recall_members(incident_id: int, round_: int) -> str:
         incident = ctx.session.get(Incident, incident_id)
         if incident is None:
             return "skipped: no such incident"
-        work = recall_round(ctx.session, ctx.settings, incident, round_)
+        work = recall_round(ctx.session, ctx.settings, incident, round_, capabilities=ctx.carrier.capabilities)
         ctx.session.commit()
         dispatch_work(queues.queue(), work)
         return f"round {round_}: {len(work.call_ids)} called again"

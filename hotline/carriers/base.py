@@ -75,12 +75,15 @@ class Capabilities:
         free_text: Send any SMS text; False when only pre-registered templates
             may be sent (China's carriers).
         max_ring_group: The most numbers one ring-group call may hold.
+        min_call_spacing: Seconds the carrier requires between two calls to
+            one number (China's carriers: about 60); 0 for none.
     """
 
     ring_group: bool
     keypress_calls: bool
     free_text: bool
     max_ring_group: int = 10
+    min_call_spacing: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from hotline.console.closing import Outcome
@@ -89,6 +90,19 @@ def label(labels: Mapping[Any, Any], code: Any) -> str:
     """The label of ``code``, or the code itself when it has none."""
     found = labels.get(code)
     return str(found) if found is not None else str(code or "")
+
+
+DUTY_LINE_LEVEL = 2  # the escalation level of the station's duty line
+
+
+def level_label(level: int) -> str:
+    """The level reached, saying how often the duty line and officers were called again past it."""
+    if level <= DUTY_LINE_LEVEL:
+        return label(LEVEL_LABELS, level)
+    duty_line = label(LEVEL_LABELS, DUTY_LINE_LEVEL)
+    return gettext("%(level)s, called again %(n)d times", level=duty_line, n=level - DUTY_LINE_LEVEL)
+
+
 
 
 def iso(value: datetime | None) -> str | None:
@@ -197,6 +211,7 @@ def template_globals() -> dict[str, Any]:
     """Labels and helpers every console template may use."""
     return {
         "label": label,
+        "level_label": level_label,
         "INCIDENT_STATUS_LABELS": INCIDENT_STATUS_LABELS,
         "OUTCOME_LABELS": OUTCOME_LABELS,
         "ROLE_LABELS": ROLE_LABELS,

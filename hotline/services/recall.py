@@ -4,8 +4,8 @@ A first ring can be missed (a phone in another room, a call that dropped). So,
 every ``HOTLINE_RECALL_INTERVAL`` seconds and at most ``HOTLINE_RECALL_ROUNDS``
 times, the group's members who neither accepted nor declined, and whose
 last call has ended, are called again with the same screening. A number
-called less than a minute ago is skipped this round, which keeps within the
-per-number limits of China's carriers (about one call a minute).
+called more recently than the carrier allows (China's carriers: about one call
+a minute per number) is skipped this round.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from hotline.carriers.base import DeliveryStatus
+from hotline.carriers.base import Capabilities, DeliveryStatus
 from hotline.models import Channel, EventKind, Incident, IncidentStatus, Member, Notification, Purpose, Response, utcnow
 from hotline.services.outbox import Work, add_notification, recall_later
 from hotline.services.timeline import record_event
 
-# The shortest time between two calls to one number (China's carriers: one a minute).
-MIN_CALL_SPACING = timedelta(seconds=60)
 _ENDED = frozenset(
     {DeliveryStatus.COMPLETED, DeliveryStatus.BUSY, DeliveryStatus.NO_ANSWER, DeliveryStatus.FAILED,
      DeliveryStatus.CANCELED}
@@ -38,7 +36,11 @@ def first_recall(settings: Settings, incident: Incident) -> Work:
 
 
 def due_for_recall(
-    members: Iterable[Member], calls: Iterable[Notification], answered: set[str], now: datetime
+    members: Iterable[Member],
+    calls: Iterable[Notification],
+    answered: set[str],
+    now: datetime,
+    spacing: timedelta = timedelta(0),
 ) -> list[Member]:
     """Members to call again (pure): not answered either way, and every call to them over, none recent.
 
@@ -55,14 +57,19 @@ def due_for_recall(
             continue
         if any(call.status not in _ENDED for call in tried):
             continue  # still ringing, or not yet placed
-        if any(now - call.created_at < MIN_CALL_SPACING for call in tried):
+        if any(now - call.created_at < spacing for call in tried):
             continue
         chosen.append(member)
     return chosen
 
 
 def recall_members(
-    session: Session, settings: Settings, incident: Incident, round_: int, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    incident: Incident,
+    round_: int,
+    now: datetime | None = None,
+    capabilities: Capabilities | None = None,
 ) -> Work:
     """Run one round of calling again, and schedule the next while rounds remain.
 
@@ -85,7 +92,8 @@ def recall_members(
     answered = set(session.scalars(select(Response.phone).where(Response.incident_id == incident.id)).all())
     members = [m for m in incident.group.members if m.phone != incident.caller_phone]
     work = Work()
-    for member in due_for_recall(members, calls, answered, now):
+    spacing = timedelta(seconds=capabilities.min_call_spacing if capabilities else 0)
+    for member in due_for_recall(members, calls, answered, now, spacing):
         call = add_notification(
             session, incident, phone=member.phone, channel=Channel.CALL, purpose=Purpose.RECALL,
             key=f"recall-{round_}", member=member,

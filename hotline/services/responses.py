@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from config.settings import Settings
 from hotline.carriers.base import TRANSIENT_REASONS, FailureReason
@@ -114,6 +115,7 @@ def record_response(
     if accepted is None:
         # Covered already (or closed): logged, and nobody is told again.
         return recorded
+    set_committed_value(incident, "accepted_count", accepted)
     needed = required_acceptances(incident)
     if accepted < needed:
         record_event(

@@ -37,6 +37,8 @@
     incidents.forEach(function (item) {
       var tr = document.createElement("tr");
       tr.dataset.elapsed = item.elapsed_seconds;
+      tr.dataset.id = item.id;
+      tr.className = "urgency-" + item.urgency;
       cell(tr, clock(item.elapsed_seconds), "elapsed");
       cell(tr, item.opened_local);
       var where = cell(tr);
@@ -54,7 +56,9 @@
       span(cell(tr), item.status_label, "tag " + item.status);
       cell(tr, item.level_label);
       var answered = cell(tr);
-      if (!item.responders.length) { span(answered, root.dataset.nobody, "muted"); }
+      if (item.taken_by) { span(answered, root.dataset.taken + " " + item.taken_by, "taken"); }
+      if (item.needed > 1) { span(answered, item.accepted + "/" + item.needed + " " + root.dataset.accepted, "muted count"); }
+      if (!item.responders.length && !item.taken_by) { span(answered, root.dataset.nobody, "muted"); }
       item.responders.forEach(function (r) {
         var line = document.createElement("div");
         line.textContent = r.name + " · " + r.answer_label + " · " + r.channel_label + " · +" + clock(r.seconds);
@@ -63,6 +67,7 @@
       rows.appendChild(tr);
     });
     body.replaceChildren(rows);
+    sound.check(incidents);
     table.hidden = incidents.length === 0;
     var empty = document.getElementById("board-empty");
     if (!empty && incidents.length === 0) {
@@ -75,6 +80,51 @@
     if (empty) { empty.hidden = incidents.length !== 0; }
     loadedAt = Date.now();
   }
+
+  // One chime when an unanswered alert reaches the duty line; on or off per browser.
+  var sound = (function () {
+    var button = document.getElementById("board-sound");
+    var key = "hotline-board-sound";
+    var heard = {};
+    var context = null;
+    function enabled() { return window.localStorage && localStorage.getItem(key) === "on"; }
+    function show() { if (button) { button.textContent = enabled() ? button.dataset.on : button.dataset.off; } }
+    function chime() {
+      if (!context) { return; }
+      var now = context.currentTime;
+      [0, 0.35, 0.7].forEach(function (at) {
+        var tone = context.createOscillator(), gain = context.createGain();
+        tone.frequency.value = 880;
+        gain.gain.setValueAtTime(0.25, now + at);
+        gain.gain.exponentialRampToValueAtTime(0.001, now + at + 0.3);
+        tone.connect(gain); gain.connect(context.destination);
+        tone.start(now + at); tone.stop(now + at + 0.3);
+      });
+    }
+    function wake() {
+      // Browsers only let a page make sound after a click or tap on it.
+      var Audio = window.AudioContext || window.webkitAudioContext;
+      if (!context && Audio) { context = new Audio(); }
+      if (context && context.state === "suspended") { context.resume(); }
+    }
+    if (button) {
+      button.addEventListener("click", function () {
+        if (window.localStorage) { localStorage.setItem(key, enabled() ? "off" : "on"); }
+        if (enabled()) { wake(); chime(); }
+        show();
+      });
+    }
+    document.addEventListener("click", function () { if (enabled()) { wake(); } }, { once: true });
+    show();
+    body.querySelectorAll("tr[data-alarm=yes]").forEach(function (tr) { heard[tr.dataset.id] = true; });
+    return {
+      check: function (incidents) {
+        var fresh = incidents.filter(function (item) { return item.alarm && !heard[item.id]; });
+        fresh.forEach(function (item) { heard[item.id] = true; });
+        if (fresh.length && enabled()) { wake(); chime(); }
+      }
+    };
+  })();
 
   function tick() {
     var passed = (Date.now() - loadedAt) / 1000;

@@ -13,14 +13,15 @@ from hotline.console.i18n import localtime
 from hotline.console.present import (
     ANSWER_LABELS,
     CHANNEL_LABELS,
+    DUTY_LINE_LEVEL,
     INCIDENT_STATUS_LABELS,
-    LEVEL_LABELS,
     iso,
     label,
+    level_label,
 )
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import session, viewer
-from hotline.models import utcnow
+from hotline.models import IncidentStatus, utcnow
 
 bp = protect(make_blueprint("board", __name__))
 REFRESH_SECONDS = 5
@@ -48,7 +49,14 @@ def board_json(entries: list[queries.BoardEntry]) -> list[dict[str, Any]]:
                 "status": str(incident.status),
                 "status_label": label(INCIDENT_STATUS_LABELS, str(incident.status)),
                 "escalation_level": incident.escalation_level,
-                "level_label": label(LEVEL_LABELS, incident.escalation_level),
+                "level_label": level_label(incident.escalation_level),
+                # How far an unanswered alert has climbed: the board colours rows by it, and
+                # sounds once when one reaches the duty line.
+                "urgency": min(incident.escalation_level, 3) if incident.status == IncidentStatus.OPEN else 0,
+                "alarm": incident.status == IncidentStatus.OPEN and incident.escalation_level >= DUTY_LINE_LEVEL,
+                "accepted": incident.accepted_count,
+                "needed": incident.group.min_acceptances if incident.group is not None else 1,
+                "taken_by": incident.taken_by.username if incident.taken_by is not None else None,
                 "responders": [
                     {
                         "name": response.responder_name or response.phone,

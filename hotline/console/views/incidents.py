@@ -15,9 +15,12 @@ from hotline.console.i18n import select_locale
 from hotline.console.scope import get_visible_or_404
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import filter_choices, page_number, session, settings, viewer, zone
+from hotline.extensions import queues
 from hotline.models import Channel, Incident, IncidentStatus, User, utcnow
 from hotline.presenters.timeline import key_steps, timeline_rows
+from hotline.services.outbox import dispatch_from_request
 from hotline.services.segments import count_segments
+from hotline.services.taking import AlreadySettled, take_incident
 
 bp = protect(make_blueprint("incidents", __name__))
 
@@ -88,6 +91,7 @@ def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 20
             segments=segments,
             closed_by=closed_by,
             form=form,
+            needed=incident.group.min_acceptances if incident.group is not None else 1,
         ),
         status,
     )
@@ -97,6 +101,23 @@ def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 20
 def detail(incident_id: int) -> tuple[str, int]:
     incident = get_visible_or_404(session(), viewer(), Incident, incident_id)
     return _render_detail(incident, CloseIncidentForm())
+
+
+@bp.post("/incidents/<int:incident_id>/take")
+def take(incident_id: int) -> ResponseReturnValue:
+    """"我来处理": a member of staff takes the incident in hand; escalation stops, caller and group are told."""
+    # The console's CSRF protection has checked the form's token before this runs.
+    incident = get_visible_or_404(session(), viewer(), Incident, incident_id)
+    try:
+        work = take_incident(session(), settings(), incident, viewer())
+    except AlreadySettled:
+        session().rollback()
+        flash(_("Someone has already responded to this incident."), "error")
+        return redirect(url_for("incidents.detail", incident_id=incident_id))
+    session().commit()
+    dispatch_from_request(queues.queue, work)
+    flash(_("You have taken charge of this incident; the caller and the group are being told."), "ok")
+    return redirect(url_for("incidents.detail", incident_id=incident.id))
 
 
 @bp.post("/incidents/<int:incident_id>/close")
