@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -12,20 +11,8 @@ from flask_babel import gettext
 
 from hotline.console.present import INCIDENT_STATUS_LABELS, OUTCOME_LABELS, SOURCE_LABELS, label
 from hotline.console.queries import IncidentRow
+from hotline.csvsafe import csv_bytes
 from hotline.directory.exporter import display_phone
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_safe(value: object) -> object:
-    """A text cell made safe for Excel.
-
-    A cell starting with ``=`` (or ``+ - @``) would run as a formula when the
-    CSV is opened in Excel; a leading apostrophe keeps it text.
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def headings() -> list[str]:
@@ -85,10 +72,8 @@ def export_rows(rows: Iterable[IncidentRow], zone: ZoneInfo, region: str) -> lis
 
 
 def to_csv(table: Sequence[Sequence[object]]) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel shows Chinese correctly."""
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer).writerows([_csv_safe(value) for value in row] for row in table)
-    return buffer.getvalue().encode("utf-8-sig")
+    """UTF-8 with a byte-order mark; text that would run as a formula is escaped (see :mod:`hotline.csvsafe`)."""
+    return csv_bytes(table)
 
 
 def to_xlsx(table: Sequence[Sequence[object]], sheet_name: str = "incidents") -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline.csvsafe import write_rows
 from hotline.directory.columns import Column, active_text, role_text
 from hotline.models import Group, Member, Role, Station, Village
 
@@ -113,8 +113,9 @@ def export_directory(
 
 
 def _write_csv(path: Path, rows: list[list[str]]) -> None:
+    # A name or address starting with "=" must not run as a formula when a clerk opens the file.
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        csv.writer(handle).writerows(rows)
+        write_rows(handle, rows)
 
 
 def _write_xlsx(path: Path, rows: list[list[str]]) -> None:
