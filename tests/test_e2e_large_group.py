@@ -53,8 +53,10 @@ def test_a_member_past_the_tenth_is_called_and_accepting_acknowledges(stack, ses
     responses = rows(stack.app, lambda s: s.scalars(select(Response)).all())
     assert [(r.phone, r.channel, r.answer) for r in responses] == [(called[0].phone, "call", "accept")]
     # Not in the caller's call, so not bridged: told the caller's number instead.
-    heard = [text for c in stack.sim.phone(called[0].phone)["calls"] for text in c["heard"]]
-    assert any(caller.phone in text for text in heard), heard
+    def heard() -> list[str]:
+        return [text for c in stack.sim.phone(called[0].phone)["calls"] for text in c["heard"]]
+
+    stack.wait_for(lambda: any(caller.phone in text for text in heard()), what=f"the caller's number in {heard()}")
 
     via_dial = rows(
         stack.app,

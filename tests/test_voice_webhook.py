@@ -45,7 +45,8 @@ def test_call_rings_every_other_member_in_one_dial(client, session, redis_conn):
     queue = Queue("alerts", connection=redis_conn)
     assert sorted(queue.job_ids) == sorted(f"sms-{n.id}" for n in sms)
     scheduled = queue.scheduled_job_registry.get_job_ids()
-    assert scheduled == [f"escalation-{incident.id}-1"]
+    # The first escalation check, and the first round of calling again whoever has not answered.
+    assert sorted(scheduled) == [f"escalation-{incident.id}-1", f"recall-{incident.id}-1"]
 
 
 def test_retried_webhook_opens_nothing_new(client, session, redis_conn):
