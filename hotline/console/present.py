@@ -10,12 +10,26 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from hotline.console.closing import Outcome
 from hotline.directory import Column
-from hotline.models import Group, Incident, Member, Notification, Response, RingMode, Role, TimelineEvent
+from hotline.directory.exporter import display_phone
+from hotline.extensions import get_settings
+from hotline.models import (
+    AuditLog,
+    Group,
+    Incident,
+    Member,
+    Notification,
+    Response,
+    RingMode,
+    Role,
+    TimelineEvent,
+)
+from hotline.phones import PhoneError, parse_phone
 
 INCIDENT_STATUS_LABELS = {
     "open": _l("Open"),
@@ -103,6 +117,42 @@ def level_label(level: int) -> str:
     return gettext("%(level)s, called again %(n)d times", level=duty_line, n=level - DUTY_LINE_LEVEL)
 
 
+def phone_text(e164: str | None) -> str:
+    """A stored number as people read it: ``139 0000 1001`` at home, ``+44 20 7946 0958`` abroad.
+
+    The console shows every number this one way (the ``phone`` template filter
+    and the board's JSON use it); E.164 stays in data attributes and the API.
+    Text that is not a number (a withheld caller ID) is shown as stored.
+    """
+    if not e164:
+        return ""
+    return display_phone(e164, get_settings(current_app).default_region)
+
+
+def saved_phone(raw: str) -> str:
+    """What an import will store for a typed number, shown as :func:`phone_text` shows it.
+
+    ``１３８００１３８００３`` reads ``138 0013 8003``; text that is not a valid
+    number is shown as typed, beside the error the import reports for it.
+    """
+    try:
+        return phone_text(parse_phone(raw, get_settings(current_app).default_region).e164)
+    except PhoneError:
+        return raw
+
+
+def audit_summary(entry: AuditLog) -> str:
+    """An audit entry's summary in words; an import says how many members it added, changed and deactivated."""
+    after = entry.after or {}
+    if entry.entity == "directory" and entry.action == "import" and "created" in after:
+        return gettext(
+            "%(file)s: %(created)d added, %(updated)d changed, %(deactivated)d deactivated",
+            file=after.get("file", ""),
+            created=int(after.get("created", 0)),
+            updated=int(after.get("updated", 0)),
+            deactivated=int(after.get("deactivated", 0)),
+        )
+    return entry.summary
 
 
 def iso(value: datetime | None) -> str | None:
@@ -211,6 +261,8 @@ def template_globals() -> dict[str, Any]:
     """Labels and helpers every console template may use."""
     return {
         "label": label,
+        "audit_summary": audit_summary,
+        "saved_phone": saved_phone,
         "level_label": level_label,
         "INCIDENT_STATUS_LABELS": INCIDENT_STATUS_LABELS,
         "OUTCOME_LABELS": OUTCOME_LABELS,

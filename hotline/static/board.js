@@ -9,6 +9,8 @@
   var refresh = (parseInt(root.dataset.refresh, 10) || 5) * 1000;
   var loadedAt = Date.now();
   var normalStatus = status.textContent;
+  // Each cell carries its column's heading, shown beside it when the board is read as cards on a phone.
+  var headings = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
 
   function clock(seconds) {
     var total = Math.max(0, Math.round(seconds));
@@ -20,6 +22,8 @@
   function cell(row, text, className) {
     var td = document.createElement("td");
     if (className) { td.className = className; }
+    var heading = headings[row.children.length];
+    if (heading) { td.dataset.label = heading; }
     if (text !== undefined) { td.textContent = text; }
     row.appendChild(td);
     return td;
@@ -38,6 +42,7 @@
       var tr = document.createElement("tr");
       tr.dataset.elapsed = item.elapsed_seconds;
       tr.dataset.id = item.id;
+      tr.dataset.alarm = item.alarm ? "yes" : "no";
       tr.className = "urgency-" + item.urgency;
       cell(tr, clock(item.elapsed_seconds), "elapsed");
       cell(tr, item.opened_local);
@@ -52,7 +57,8 @@
         span(where, root.dataset.needsStation, "tag needs-station");
       }
       var caller = cell(tr, (item.caller_name || "") + " ");
-      span(caller, item.caller_phone, "muted");
+      span(caller, item.caller_phone_text || item.caller_phone, "muted");
+      caller.lastChild.dataset.phone = item.caller_phone;
       span(cell(tr), item.status_label, "tag " + item.status);
       cell(tr, item.level_label);
       var answered = cell(tr);
@@ -145,4 +151,6 @@
 
   setInterval(tick, 1000);
   setInterval(load, refresh);
+  // A phone pauses a page in the background: catch up as soon as it is looked at again.
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) { load(); } });
 })();

@@ -18,6 +18,7 @@ from hotline.console.present import (
     iso,
     label,
     level_label,
+    phone_text,
 )
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import session, viewer
@@ -43,6 +44,7 @@ def board_json(entries: list[queries.BoardEntry]) -> list[dict[str, Any]]:
                 "group": entry.row.group,
                 "caller_name": incident.caller_name,
                 "caller_phone": incident.caller_phone,
+                "caller_phone_text": phone_text(incident.caller_phone),
                 "is_drill": incident.is_drill,
                 # Only city-wide users see these: no station's staff will take it until one is assigned.
                 "needs_station": incident.station_id is None,
@@ -59,7 +61,7 @@ def board_json(entries: list[queries.BoardEntry]) -> list[dict[str, Any]]:
                 "taken_by": incident.taken_by.username if incident.taken_by is not None else None,
                 "responders": [
                     {
-                        "name": response.responder_name or response.phone,
+                        "name": response.responder_name or phone_text(response.phone),
                         "answer": str(response.answer),
                         "answer_label": label(ANSWER_LABELS, str(response.answer)),
                         "channel_label": label(CHANNEL_LABELS, str(response.channel)),

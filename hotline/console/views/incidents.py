@@ -12,6 +12,7 @@ from hotline.console.closing import CloseError, close_incident
 from hotline.console.export import export_rows, to_csv, to_xlsx
 from hotline.console.forms import CloseIncidentForm
 from hotline.console.i18n import select_locale
+from hotline.console.report import report_pdf
 from hotline.console.scope import get_visible_or_404
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import filter_choices, page_number, session, settings, viewer, zone
@@ -92,6 +93,7 @@ def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 20
             closed_by=closed_by,
             form=form,
             needed=incident.group.min_acceptances if incident.group is not None else 1,
+            now=utcnow(),
         ),
         status,
     )
@@ -101,6 +103,17 @@ def _render_detail(incident: Incident, form: CloseIncidentForm, status: int = 20
 def detail(incident_id: int) -> tuple[str, int]:
     incident = get_visible_or_404(session(), viewer(), Incident, incident_id)
     return _render_detail(incident, CloseIncidentForm())
+
+
+@bp.get("/incidents/<int:incident_id>/report.pdf")
+def report(incident_id: int) -> Response:
+    """The incident as a PDF report for the case file, in Chinese; another station's incident is a 404."""
+    incident = get_visible_or_404(session(), viewer(), Incident, incident_id)
+    return Response(
+        report_pdf(session(), incident),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"inline; filename=incident-{incident.id}.pdf"},
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/take")

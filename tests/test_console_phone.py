@@ -1,0 +1,198 @@
+"""The console on a phone: headless Chromium at 390 × 844, signed in as a station user with real data.
+
+Every page reachable from the menu (and from the pages it leads to) must fit
+the screen's width; the board reads as cards, the most urgent first.
+Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+from hotline.console.audit import record_audit
+from hotline.models import utcnow
+from tests.support.browser import ARTIFACTS, artifact_path, launch_browser, needs_chromium
+from tests.support.console import PASSWORD, at, make_incident
+
+pytestmark = needs_chromium
+
+PHONE = {"width": 390, "height": 844}
+# Links that leave the console's pages, change state or download a file.
+SKIP = re.compile(r"/logout|[?&]lang=|\.(csv|xlsx|pdf|json)(\?|$)|/delete$")
+MAX_PAGES = 30
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from launch_browser()
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:
+    app.config["WTF_CSRF_ENABLED"] = True
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def busy_station(session, world):
+    """Station A with open incidents at every escalation level, handled ones, and a directory change."""
+    now = utcnow()
+    calm = make_incident(session, world.group_a, opened_at=now - timedelta(seconds=20))
+    officers = make_incident(session, world.group_a2, opened_at=now - timedelta(seconds=90), level=1, decline_after=5)
+    duty = make_incident(session, world.group_a, opened_at=now - timedelta(seconds=200), level=1)
+    duty.escalation_level = 2
+    answered = make_incident(session, world.group_a, opened_at=now - timedelta(seconds=300), accept_after=30)
+    closed = make_incident(session, world.group_a, opened_at=at("2026-03-02 01:00:00"), accept_after=75,
+                           decline_after=8, level=1, closed=True, failed_phones=("+8613800100002",))
+    record_audit(session, actor_id=None, actor="a_staff", station_id=world.group_a.village.station_id,
+                 entity="directory", entity_id=None, action="import", summary="名单.csv: +9 ~0 -0",
+                 after={"file": "名单.csv", "created": 9, "updated": 0, "deactivated": 0, "unchanged": 0})
+    session.commit()
+    return {"calm": calm, "officers": officers, "duty": duty, "answered": answered, "closed": closed}
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base}/board")
+
+
+def overflow(page) -> int:
+    """How many CSS pixels the page is wider than the screen (0 when nothing scrolls sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(artifact_path(name)), full_page=True)
+
+
+def console_links(page, base: str) -> list[str]:
+    hrefs = page.eval_on_selector_all("header a, main a", "links => links.map(a => a.href)")
+    return [href for href in hrefs if href.startswith(base) and not SKIP.search(href)]
+
+
+def test_no_console_page_scrolls_sideways_at_phone_width(phone, server, busy_station):
+    sign_in(phone, server, "a_staff")
+    # Every page the menu leads to, and the pages those lead to: one of each kind (ids do not matter).
+    queue, seen, kinds, checked = [f"{server}/board"], set(), set(), {}
+    while queue and len(checked) < MAX_PAGES:
+        url = queue.pop(0).split("#")[0]
+        kind = re.sub(r"\d+", "N", urlsplit(url).path)
+        if url in seen or kind in kinds:
+            continue
+        seen.add(url)
+        kinds.add(kind)
+        response = phone.goto(url)
+        assert response is not None and response.status == 200, url
+        checked[kind] = overflow(phone)
+        queue.extend(console_links(phone, server))
+    wide = {kind: extra for kind, extra in checked.items() if extra > 0}
+    assert not wide, f"pages wider than 390 px: {wide}"
+    for kind in ("/board", "/incidents", "/incidents/N", "/stats", "/directory/", "/directory/groups/N",
+                 "/directory/health", "/directory/import", "/directory/audit", "/directory/members/N/edit",
+                 "/directory/groups/new", "/account/password"):
+        assert kind in checked, f"{kind} was not reached from the menu: {sorted(checked)}"
+
+
+def test_board_is_cards_most_urgent_first_and_keeps_refreshing(phone, server, session, world, busy_station):
+    sign_in(phone, server, "a_staff")
+    rows = phone.locator("#board-table tbody tr")
+    assert rows.count() == 4
+    tops = {row.get_attribute("data-id"): row.bounding_box()["y"] for row in rows.all()}
+    order = sorted(tops, key=tops.get)
+    assert order[:2] == [str(busy_station["duty"].id), str(busy_station["officers"].id)]
+    assert overflow(phone) <= 0
+    # Every card shows the status, escalation and responders that the table's narrow columns used to cut off.
+    first = phone.locator(f'#board-table tr[data-id="{busy_station["duty"].id}"]')
+    for cell in first.locator("td").all():
+        box = cell.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], cell.inner_text()
+    text = first.inner_text()
+    assert "未响应" in text
+    assert "值班电话" in text and "村民1" in text and "138 0010 0001" in text
+    assert first.locator("[data-phone]").get_attribute("data-phone") == "+8613800100001"
+    sound = phone.locator("#board-sound")
+    assert sound.is_visible()
+    sound.tap()
+    assert phone.evaluate("localStorage.getItem('hotline-board-sound')") == "on"
+
+    # A new alert appears without reloading, as a card, still fitting the screen.
+    fresh = make_incident(session, world.group_a2, opened_at=utcnow() - timedelta(seconds=5))
+    phone.locator(f'#board-table tr[data-id="{fresh.id}"]').wait_for(state="visible", timeout=12_000)
+    assert phone.locator("#board").get_attribute("data-state") == "live"
+    assert overflow(phone) <= 0
+    shot(phone, "console-phone-board")
+
+
+def test_incident_directory_and_report_at_phone_size(phone, server, world, busy_station):
+    closed = busy_station["closed"]
+    sign_in(phone, server, "a_staff")
+    phone.goto(f"{server}/incidents/{closed.id}")
+    steps = phone.locator("ol.timeline li")
+    assert steps.count() >= 5
+    for step in steps.all():
+        box = step.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], step.inner_text()
+    assert overflow(phone) <= 0
+    shot(phone, "console-phone-incident")
+
+    # The printed page is the report for the case file: no menu, no forms, every step.
+    phone.emulate_media(media="print")
+    assert not phone.locator("header.top").is_visible()
+    assert phone.locator("ol.timeline li").count() == steps.count()
+    shot(phone, "console-phone-incident-print")
+    phone.emulate_media(media="screen")
+
+    report = phone.request.get(f"{server}/incidents/{closed.id}/report.pdf")
+    assert report.status == 200 and report.headers["content-type"] == "application/pdf"
+    pdf = report.body()
+    assert pdf.startswith(b"%PDF-")
+    if shutil.which("pdftoppm"):  # a picture of the report's first page, where poppler is installed
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "console-report.pdf").write_bytes(pdf)
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(ARTIFACTS / "console-report.pdf"),
+                        str(ARTIFACTS / "console-report")], check=True, timeout=60)
+
+    # The directory can be edited on the phone: the group's members, then a member's form.
+    phone.goto(f"{server}/directory/groups/{world.group_a.id}")
+    assert phone.locator("table.stack tbody tr").count() >= 5
+    assert overflow(phone) <= 0
+    shot(phone, "console-phone-directory")
+    phone.locator("table.stack tbody tr").first.get_by_role("link", name="编辑").tap()
+    phone.get_by_label("地址或备注").fill("东村2号 东头第三家")
+    phone.get_by_role("button", name="保存").tap()
+    phone.wait_for_url(f"{server}/directory/groups/{world.group_a.id}")
+    assert "东头第三家" in phone.locator("main").inner_text()
+    assert overflow(phone) <= 0
+
+
+def test_other_station_gets_404_for_the_report(phone, server, busy_station):
+    sign_in(phone, server, "b_staff")
+    report = phone.request.get(f"{server}/incidents/{busy_station['closed'].id}/report.pdf")
+    assert report.status == 404
