@@ -67,7 +67,7 @@ OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
 
 
 # Carriers hotline can send through; HOTLINE_CARRIER picks one.
-CARRIERS = ("twilio", "simulator")
+CARRIERS = ("twilio", "simulator", "aliyun")
 
 
 class Settings(BaseModel):
@@ -84,6 +84,15 @@ class Settings(BaseModel):
     twilio_auth_tokens: CsvStrs = Field((), alias="HOTLINE_TWILIO_AUTH_TOKEN")
     twilio_number: OptionalStr = Field(None, alias="HOTLINE_TWILIO_NUMBER")
     twilio_api_base: str = Field("https://api.twilio.com", alias="HOTLINE_TWILIO_API_BASE")
+    # Alibaba Cloud (HOTLINE_CARRIER=aliyun): voice (Dyvms) and SMS (Dysms) with registered templates.
+    aliyun_access_key_id: OptionalStr = Field(None, alias="HOTLINE_ALIYUN_ACCESS_KEY_ID")
+    aliyun_access_key_secret: OptionalStr = Field(None, alias="HOTLINE_ALIYUN_ACCESS_KEY_SECRET")
+    aliyun_sign_name: OptionalStr = Field(None, alias="HOTLINE_ALIYUN_SIGN_NAME")
+    aliyun_caller_number: OptionalStr = Field(None, alias="HOTLINE_ALIYUN_CALLER_NUMBER")
+    aliyun_templates: OptionalStr = Field(None, alias="HOTLINE_ALIYUN_TEMPLATES")
+    aliyun_receipt_token: OptionalStr = Field(None, alias="HOTLINE_ALIYUN_RECEIPT_TOKEN")
+    aliyun_sms_endpoint: str = Field("https://dysmsapi.aliyuncs.com", alias="HOTLINE_ALIYUN_SMS_ENDPOINT")
+    aliyun_voice_endpoint: str = Field("https://dyvmsapi.aliyuncs.com", alias="HOTLINE_ALIYUN_VOICE_ENDPOINT")
     default_region: str = Field("CN", alias="HOTLINE_DEFAULT_REGION")
     escalation_delays: CsvInts = Field(DEFAULT_ESCALATION_DELAYS, alias="HOTLINE_ESCALATION_DELAYS")
     # Past the last level, officers and duty line are called again this often (0: never).
@@ -112,7 +121,7 @@ class Settings(BaseModel):
     fallback_phone: OptionalStr = Field(None, alias="HOTLINE_FALLBACK_PHONE")
     timezone: str = Field("Asia/Shanghai", alias="HOTLINE_TIMEZONE")
 
-    @field_validator("public_url", "twilio_api_base", "simulator_url")
+    @field_validator("public_url", "twilio_api_base", "simulator_url", "aliyun_sms_endpoint", "aliyun_voice_endpoint")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -211,6 +220,35 @@ class Settings(BaseModel):
         return self.simulator_number
 
 
+# What HOTLINE_CARRIER=aliyun cannot work without.
+_ALIYUN_REQUIRED = {
+    "HOTLINE_ALIYUN_ACCESS_KEY_ID": "aliyun_access_key_id",
+    "HOTLINE_ALIYUN_ACCESS_KEY_SECRET": "aliyun_access_key_secret",
+    "HOTLINE_ALIYUN_SIGN_NAME": "aliyun_sign_name",
+    "HOTLINE_ALIYUN_CALLER_NUMBER": "aliyun_caller_number",
+    "HOTLINE_ALIYUN_TEMPLATES": "aliyun_templates",
+    "HOTLINE_ALIYUN_RECEIPT_TOKEN": "aliyun_receipt_token",
+}
+
+
+def _check_aliyun(settings: Settings) -> None:
+    """Refuse an Aliyun carrier that lacks a credential, a registered name, the templates or the receipt token.
+
+    The templates file itself is read and checked when the carrier is built
+    (hotline/carriers/aliyun/templates.py).
+
+    Raises:
+        SettingsError: Naming every missing variable, and a receipt token too short to be secret.
+    """
+    missing = [variable for variable, name in _ALIYUN_REQUIRED.items() if not getattr(settings, name)]
+    if missing:
+        raise SettingsError("invalid settings:\n  HOTLINE_CARRIER=aliyun needs " + ", ".join(missing))
+    if len(settings.aliyun_receipt_token or "") < 16:
+        raise SettingsError(
+            "invalid settings:\n  HOTLINE_ALIYUN_RECEIPT_TOKEN: at least 16 characters, it is the receipts' only secret"
+        )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping.
 
@@ -245,6 +283,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "invalid settings:\n  HOTLINE_TWILIO_ACCOUNT_SID and HOTLINE_TWILIO_AUTH_TOKEN "
             "must be set together (leave both unset to use the carrier simulator)"
         )
+    if settings.carrier == "aliyun":
+        _check_aliyun(settings)
     if settings.uses_twilio and not settings.twilio_number:
         raise SettingsError(
             "invalid settings:\n  HOTLINE_TWILIO_NUMBER must be set when Twilio credentials are given"

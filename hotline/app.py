@@ -49,6 +49,10 @@ def create_app(
         settings = load_settings(environ)
     # Every prompt is spoken by this voice (Twilio's TwiML, which the simulator reads too).
     check_voice(settings)
+    # What the carrier reads besides the settings (Aliyun's registered templates) is checked now, not at an alert.
+    from hotline.carriers import check_carrier
+
+    check_carrier(settings)
     if instance_path is None:
         instance_path = (environ if environ is not None else os.environ).get("HOTLINE_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
@@ -80,6 +84,11 @@ def create_app(
     from hotline import webhooks
 
     app.register_blueprint(webhooks.bp)
+    from hotline.api import triggers as trigger_api
+    from hotline.webhooks import aliyun as aliyun_receipts
+
+    app.register_blueprint(aliyun_receipts.bp)
+    app.register_blueprint(trigger_api.bp)
 
     # The station console: sign-in, CSRF, language, its blueprints and API.
     from hotline import console
@@ -87,9 +96,11 @@ def create_app(
     console.init_app(app)
     # Carrier webhooks carry no CSRF token; their signatures are checked instead.
     console.csrf.exempt(webhooks.bp)
+    console.csrf.exempt(aliyun_receipts.bp)  # behind a secret path and signed OutIds
+    console.csrf.exempt(trigger_api.bp)  # bearer tokens, no cookies
 
     # The browser phone (/phone/) exists only while the simulator is the carrier.
-    if not settings.uses_twilio:
+    if settings.carrier == "simulator":
         from hotline import phone
 
         phone.init_app(app)

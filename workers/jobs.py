@@ -22,6 +22,7 @@ from hotline.services.backup import backup_after_failure, backup_work
 from hotline.services.delivery import mark_opted_out
 from hotline.services.escalation import run_check
 from hotline.services.outbox import dispatch, dispatch_work, schedule_escalation
+from hotline.services.prompts import call_prompt
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
 from workers.runtime import JobContext, job_context
@@ -178,11 +179,15 @@ def _submit_sms(ctx: JobContext, notification: Notification) -> Submitted:
 
 
 def _submit_call(ctx: JobContext, notification: Notification) -> Submitted:
+    url = callback_url(ctx.settings, "/twilio/voice/screen", n=notification.id)
+    status_callback = callback_url(ctx.settings, "/twilio/call-status", n=notification.id)
+    timeout = ctx.settings.ring_timeout
+    if ctx.carrier.capabilities.free_text:
+        return ctx.carrier.place_call(to=notification.phone, url=url, status_callback=status_callback, timeout=timeout)
+    # A carrier that speaks only registered prompts is told the prompt now; the others fetch it from the URL.
+    prompt = call_prompt(ctx.settings, notification)
     return ctx.carrier.place_call(
-        to=notification.phone,
-        url=callback_url(ctx.settings, "/twilio/voice/screen", n=notification.id),
-        status_callback=callback_url(ctx.settings, "/twilio/call-status", n=notification.id),
-        timeout=ctx.settings.ring_timeout,
+        to=notification.phone, url=url, status_callback=status_callback, timeout=timeout, prompt=prompt
     )
 
 

@@ -1,10 +1,11 @@
-"""Carriers behind one seam, chosen by name: Twilio in production, the simulator in development."""
+"""Carriers behind one seam, chosen by name: Twilio, Aliyun (mainland China), the simulator in development."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from config.settings import Settings
+from config.settings import Settings, SettingsError
 from hotline.carriers.base import (
     Capabilities,
     Carrier,
@@ -14,6 +15,9 @@ from hotline.carriers.base import (
     OutboundSms,
     Submitted,
 )
+
+if TYPE_CHECKING:
+    from hotline.carriers.aliyun.templates import Templates
 
 
 def _twilio(settings: Settings) -> Carrier:
@@ -36,8 +40,51 @@ def _simulator(settings: Settings) -> Carrier:
     return SimulatorCarrier(base_url=settings.simulator_url, from_number=settings.hotline_number)
 
 
+def _aliyun_templates(settings: Settings) -> Templates:
+    from hotline.carriers.aliyun.templates import Templates, TemplatesError
+
+    assert settings.aliyun_templates
+    try:
+        return Templates.load(settings.aliyun_templates, settings.language)
+    except TemplatesError as exc:
+        variable = f"HOTLINE_ALIYUN_TEMPLATES={settings.aliyun_templates!r}"
+        raise SettingsError(f"invalid settings:\n  {variable}: {exc}") from None
+
+
+def _aliyun(settings: Settings) -> Carrier:
+    from hotline.carriers.aliyun import AliyunCarrier
+    from hotline.carriers.aliyun.spacing import CallSpacing
+    from hotline.queues import Queues
+
+    assert settings.aliyun_access_key_id and settings.aliyun_access_key_secret
+    assert settings.aliyun_sign_name and settings.aliyun_caller_number
+    return AliyunCarrier(
+        access_key_id=settings.aliyun_access_key_id,
+        access_key_secret=settings.aliyun_access_key_secret,
+        sign_name=settings.aliyun_sign_name,
+        caller_number=settings.aliyun_caller_number,
+        templates=_aliyun_templates(settings),
+        sms_endpoint=settings.aliyun_sms_endpoint,
+        voice_endpoint=settings.aliyun_voice_endpoint,
+        # The app's Redis, reached when a call is placed (always inside the app's context).
+        spacing=CallSpacing(lambda: Queues().connection),
+    )
+
+
 # The registry: HOTLINE_CARRIER names one of these (config.settings.CARRIERS lists the same names).
-CARRIER_FACTORIES: dict[str, Callable[[Settings], Carrier]] = {"twilio": _twilio, "simulator": _simulator}
+CARRIER_FACTORIES: dict[str, Callable[[Settings], Carrier]] = {
+    "twilio": _twilio, "simulator": _simulator, "aliyun": _aliyun,
+}
+
+
+def check_carrier(settings: Settings) -> None:
+    """Check at start-up what the selected carrier reads besides the settings (Aliyun's templates file).
+
+    Raises:
+        config.settings.SettingsError: Naming the variable and every problem, in the operator's language.
+    """
+    if settings.carrier == "aliyun":
+        _aliyun_templates(settings)
 
 
 def build_carrier(settings: Settings) -> Carrier:
@@ -60,4 +107,5 @@ __all__ = [
     "OutboundSms",
     "Submitted",
     "build_carrier",
+    "check_carrier",
 ]

@@ -72,8 +72,9 @@ class Capabilities:
         ring_group: Ring several numbers in one call and bridge the first to
             accept (Twilio's ``<Dial>`` with several ``<Number>`` nouns).
         keypress_calls: Place a call that reports a key press back.
-        free_text: Send any SMS text; False when only pre-registered templates
-            may be sent (China's carriers).
+        free_text: Send any SMS text and speak any prompt; False when only
+            pre-registered templates may be sent (China's carriers): calls
+            are then placed with a :class:`CallPrompt`.
         max_ring_group: The most numbers one ring-group call may hold.
         min_call_spacing: Seconds the carrier requires between two calls to
             one number (China's carriers: about 60); 0 for none.
@@ -102,6 +103,24 @@ class OutboundSms:
     text: str
     template: str = ""
     params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallPrompt:
+    """What a called member hears, as a template key and values, for carriers that speak only registered prompts.
+
+    Carriers that fetch their call flow from a URL (Twilio, the simulator)
+    ignore it.
+
+    Attributes:
+        template: The project's prompt key (e.g. ``voice_screen``).
+        params: The values of every prompt the call may play, by the project's placeholder names.
+        replies: The prompt played after each key (``{"1": "voice_screen_ack_only", "2": "voice_goodbye"}``).
+    """
+
+    template: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    replies: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -162,8 +181,11 @@ class Carrier(Protocol):
         """
         ...
 
-    def place_call(self, *, to: str, url: str, status_callback: str, timeout: int) -> Submitted:
-        """Start one outbound call whose call flow is fetched from ``url`` when answered.
+    def place_call(
+        self, *, to: str, url: str, status_callback: str, timeout: int, prompt: CallPrompt | None = None
+    ) -> Submitted:
+        """Start one outbound call whose call flow is fetched from ``url`` when answered,
+        or, for a carrier without ``capabilities.free_text``, that plays ``prompt``.
 
         Raises:
             CarrierError: The carrier refused it, or could not be reached.

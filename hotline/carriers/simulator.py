@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from hotline.carriers.base import Capabilities, CarrierError, OutboundSms, Submitted
+from hotline.carriers.base import CallPrompt, Capabilities, CarrierError, OutboundSms, Submitted
 from hotline.carriers.twilio.codes import failure_reason
 
 
@@ -43,8 +43,10 @@ class SimulatorCarrier:
         payload = {"to": message.to, "from": self.from_number, "body": message.text, "status_callback": status_callback}
         return self._post("/sim/api/messages", payload)
 
-    def place_call(self, *, to: str, url: str, status_callback: str, timeout: int) -> Submitted:
-        """Start one outbound call whose TwiML the simulator fetches from ``url`` when answered.
+    def place_call(
+        self, *, to: str, url: str, status_callback: str, timeout: int, prompt: CallPrompt | None = None
+    ) -> Submitted:
+        """Start one outbound call whose TwiML the simulator fetches from ``url`` when answered (``prompt`` is unused).
 
         Raises:
             CarrierError: The simulator refused it, or could not be reached in time.

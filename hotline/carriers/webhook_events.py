@@ -75,3 +75,24 @@ class CallEnded:
     ended: bool
     status: str
     duration: int = 0
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A carrier's receipt for one SMS or call it took from hotline, naming the outbox row it claims.
+
+    Receipts that arrive unsigned (China's carriers push them by plain HTTP)
+    name the row through a reference the service wrote when it sent; the
+    carrier's module verifies it against the row before anything is applied.
+
+    Attributes:
+        reference: What the service gave the carrier to send back (Aliyun's ``OutId``).
+        report: The delivery news, with the carrier's id for the message or call.
+        key_press: Keys pressed on the call, if the receipt carries any.
+        phone: The recipient, as the carrier wrote it, when the receipt says.
+    """
+
+    reference: str
+    report: DeliveryReport
+    key_press: KeyPress | None = None
+    phone: str = ""

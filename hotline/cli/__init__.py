@@ -42,7 +42,7 @@ def db_upgrade(revision: str) -> None:
 
 def _register_commands(cli: click.Group) -> None:
     """Add every command group to ``cli``; the app factory registers none."""
-    from hotline.cli import admin, console, directory, simulator, up, worker
+    from hotline.cli import admin, aliyun, console, directory, simulator, triggers, up, worker
 
     cli.add_command(db_group)
     admin.register(cli)
@@ -51,6 +51,8 @@ def _register_commands(cli: click.Group) -> None:
     worker.register(cli)
     up.register(cli)
     simulator.register(cli)
+    aliyun.register(cli)
+    triggers.register(cli)
 
 
 _register_commands(main)

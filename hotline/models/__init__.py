@@ -15,6 +15,7 @@ from hotline.models.incidents import (
     Response,
     TimelineEvent,
 )
+from hotline.models.triggers import TriggerAlert, TriggerSource
 
 __all__ = [
     "Answer",
@@ -34,6 +35,8 @@ __all__ = [
     "Role",
     "Station",
     "TimelineEvent",
+    "TriggerAlert",
+    "TriggerSource",
     "UTCDateTime",
     "User",
     "Village",

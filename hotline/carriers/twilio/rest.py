@@ -12,7 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from hotline.carriers.base import Capabilities, CarrierError, FailureReason, OutboundSms, Submitted
+from hotline.carriers.base import CallPrompt, Capabilities, CarrierError, FailureReason, OutboundSms, Submitted
 from hotline.carriers.twilio.codes import failure_reason
 
 TWILIO_API_BASE = "https://api.twilio.com"
@@ -116,7 +116,9 @@ class TwilioCarrier:
             )
         return _submitted(created.sid, created.status)
 
-    def place_call(self, *, to: str, url: str, status_callback: str, timeout: int) -> Submitted:
+    def place_call(
+        self, *, to: str, url: str, status_callback: str, timeout: int, prompt: CallPrompt | None = None
+    ) -> Submitted:
         """Start one outbound call whose TwiML Twilio fetches from ``url`` when answered.
 
         Args:
@@ -125,6 +127,7 @@ class TwilioCarrier:
             status_callback: URL Twilio POSTs each progress event to (initiated,
                 ringing, answered, completed).
             timeout: Seconds to let the phone ring before giving up.
+            prompt: Unused: the TwiML at ``url`` says what the callee hears.
 
         Returns:
             The Call SID (``CA...``) and its first status (usually ``queued``).

@@ -1,0 +1,237 @@
+"""The registered templates: which Aliyun SMS template and TTS code says each of the project's messages.
+
+Aliyun sends only templates registered (and reviewed) in its console. A
+station registers one SMS template per ``sms_*`` key and one TTS template per
+prompt a call may play, with variables named like the project's placeholders
+(``${caller_name}``), and writes their codes into a TOML file
+(``HOTLINE_ALIYUN_TEMPLATES``)::
+
+    [limits]
+    sms = 35     # characters per SMS variable
+    voice = 20   # characters per TTS variable
+
+    [sms_alert]
+    code = "SMS_123456789"
+    params = ["caller_name", "group", "time", "address"]
+
+The file is checked when the carrier is built (at start-up): every key the
+service sends must have a code, and every parameter must be a value the
+service has and one that fits the limit or may be shortened to fit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config.templates import load_templates, render
+
+# Every prompt an IvrCall may play: the screening prompts, and what each key answers.
+VOICE_KEYS = (
+    "voice_screen",
+    "voice_screen_escalation",
+    "voice_screen_escalation_officers_silent",
+    "voice_screen_ack_only",
+    "voice_goodbye",
+    "voice_caller_check",
+    "voice_caller_check_kept",
+    "voice_caller_cancelled",
+)
+
+# Values every incident's messages carry besides their template's own placeholders.
+INCIDENT_VALUES = ("caller_name", "caller_phone", "address", "group", "village", "time")
+
+# The longest each value of bounded length can be; any other value (names, addresses,
+# forwarded texts) is shortened to the limit, ending with the language's ellipsis.
+BOUNDED_LENGTHS = {
+    "caller_phone": 16,  # E.164: + and at most 15 digits
+    "time": 12,  # 12月31日 23:59 / 31 Dec 23:59
+    "count": 4,
+    "accepted": 4,
+    "needed": 4,
+    "waited": 8,  # 59分59秒
+}
+
+DEFAULT_LIMITS = {"sms": 35, "voice": 20}
+_CODE = {"sms": re.compile(r"SMS_[0-9]{6,20}"), "voice": re.compile(r"TTS_[0-9]{6,20}")}
+PLACEHOLDER_CODE = {"sms": "SMS_000000000", "voice": "TTS_000000000"}
+
+
+class TemplatesError(ValueError):
+    """The templates file is missing, malformed or incomplete; the message says what, in the operator's language."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One registered template: its code and the project's values it takes, by name."""
+
+    key: str
+    code: str
+    params: tuple[str, ...]
+    limit: int
+
+
+def kind(key: str) -> str:
+    """``sms`` for an SMS template key, ``voice`` for a prompt."""
+    return "sms" if key.startswith("sms_") else "voice"
+
+
+def required_keys(language: str) -> list[str]:
+    """Every message key the service sends through this carrier: all SMS templates and the call prompts."""
+    return [key for key in load_templates(language) if key.startswith("sms_")] + list(VOICE_KEYS)
+
+
+def placeholders(language: str, key: str) -> list[str]:
+    """The placeholders of the project's template ``key``, in order, each once."""
+    names: list[str] = []
+    for _, name, _, _ in string.Formatter().parse(load_templates(language)[key]):
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+class Templates:
+    """The checked templates file.
+
+    Raises:
+        TemplatesError: On construction, for anything that would make a message unsendable.
+    """
+
+    def __init__(self, entries: Mapping[str, Registered], language: str) -> None:
+        self._entries = dict(entries)
+        self.language = language
+
+    @classmethod
+    def load(cls, path: str | Path, language: str) -> Templates:
+        """Read and check the file at ``path`` for messages in ``language``.
+
+        Raises:
+            TemplatesError: Naming the file and every problem found.
+        """
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise TemplatesError(f"无法读取阿里云模板文件 {path}：{exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise TemplatesError(f"阿里云模板文件 {path} 格式有误：{exc}") from None
+        return cls.parse(data, language, source=str(path))
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any], language: str, *, source: str = "模板文件") -> Templates:
+        """Check parsed TOML; see :meth:`load`."""
+        problems: list[str] = []
+        limits = dict(DEFAULT_LIMITS)
+        raw_limits = data.get("limits", {})
+        if not isinstance(raw_limits, dict):
+            raw_limits = {}
+            problems.append("[limits] 应为表")
+        for name, value in raw_limits.items():
+            if name not in limits or not isinstance(value, int) or not 1 <= value <= 500:
+                problems.append(f"[limits] {name} = {value!r}：应为 sms 或 voice，取 1 至 500 的整数")
+            else:
+                limits[name] = value
+        entries: dict[str, Registered] = {}
+        for key in required_keys(language):
+            entry = data.get(key)
+            if not isinstance(entry, dict):
+                problems.append(f"[{key}] 缺失：每条短信和语音提示都需要登记的模板")
+                continue
+            registered = _entry(key, entry, language, limits[kind(key)], problems)
+            if registered is not None:
+                entries[key] = registered
+        if problems:
+            raise TemplatesError(f"阿里云模板文件 {source} 有误：\n  " + "\n  ".join(problems))
+        return cls(entries, language)
+
+    def get(self, key: str) -> Registered:
+        """The registered template of ``key``.
+
+        Raises:
+            KeyError: ``key`` is not a message this carrier sends.
+        """
+        return self._entries[key]
+
+    def values(self, key: str, params: Mapping[str, str]) -> str:
+        """The JSON of a template's variables from the project's values, each shortened to the limit.
+
+        Raises:
+            KeyError: ``key`` is not registered, or a value it takes was not given.
+        """
+        registered = self._entries[key]
+        ellipsis = render(self.language, "ellipsis")
+        chosen = {name: shorten(str(params[name]), registered.limit, ellipsis) for name in registered.params}
+        return json.dumps(chosen, ensure_ascii=False, separators=(",", ":"))
+
+
+def shorten(value: str, limit: int, ellipsis: str) -> str:
+    """``value`` cut to ``limit`` characters, its cut marked with ``ellipsis``.
+
+    Messages are already shortened to fit the SMS length when composed; this
+    only cuts what is still longer than one Aliyun variable may be.
+    """
+    if len(value) <= limit:
+        return value
+    keep = max(limit - len(ellipsis), 0)
+    return (value[:keep] + ellipsis)[:limit]
+
+
+def _entry(key: str, entry: Mapping[str, Any], language: str, limit: int, problems: list[str]) -> Registered | None:
+    code = entry.get("code")
+    pattern = _CODE[kind(key)]
+    if not isinstance(code, str) or not pattern.fullmatch(code):
+        sample = PLACEHOLDER_CODE[kind(key)][:4] + "123456789"
+        problems.append(f"[{key}] code = {code!r}：应为阿里云控制台中登记的模板代码，如 {sample}")
+        return None
+    if code == PLACEHOLDER_CODE[kind(key)]:
+        problems.append(f"[{key}] code 仍是示例的占位代码，请填入登记后的模板代码")
+        return None
+    params = entry.get("params", [])
+    if not isinstance(params, list) or not all(isinstance(name, str) for name in params):
+        problems.append(f"[{key}] params 应为变量名列表")
+        return None
+    known = set(placeholders(language, key)) | set(INCIDENT_VALUES)
+    for name in params:
+        if name not in known:
+            problems.append(f"[{key}] 变量 {name!r} 不是该消息的内容；可用：{', '.join(sorted(known))}")
+        elif BOUNDED_LENGTHS.get(name, 0) > limit:
+            problems.append(
+                f"[{key}] 变量 {name!r} 最长 {BOUNDED_LENGTHS[name]} 字，超过每个变量 {limit} 字的限制且不能截短"
+            )
+    return Registered(key=key, code=code, params=tuple(params), limit=limit)
+
+
+def example(language: str) -> str:
+    """A complete templates file: every key with a placeholder code, its variables, and the wording to register."""
+    lines = [
+        "# 阿里云短信与语音模板（HOTLINE_ALIYUN_TEMPLATES）。",
+        "# 每一项对应一条短信或语音提示：在阿里云控制台按注释中的内容登记模板（变量名与 params 相同），",
+        "# 审核通过后把 code 换成控制台给出的模板代码（短信 SMS_…，语音 TTS_…）。",
+        "# 每个变量的长度有限制（见 [limits]，以控制台当前规则为准）；地址、姓名等较长的值会被截短。",
+        "",
+        "[limits]",
+        f"sms = {DEFAULT_LIMITS['sms']}",
+        f"voice = {DEFAULT_LIMITS['voice']}",
+    ]
+    for key in required_keys(language):
+        wording = re.sub(r"\{(\w+)\}", r"${\1}", load_templates(language)[key])
+        lines += [
+            "",
+            f"# {'短信' if kind(key) == 'sms' else '语音'}：{wording}",
+            f"[{key}]",
+            f"code = {json.dumps(PLACEHOLDER_CODE[kind(key)])}",
+            f"params = {json.dumps(placeholders(language, key), ensure_ascii=False)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def filled_example(language: str, number: int = 100000000) -> str:
+    """The example with distinct well-formed codes, as a station's filled-in file would be (for tests)."""
+    text = example(language)
+    counter = iter(range(number, number + 1000))
+    return re.sub(r'"(SMS|TTS)_000000000"', lambda match: f'"{match.group(1)}_{next(counter)}"', text)
