@@ -102,6 +102,8 @@ class Settings(BaseModel):
     recall_rounds: int = Field(3, alias="HOTLINE_RECALL_ROUNDS", ge=0, le=10)
     # A caller whose call dropped before anyone accepted is called back after this many seconds.
     callback_delay: int = Field(30, alias="HOTLINE_CALLBACK_DELAY", ge=5, le=600)
+    # A drill's group should be covered within this many seconds; a station may set its own.
+    drill_standard_seconds: int = Field(180, alias="HOTLINE_DRILL_STANDARD_SECONDS", ge=10, le=3600)
     notify_on_ack: Flag = Field(True, alias="HOTLINE_NOTIFY_ON_ACK")
     max_group_size: int = Field(10, alias="HOTLINE_MAX_GROUP_SIZE", ge=2, le=250)
     ring_timeout: int = Field(30, alias="HOTLINE_RING_TIMEOUT", ge=5, le=600)

@@ -43,6 +43,7 @@ from hotline.services.outbox import (
     send_job_id,
 )
 from hotline.services.timeline import record_event
+from workers.drills import enqueue_due_drills
 from workers.runtime import JobContext, job_context
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,8 @@ def sweep_outbox() -> str:
 
         connection.set(LOCK_KEY, "1", ex=lock_ttl(interval))
         queue.enqueue_in(timedelta(seconds=interval), sweep_outbox, job_id=f"sweep-{time.time_ns()}")
+        # Scheduled drills start in a job of their own, so a drill's failure never stops the sweeps.
+        enqueue_due_drills(ctx.session, queue, now)
         if released or requeued or overdue or rescheduled or recorded:
             log.warning(
                 "sweeper: released %d stuck claims, re-enqueued %d rows, ran %d overdue escalation checks, "

@@ -42,7 +42,7 @@ def db_upgrade(revision: str) -> None:
 
 def _register_commands(cli: click.Group) -> None:
     """Add every command group to ``cli``; the app factory registers none."""
-    from hotline.cli import admin, aliyun, console, directory, simulator, triggers, up, worker
+    from hotline.cli import admin, aliyun, console, directory, drills, simulator, triggers, up, worker
 
     cli.add_command(db_group)
     admin.register(cli)
@@ -53,6 +53,7 @@ def _register_commands(cli: click.Group) -> None:
     simulator.register(cli)
     aliyun.register(cli)
     triggers.register(cli)
+    drills.register(cli)
 
 
 _register_commands(main)

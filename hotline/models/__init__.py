@@ -3,6 +3,7 @@
 from hotline.models.audit import AuditLog
 from hotline.models.base import Base, UTCDateTime, utcnow
 from hotline.models.directory import Group, Member, RingMode, Role, Station, User, Village
+from hotline.models.drills import Drill, DrillSchedule, DrillScope
 from hotline.models.events import EventKind
 from hotline.models.incidents import (
     Answer,
@@ -22,6 +23,9 @@ __all__ = [
     "AuditLog",
     "Base",
     "Channel",
+    "Drill",
+    "DrillSchedule",
+    "DrillScope",
     "EventKind",
     "Group",
     "InboundMessage",

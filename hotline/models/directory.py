@@ -46,6 +46,8 @@ class Station(Base):
     # Comma-separated seconds per escalation level; NULL means the global default.
     escalation_delays: Mapped[str | None] = mapped_column(String(100))
     max_group_size: Mapped[int | None] = mapped_column(Integer)
+    # Seconds within which a drill's group must be covered; NULL means HOTLINE_DRILL_STANDARD_SECONDS.
+    drill_standard_seconds: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     villages: Mapped[list[Village]] = relationship(back_populates="station", order_by="Village.name")

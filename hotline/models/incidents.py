@@ -72,6 +72,8 @@ class Incident(Base):
     # Highest escalation level fired so far; the fence that lets each level fire once.
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The highest level this incident may escalate to; NULL: every level. A drill without the duty line stops at 1.
+    escalation_cap: Mapped[int | None] = mapped_column(Integer)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     outcome: Mapped[str | None] = mapped_column(String(20))

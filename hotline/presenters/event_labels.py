@@ -34,6 +34,7 @@ TITLES: dict[EventKind, str] = {
     EventKind.CALLER_CALLED_BACK: N_("Call dropped: calling the caller back"),
     EventKind.CALLER_CANCELLED: N_("Caller cancelled: misdial"),
     EventKind.CALLER_STILL_NEEDS_HELP: N_("Caller still needs help"),
+    EventKind.DRILL_STARTED: N_("Drill started"),
     EventKind.SMS_PENDING: N_("SMS waiting to send"),
     EventKind.SMS_CLAIMED: N_("SMS being handed to the carrier"),
     EventKind.SMS_ACCEPTED: N_("SMS accepted by the carrier"),

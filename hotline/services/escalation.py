@@ -43,6 +43,23 @@ DUTY_LINE = 2  # the station's duty line
 # HOTLINE_ESCALATION_REPEAT seconds until someone accepts or staff take the incident.
 
 
+def max_level_for(incident: Incident) -> int | None:
+    """The highest level ``incident`` may escalate to; None when there is no cap.
+
+    A drill reaches the officers, and the station's duty line (with the
+    repeats past it) only when the drill asked for it: practice must never
+    ring the duty line unannounced. The cap is written on the incident when
+    it opens (:func:`hotline.services.incidents.open_incident`).
+    """
+    return incident.escalation_cap
+
+
+def within_cap(incident: Incident, level: int) -> bool:
+    """Whether ``level`` is at or below :func:`max_level_for` ``incident``."""
+    cap = max_level_for(incident)
+    return cap is None or level <= cap
+
+
 def escalation_delays(settings: Settings, incident: Incident) -> tuple[int, ...]:
     """Seconds before each level: the station's own, or the global default."""
     if incident.station is not None:
@@ -136,6 +153,8 @@ def escalate(
         sqlalchemy.exc.SQLAlchemyError: The database failed; nothing fired.
     """
     now = now or utcnow()
+    if not within_cap(incident, level):
+        return Escalated(fired=False)
     delays = escalation_delays(settings, incident)
     repeat = settings.escalation_repeat
     if (
@@ -195,6 +214,7 @@ def escalate(
         and station.duty_phone
         and incident.caller is not None
         and incident.caller.reachable_by_sms
+        and not incident.is_drill  # a drill's household placed no call and waits for nobody
     ):
         result.sms_ids.append(_tell_caller_station_alerted(session, settings, incident, level))
     record_event(
@@ -209,7 +229,7 @@ def escalate(
 def _schedule_next(
     result: Escalated, incident: Incident, delays: tuple[int, ...], repeat: int, level: int, now: datetime
 ) -> None:
-    if level_exists(delays, level + 1, repeat):
+    if level_exists(delays, level + 1, repeat) and within_cap(incident, level + 1):
         result.next_level = level + 1
         result.next_delay = max(0.0, (due_at(incident, delays, level + 1, repeat) - now).total_seconds())
 
@@ -343,7 +363,7 @@ def next_check(settings: Settings, incident: Incident) -> DueCheck | None:
         return None
     delays = escalation_delays(settings, incident)
     level = incident.escalation_level + 1
-    if not level_exists(delays, level, settings.escalation_repeat):
+    if not level_exists(delays, level, settings.escalation_repeat) or not within_cap(incident, level):
         return None
     return DueCheck(level=level, due=due_at(incident, delays, level, settings.escalation_repeat))
 

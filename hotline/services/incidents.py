@@ -34,6 +34,9 @@ from hotline.services.outbox import Work, add_notification
 from hotline.services.recall import first_recall
 from hotline.services.timeline import record_event
 
+# The source of a drill's incident: nobody called; the drill raised it for one of the group's households.
+DRILL_SOURCE = "drill"
+
 
 @dataclass
 class Opened:
@@ -123,6 +126,7 @@ def open_incident(
     now: datetime | None = None,
     capabilities: Capabilities | None = None,
     called: str | None = None,
+    escalation_cap: int | None = None,
 ) -> Opened:
     """Open an incident for ``caller_phone`` and write its fan-out, idempotently.
 
@@ -131,6 +135,12 @@ def open_incident(
     opens an incident marked ``unregistered``, with no fan-out. The group
     is rung in the caller's own call only when the carrier
     (``capabilities``) can ring a group; otherwise every member is called.
+
+    With ``source`` :data:`DRILL_SOURCE` the incident is a drill
+    (``is_drill``): the members are called by workers, as nobody is on the
+    line, and the household it is raised for is not texted a confirmation.
+    ``escalation_cap`` is the highest escalation level it may reach (see
+    :func:`hotline.services.escalation.max_level_for`).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database failed; nothing is kept.
@@ -153,6 +163,8 @@ def open_incident(
         call_sid=call_sid,
         message_sid=message_sid,
         unregistered=caller is None,
+        is_drill=source == DRILL_SOURCE,
+        escalation_cap=escalation_cap,
         opened_at=now,
     )
     try:
@@ -169,7 +181,9 @@ def open_incident(
     record_event(
         session,
         incident.id,
-        EventKind.CALL_RECEIVED if source == "call" else EventKind.SMS_RECEIVED,
+        EventKind.DRILL_STARTED if source == DRILL_SOURCE
+        else EventKind.CALL_RECEIVED if source == "call"
+        else EventKind.SMS_RECEIVED,
         at=now,
         member_id=caller.id if caller else None,
         caller=caller_phone,
@@ -218,7 +232,7 @@ def _write_fan_out(
             )
         )
     caller = incident.caller
-    if caller is not None and caller.reachable_by_sms:
+    if caller is not None and caller.reachable_by_sms and not incident.is_drill:
         texted.append(
             add_notification(
                 session, incident, phone=caller.phone, channel=Channel.SMS,

@@ -64,9 +64,22 @@ def incident_values(settings: Settings, incident: Incident) -> dict[str, str]:
     }
 
 
+def drill_prefix(settings: Settings, incident: Incident, name: str) -> str:
+    """The words a drill's text or prompt starts with ("【演练】", "这是一次联防演练。"); empty for a real alert.
+
+    Every SMS and every prompt of an incident is rendered by :func:`compose`
+    or :func:`render_for`, and both put this first, so nobody mistakes a
+    drill for an emergency, whatever the template says.
+    """
+    if not incident.is_drill:
+        return ""
+    return render(settings.language, "drill_sms_prefix" if name.startswith("sms_") else "drill_voice_prefix")
+
+
 def render_for(settings: Settings, incident: Incident, name: str, **extra: str | int) -> str:
-    """Render template ``name`` with the incident's values plus ``extra``."""
-    return render(settings.language, name, **incident_values(settings, incident), **extra)
+    """Render template ``name`` with the incident's values plus ``extra`` (a drill's with its prefix)."""
+    text = render(settings.language, name, **{**incident_values(settings, incident), **extra})
+    return drill_prefix(settings, incident, name) + text
 
 
 def alerted_count(incident: Incident) -> int:
@@ -120,27 +133,28 @@ def _cut(value: str, keep: int, marker: str) -> str:
     return value[:keep] + marker
 
 
-def _shortened(language: str, name: str, params: dict[str, str], parts: int) -> dict[str, str]:
+def _shortened(language: str, name: str, params: dict[str, str], parts: int, prefix: str = "") -> dict[str, str]:
     """``params`` with long values cut, in :data:`SHORTENABLE`'s order, until the text fits ``parts``.
 
     Each value is cut as little as will do (a binary search: more of a value
     never makes fewer parts). A text whose fixed wording alone is too long
-    keeps every value cut to its marker and goes out longer.
+    keeps every value cut to its marker and goes out longer. ``prefix`` (a
+    drill's) is counted as part of the text.
     """
     params = dict(params)
-    if fits(render(language, name, **params), parts):
+    if fits(prefix + render(language, name, **params), parts):
         return params
     pattern = load_templates(language)[name]
     markers = {key: render(language, "truncated_note" if key == NOTED_CUT else "ellipsis") for key in SHORTENABLE}
     for key in _present(SHORTENABLE, pattern, params):
         value, marker = params[key], markers[key]
         low, high = 0, len(value) - 1  # the longest prefix that fits lies in [low, high]
-        if not fits(render(language, name, **{**params, key: _cut(value, low, marker)}), parts):
+        if not fits(prefix + render(language, name, **{**params, key: _cut(value, low, marker)}), parts):
             params[key] = _cut(value, 0, marker)
             continue
         while low < high:
             middle = (low + high + 1) // 2
-            if fits(render(language, name, **{**params, key: _cut(value, middle, marker)}), parts):
+            if fits(prefix + render(language, name, **{**params, key: _cut(value, middle, marker)}), parts):
                 low = middle
             else:
                 high = middle - 1
@@ -154,23 +168,24 @@ def _present(keys: Iterable[str], pattern: str, params: dict[str, str]) -> list[
     return [key for key in keys if "{" + key + "}" in pattern and params.get(key)]
 
 
-def _message(settings: Settings, name: str, params: dict[str, str]) -> Message:
+def _message(settings: Settings, name: str, params: dict[str, str], prefix: str = "") -> Message:
     if name.startswith("sms_"):
-        params = _shortened(settings.language, name, params, MAX_SEGMENTS)
-    return Message(template=name, params=params, text=render(settings.language, name, **params))
+        params = _shortened(settings.language, name, params, MAX_SEGMENTS, prefix)
+    return Message(template=name, params=params, text=prefix + render(settings.language, name, **params))
 
 
 def compose(settings: Settings, incident: Incident, name: str, **extra: str | int) -> Message:
     """Template ``name`` for ``incident``, rendered, with its values kept.
 
     An SMS template's long values are shortened to fit :data:`MAX_SEGMENTS`
-    parts, and ``params`` carry the shortened values the text shows.
+    parts, and ``params`` carry the shortened values the text shows. A
+    drill's text starts with :func:`drill_prefix`.
 
     Raises:
         config.templates.TemplateError: The template is missing or needs a value not given.
     """
     params = {**incident_values(settings, incident), **{key: str(value) for key, value in extra.items()}}
-    return _message(settings, name, params)
+    return _message(settings, name, params, drill_prefix(settings, incident, name))
 
 
 def compose_plain(settings: Settings, name: str, **values: str | int) -> Message:

@@ -34,7 +34,7 @@ from hotline.services.caller import (
 )
 from hotline.services.escalation import DUTY_LINE, TransferTo, escalation_prompt, plan_transfer
 from hotline.services.incidents import Opened, open_incident
-from hotline.services.messages import incident_values, render_for
+from hotline.services.messages import render_for
 from hotline.services.outbox import dispatch_from_request
 from hotline.services.responses import acknowledge_by_duty_line, record_response
 from hotline.services.timeline import record_event
@@ -289,15 +289,15 @@ def screen_answer() -> Response:
     )
     db.session.commit()
     dispatch_from_request(queues.queue, recorded.work())
+    # render_for: a drill's member hears that it is a drill in every prompt.
     if answer == Answer.DECLINE:
-        return _twiml(twiml.say_and_hangup(settings, render(settings.language, "voice_goodbye")))
-    accepted = render(settings.language, "voice_screen_accepted")
+        return _twiml(twiml.say_and_hangup(settings, render_for(settings, incident, "voice_goodbye")))
+    accepted = render_for(settings, incident, "voice_screen_accepted")
     if notification.via_dial:
         return _twiml(twiml.say_only(settings, accepted))
     if incident.source == "call" and incident.group is not None and incident.group.ring_mode == RingMode.CONFERENCE:
         return _twiml(twiml.join_conference(settings, incident.conference_name, text=accepted))
-    values = incident_values(settings, incident)
-    return _twiml(twiml.say_and_hangup(settings, render(settings.language, "voice_screen_ack_only", **values)))
+    return _twiml(twiml.say_and_hangup(settings, render_for(settings, incident, "voice_screen_ack_only")))
 
 
 def _caller_checked(settings: Settings, incident: Incident, key: str) -> VoiceResponse:
