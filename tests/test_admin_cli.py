@@ -40,7 +40,8 @@ def test_directory_import_from_the_command_line_is_audited_once(app, session, tm
     )
     runner = app.test_cli_runner()
     for _ in range(2):
-        result = runner.invoke(args=["directory", "import", str(csv_file), "--station", "城关派出所"])
+        args = ["directory", "import", str(csv_file), "--station", "城关派出所", "--create-station"]
+        result = runner.invoke(args=args)
         assert result.exit_code == 0, result.output
     entries = session.scalars(select(AuditLog).where(AuditLog.entity == "directory")).all()
     assert [(e.action, e.actor) for e in entries] == [("import", "cli")]

@@ -210,8 +210,9 @@ def test_upload_preview_with_errors_writes_nothing(signed_in, session, world, re
     assert response.status_code == 422
     page = html.unescape(response.get_data(as_text=True))
     assert 'id="import-errors"' in page
-    assert "'12345' is not a valid phone number" in page
-    assert "'村长' is not a role" in page
+    # The Chinese console speaks Chinese, saying how to fix each cell.
+    assert "“12345” 不是有效的电话号码：手机号应为 11 位数字" in page
+    assert "“村长” 不是可用的角色" in page
     assert "发现 2 个问题" in page and "有错误的行" in page
     assert "确认导入" not in page  # no way to apply a file with errors
     assert member_count(session) == before
@@ -267,7 +268,8 @@ def test_upload_of_an_unreadable_file_is_reported(signed_in):
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
-    assert ".xls files are not supported" in response.get_data(as_text=True)
+    # .xls files are read now; a damaged one gets a clear answer.
+    assert "无法读取的旧版 Excel .xls 工作簿" in response.get_data(as_text=True)
 
 
 def test_group_health_lists_opted_out_failed_and_weak_groups(signed_in, session, world):

@@ -16,13 +16,19 @@ from test_directory_import import EN_HEADER, e164, good_rows, phone, write, writ
 STATION = "城关派出所"
 
 
+@pytest.fixture(autouse=True)
+def english_messages(environ: dict[str, str]) -> None:
+    """These tests read the command line's English messages (HOTLINE_LANGUAGE=en); Chinese is the default."""
+    environ["HOTLINE_LANGUAGE"] = "en"
+
+
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
 
 
 def run_import(runner, path: Path, *extra: str):
-    return runner.invoke(args=["directory", "import", str(path), "--station", STATION, *extra])
+    return runner.invoke(args=["directory", "import", str(path), "--station", STATION, "--create-station", *extra])
 
 
 def count(session: Session, model: type = Member, **where: object) -> int:

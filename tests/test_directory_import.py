@@ -96,6 +96,7 @@ def import_file(session: Session, path: Path, station: str = "城关派出所", 
 
 
 def plan_file(session: Session, path: Path, station: str = "城关派出所", **kwargs):
+    kwargs.setdefault("show_other_stations", True)
     return plan_import(session, read_sheet(path), station, region="CN", default_capacity=10, **kwargs)
 
 
@@ -312,10 +313,9 @@ def test_missing_name_and_other_cells(session: Session, tmp_path: Path) -> None:
         ],
     )
     plan = plan_file(session, path)
+    # A blank village or group under a filled one continues it (row 3's village, row 4's group).
     assert [str(error) for error in plan.errors] == [
         "row 2, 姓名/name: name is missing",
-        "row 3, 村/village: village is missing",
-        "row 4, 小组/group: group is missing",
         (
             "row 4, 角色/role: role is missing; "
             "use one of 求助户/household、联防组长/leader、警务助理/assistant、社区民警/officer"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from config.settings import SettingsError
+
+# Flask's own options (which app to load, a .env file, debug mode) mean nothing for hotline's commands.
+_FLASK_OPTIONS = {"app", "env_file", "debug"}
 
 
 def _create_app() -> Flask:
@@ -15,10 +20,41 @@ def _create_app() -> Flask:
     try:
         return create_app()
     except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+        # Only a command that needs the settings gets here; --help never loads them.
+        raise click.ClickException(f"设置有误，命令没有运行：\n{exc}") from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+def _hotline_version() -> str:
+    try:
+        return version("hotline")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+class HotlineGroup(FlaskGroup):
+    """Flask's command group, showing hotline's options and version, whose help needs no settings.
+
+    Every command is registered on the group itself (the app factory adds
+    none to ``app.cli``), so listing and finding commands never loads the app:
+    ``hotline --help`` works even when a setting is wrong, and a command that
+    needs the settings says which one is wrong when it runs.
+    """
+
+    def __init__(self, **extra: object) -> None:
+        super().__init__(add_version_option=False, **extra)  # type: ignore[arg-type]
+        self.params = [param for param in self.params if param.name not in _FLASK_OPTIONS]
+        click.version_option(_hotline_version(), "--version", prog_name="hotline", message="%(prog)s %(version)s")(
+            self
+        )
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(click.Group.list_commands(self, ctx))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return click.Group.get_command(self, ctx, cmd_name)
+
+
+@click.group(cls=HotlineGroup, create_app=_create_app, add_default_commands=True)
 def main() -> None:
     """hotline: joint-defence alerting. Settings come from the environment (see README)."""
 

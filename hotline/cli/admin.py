@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from hotline.cli.station_show import stations_show
 from hotline.extensions import get_settings
 from hotline.models import Station
 from hotline.services.stations import StationError, add_user, configure_station
@@ -55,6 +56,9 @@ def stations_set(
         raise click.ClickException(str(exc)) from None
     session.commit()
     click.echo(_describe(station))
+
+
+stations_group.add_command(stations_show)
 
 
 @stations_group.command("list")

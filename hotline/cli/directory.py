@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from hotline.directory import (
     plan_import,
     read_sheet,
 )
+from hotline.directory.columns import role_text
+from hotline.directory.wording import Text, _l, quoted
 from hotline.extensions import get_settings
 from hotline.services.stations import StationError
 
@@ -46,27 +49,34 @@ def _progress(label: str, length: int) -> Iterator[Callable[[int], None] | None]
 
 @directory_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--station", "station_name", required=True, help="The station the file belongs to; created if new.")
+@click.option("--station", "station_name", required=True, help="The station the file belongs to.")
+@click.option("--create-station", is_flag=True, help="Create the station when no station has that name.")
 @click.option("--prune", is_flag=True, help="Deactivate the station's members that the file does not list.")
 @click.option("--dry-run", is_flag=True, help="Check the file and report what would change; write nothing.")
 @with_appcontext
-def import_command(file: Path, station_name: str, prune: bool, dry_run: bool) -> None:
-    """Import FILE (.csv or .xlsx) into a station's directory, all or nothing.
+def import_command(file: Path, station_name: str, create_station: bool, prune: bool, dry_run: bool) -> None:
+    """Import FILE (.csv, .xlsx or .xls) into a station's directory, all or nothing.
 
     Columns, headed in Chinese or English: 村/village, 小组/group, 姓名/name,
     电话/phone, 角色/role, and optionally 地址/address and 状态/active. Any bad
-    row refuses the whole import; every bad row is listed.
+    row refuses the whole import; every bad row is listed. Messages are in
+    HOTLINE_LANGUAGE (Chinese unless it says en).
     """
     from hotline.extensions import db
 
     settings = get_settings(current_app)
+    language = settings.language
+    session = db.session
+    _require_station(session, station_name, create_station, language)
     if sys.stdout.isatty():
-        click.echo(f"reading {file} ...")  # a large workbook takes seconds to open
+        click.echo(_l("reading %(file)s ...", file=str(file)).render(language))  # a large workbook takes seconds
     try:
         sheet = read_sheet(file)
     except ReadError as exc:
-        raise click.ClickException(str(exc)) from None
-    session = db.session
+        raise click.ClickException(exc.render(language)) from None
+    if sheet.sheet_name is not None and sheet.sheet_count > 1:
+        click.echo(_l("read sheet %(sheet)s (the workbook has %(count)d sheets)", sheet=sheet.sheet_name,
+                      count=sheet.sheet_count).render(language))
     try:
         with _progress("checking rows", len(sheet.rows)) as tick:
             plan = plan_import(
@@ -77,20 +87,21 @@ def import_command(file: Path, station_name: str, prune: bool, dry_run: bool) ->
                 default_capacity=settings.max_group_size,
                 prune=prune,
                 progress=tick,
+                show_other_stations=True,  # whoever runs the command line sees every station
             )
     except StationError as exc:
         raise click.ClickException(str(exc)) from None
     for warning in plan.warnings:
-        click.echo(f"warning: {warning}")
+        click.echo(_l("warning: %(issue)s", issue=warning.describe(language)).render(language))
     if not plan.ok:
         for error in plan.errors:
-            click.echo(f"error: {error}")
+            click.echo(_l("error: %(issue)s", issue=error.describe(language)).render(language))
         count = len(plan.bad_rows)
-        what = f"{count} row(s) have errors" if count else "the file has errors"
-        raise click.ClickException(f"import refused: {what}; nothing was written")
+        what = _l("%(count)d row(s) have errors", count=count) if count else _l("the file has errors")
+        raise click.ClickException(_l("import refused: %(what)s; nothing was written", what=what).render(language))
     if dry_run:
         session.rollback()
-        _report(plan, written=False)
+        _report(plan, written=False, language=language)
         return
     try:
         with _progress("writing", plan.writes) as tick:
@@ -100,11 +111,40 @@ def import_command(file: Path, station_name: str, prune: bool, dry_run: bool) ->
         session.commit()
     except ImportRefused as exc:
         session.rollback()
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.render(language)) from None
     except SQLAlchemyError as exc:
         session.rollback()
-        raise click.ClickException(f"database error, nothing was written: {exc.__class__.__name__}: {exc}") from None
-    _report(plan, written=True)
+        raise click.ClickException(
+            _l("database error, nothing was written: %(error)s", error=exc.__class__.__name__).render(language)
+        ) from None
+    _report(plan, written=True, language=language)
+
+
+def _require_station(session: Session, name: str, create: bool, language: str) -> None:
+    """Stop unless station ``name`` exists or ``create`` allows a new one.
+
+    Raises:
+        click.ClickException: No station has that name and ``create`` is
+            false; the message lists the known stations, nearest first.
+    """
+    from sqlalchemy import select
+
+    from hotline.models import Station
+
+    names = list(session.scalars(select(Station.name)))
+    session.rollback()
+    if create or name.strip() in names:
+        return
+    known = sorted(names, key=lambda known: -difflib.SequenceMatcher(None, name, known).ratio())
+    if known:
+        message = _l(
+            "no station named %(name)s; known stations, nearest first: %(known)s. "
+            "Check the name, or add --create-station to create a new station",
+            name=quoted(name), known=known[:10],
+        )
+    else:
+        message = _l("no station named %(name)s yet; add --create-station to create it", name=quoted(name))
+    raise click.ClickException(message.render(language))
 
 
 def _audit_import(session: Session, filename: str, plan: Plan) -> None:
@@ -116,31 +156,39 @@ def _audit_import(session: Session, filename: str, plan: Plan) -> None:
     record_import(session, SimpleNamespace(id=None, username=CLI_ACTOR), plan.station_id, filename, plan)
 
 
-def _report(plan: Plan, *, written: bool) -> None:
-    prefix = "" if written else "dry run, nothing written: "
-    created = "created" if plan.station_id is None else "existing"
-    click.echo(
-        f"{prefix}station {plan.station_name} ({created}): "
-        f"{len(plan.new_villages)} village(s) and {len(plan.new_groups)} group(s) new; "
-        f"members: {len(plan.creates)} created, {len(plan.updates)} updated, {plan.unchanged} unchanged"
+def _report(plan: Plan, *, written: bool, language: str) -> None:
+    def say(text: Text) -> None:
+        click.echo(text.render(language))
+
+    counts = _l(
+        "%(villages)d village(s) and %(groups)d group(s) new; "
+        "members: %(created)d created, %(updated)d updated, %(unchanged)d unchanged",
+        villages=len(plan.new_villages), groups=len(plan.new_groups), created=len(plan.creates),
+        updated=len(plan.updates), unchanged=plan.unchanged,
     )
+    if plan.station_id is None:
+        line = _l("station %(station)s (created): %(counts)s", station=plan.station_name, counts=counts)
+    else:
+        line = _l("station %(station)s (existing): %(counts)s", station=plan.station_name, counts=counts)
+    say(line if written else _l("dry run, nothing written: %(line)s", line=line))
     if not plan.absent:
         return
     if plan.prune:
-        click.echo(
-            f"{len(plan.deactivations)} member(s) not in the file deactivated "
-            f"({len(plan.absent) - len(plan.deactivations)} were inactive already):"
-        )
+        say(_l(
+            "%(count)d member(s) not in the file deactivated (%(inactive)d were inactive already):",
+            count=len(plan.deactivations), inactive=len(plan.absent) - len(plan.deactivations),
+        ))
     else:
-        click.echo(
-            f"{len(plan.absent)} member(s) of the station are not in the file; "
-            "left as they are (--prune deactivates them):"
-        )
+        say(_l(
+            "%(count)d member(s) of the station are not in the file; left as they are (--prune deactivates them):",
+            count=len(plan.absent),
+        ))
     for member in plan.absent[:_ABSENT_SHOWN]:
-        state = "" if member.active else " (inactive)"
-        click.echo(f"  {member.village}/{member.group}: {member.name} {member.phone} {member.role.value}{state}")
+        state = _l(" (inactive)").render(language) if not member.active else ""
+        role = role_text(member.role, english=language != "zh")
+        click.echo(f"  {member.village}/{member.group}: {member.name} {member.phone} {role}{state}")
     if len(plan.absent) > _ABSENT_SHOWN:
-        click.echo(f"  ... and {len(plan.absent) - _ABSENT_SHOWN} more")
+        say(_l("  ... and %(count)d more", count=len(plan.absent) - _ABSENT_SHOWN))
 
 
 @directory_group.command("export")
@@ -159,7 +207,8 @@ def export_command(station_name: str, file: Path, english_headers: bool) -> None
         )
     except ExportError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {count} member(s) of station {station_name} to {file}")
+    click.echo(_l("wrote %(count)d member(s) of station %(station)s to %(file)s", count=count, station=station_name,
+                  file=str(file)).render(settings.language))
 
 
 def register(cli: click.Group) -> None:

@@ -119,17 +119,26 @@ def simulate_call(from_phone: str, hangup_after: float | None, watch: float) -> 
 
 
 @simulate_group.command("sms")
-@click.option("--from", "from_phone", required=True)
+@click.option("--from", "from_phone", required=True, help="The texting phone number, national (139...) or E.164.")
 @click.argument("body")
 @with_appcontext
 def simulate_sms(from_phone: str, body: str) -> None:
     """Text the hotline from a phone number, e.g. a reply of 1."""
+    from hotline.phones import PhoneError, parse_phone
+
+    settings = get_settings(current_app)
     try:
-        sid = _client().send_sms(from_phone, body)
+        # The simulator takes E.164 only; stations write numbers as dialled at home.
+        phone = parse_phone(from_phone, settings.default_region).e164
+    except PhoneError:
+        raise click.BadParameter(
+            f"{from_phone!r} 不是有效的电话号码；写 11 位手机号（如 13900001002）或 +86 开头的号码", param_hint="--from"
+        ) from None
+    try:
+        sid = _client().send_sms(phone, body)
     except SimulatorControlError as exc:
-        simulator_url = get_settings(current_app).simulator_url
-        raise click.ClickException(f"the simulator at {simulator_url} did not take the text: {exc}") from None
-    click.echo(f"{from_phone} texts {body!r} (MessageSid {sid})")
+        raise click.ClickException(f"模拟器 {settings.simulator_url} 没有收下这条短信：{exc}") from None
+    click.echo(f"{phone} texts {body!r} (MessageSid {sid})")
 
 
 def register(cli: click.Group) -> None:

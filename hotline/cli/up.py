@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 import click
 import requests
@@ -31,8 +33,12 @@ class ProcessTree:
 
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.children.append((name, subprocess.Popen(argv, env=env)))
+    def start(self, name: str, argv: list[str], env: dict[str, str], output: IO[bytes] | int | None = None) -> None:
+        """Start a child; ``output`` takes its stdout and stderr (None: this terminal)."""
+        if output is None:
+            self.children.append((name, subprocess.Popen(argv, env=env)))
+        else:
+            self.children.append((name, subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)))
 
     def first_exited(self) -> tuple[str, int] | None:
         for name, process in self.children:
@@ -76,9 +82,21 @@ def _wait_until_ready(url: str, tree: ProcessTree) -> None:
 @click.option("--port", default=5000, show_default=True, help="Port of the web app.")
 @click.option("--simulator-port", default=5050, show_default=True, help="Port of the carrier simulator.")
 @click.option("--no-seed", is_flag=True, help="Do not create the demo station on first run.")
+@click.option("--verbose", is_flag=True, help="Print the worker's log here (every job it runs).")
+@click.option(
+    "--worker-log", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Append the worker's full log to this file.",
+)
 @with_appcontext
-def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None:
-    """Run the web app, a worker and (without Twilio) the carrier simulator, until Ctrl-C."""
+def up_command(
+    host: str, port: int, simulator_port: int, no_seed: bool, verbose: bool, worker_log: Path | None
+) -> None:
+    """Run the web app, a worker and (without Twilio) the carrier simulator, until Ctrl-C.
+
+    Quiet once up: the worker prints only its warnings and errors, so the
+    console's address and login stay on screen; --verbose or --worker-log
+    FILE give its every line.
+    """
     from hotline.extensions import db, queues
     from hotline.migrate import upgrade
     from hotline.queues import embedded_redis_url, start_embedded_redis
@@ -133,7 +151,10 @@ def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None
              "--log-level", "warning", "hotline.app:create_app()"],
             env,
         )
-        tree.start("worker", [python, "-m", "hotline", "worker"], env)
+        worker_output = _open_worker_log(worker_log)
+        # The sweeper runs every few seconds; its INFO lines would scroll the banner away.
+        level = "INFO" if verbose or worker_output is not None else "WARNING"
+        tree.start("worker", [python, "-m", "hotline", "worker", "--log-level", level], env, worker_output)
         _wait_until_ready(f"http://127.0.0.1:{port}/healthz", tree)
         if not settings.uses_twilio:
             _wait_until_ready(f"http://127.0.0.1:{simulator_port}/sim/healthz", tree)
@@ -160,6 +181,20 @@ def up_command(host: str, port: int, simulator_port: int, no_seed: bool) -> None
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         click.echo("stopped")
+
+
+def _open_worker_log(path: Path | None) -> IO[bytes] | None:
+    """The worker's log file, opened for appending; None when none was asked for.
+
+    Raises:
+        click.ClickException: The file cannot be opened for writing.
+    """
+    if path is None:
+        return None
+    try:
+        return path.open("ab")
+    except OSError as exc:
+        raise click.ClickException(f"无法写入工作进程日志 {path}：{exc.strerror or exc}") from None
 
 
 def register(cli: click.Group) -> None:

@@ -31,21 +31,31 @@ RESTART_PAUSE = 1.0
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Quit once the queues are empty (for tests and scripts).")
 @click.option("--name", default=None, help="Worker name, unique per process.")
+@click.option(
+    "--log-level", default="INFO", show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="INFO logs every job (the sweeper's every few seconds); WARNING only what needs attention.",
+)
 @with_appcontext
-def worker_command(burst: bool, name: str | None) -> None:
+def worker_command(burst: bool, name: str | None, log_level: str) -> None:
     """Run an RQ worker on the alerts and broadcasts queues, with the scheduler.
+
+    It runs up to HOTLINE_SEND_CONCURRENCY jobs at once, in threads.
 
     RQ's worker quits when Redis goes away in the middle of a job; this
     command then waits for Redis and starts a new one, so an outage needs
     nobody to act. It stops for good only when asked to (SIGTERM, Ctrl-C).
     """
-    from hotline.extensions import queues
+    from hotline.extensions import get_carrier, get_settings, queues
     from hotline.queues import QUEUE_NAMES
     from hotline.redis_checks import warn_about_durability
     from workers.runtime import use_app
     from workers.worker import HotlineWorker
 
-    use_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    use_app(app)
+    # Jobs run in this process's threads: the carrier's client (Twilio's library) is loaded once, now.
+    get_carrier(app)
     for problem in warn_about_durability(queues.connection):
         click.secho(f"WARNING: {problem}", fg="red", err=True)
     for attempt in itertools.count():
@@ -56,9 +66,10 @@ def worker_command(burst: bool, name: str | None) -> None:
             name=name if attempt == 0 or name is None else f"{name}.{attempt}",
             maintenance_interval=MAINTENANCE_INTERVAL,
             worker_ttl=WORKER_TTL,
+            concurrency=get_settings(app).send_concurrency,
         )
         try:
-            worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+            worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
         except RedisError as exc:
             # Its teardown could not reach Redis either.
             log.error("worker %s stopped: Redis failed (%s)", worker.name, exc)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from hotline.console.audit import group_snapshot, member_snapshot, record_audit
 from hotline.console.present import ROLE_LABELS, label
 from hotline.directory import Plan
 from hotline.directory.columns import clean_text
+from hotline.directory.phone_cells import explain
 from hotline.directory.snapshot import CALLER_ROLES
 from hotline.directory.validate import MAX_NAME_LENGTH
 from hotline.models import Group, Member, RingMode, Role, Station, Village, utcnow
@@ -80,8 +81,12 @@ def validate_member(
     region: str,
     default_capacity: int,
     member: Member | None = None,
+    show_other_stations: bool = False,
 ) -> dict[str, Any]:
     """Check ``data`` for a member of ``group`` (``member`` when editing one).
+
+    ``show_other_stations`` lets a refusal name the station, village and
+    group of another station holding the number (for city-wide users).
 
     Returns:
         The cleaned column values to write.
@@ -102,9 +107,12 @@ def validate_member(
         phone, sms_capable = parsed.e164, parsed.sms_capable
     except PhoneError:
         errors["phone"] = gettext("%(raw)s is not a valid phone number.", raw=data.phone.strip() or "—")
+        hint = explain(data.phone.strip(), region).hint if data.phone.strip() else None
+        if hint is not None:
+            errors["phone"] += " " + hint.render(_language())
     own_id = member.id if member is not None else -1
     if phone:
-        _check_number(session, group, phone, role, own_id, errors)
+        _check_number(session, group, phone, role, own_id, errors, show_other_stations)
     if data.active:
         limit = group.village.station.group_capacity(default_capacity)
         others = session.scalar(
@@ -135,8 +143,23 @@ def validate_member(
     return values
 
 
+def _language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "zh"
+
+
+def _sees_every_station(actor: Actor) -> bool:
+    return getattr(actor, "station_id", 0) is None
+
+
 def _check_number(
-    session: Session, group: Group, phone: str, role: Role | None, own_id: int, errors: dict[str, str]
+    session: Session,
+    group: Group,
+    phone: str,
+    role: Role | None,
+    own_id: int,
+    errors: dict[str, str],
+    show_other_stations: bool,
 ) -> None:
     in_group = session.scalar(
         select(Member.id).where(Member.group_id == group.id, Member.phone == phone, Member.id != own_id)
@@ -160,11 +183,22 @@ def _check_number(
             village=holder.group.village.name,
             group=holder.group.name,
         )
+    elif show_other_stations:
+        errors["phone"] = gettext(
+            "%(phone)s is already the %(role)s number of %(village)s/%(group)s at station %(station)s; "
+            "a household or leader number may belong to one group only.",
+            phone=phone,
+            role=label(ROLE_LABELS, str(holder.role)),
+            village=holder.group.village.name,
+            group=holder.group.name,
+            station=holder.group.village.station.name,
+        )
     else:
-        # Another station's directory is not this station's to see.
+        # Another station's directory is not this station's to see; say whom to ask.
         errors["phone"] = gettext(
             "%(phone)s is already a household or leader number at another station; "
-            "a household or leader number may belong to one group only.",
+            "a household or leader number may belong to one group only. "
+            "To move it here, ask the city bureau's administrator.",
             phone=phone,
         )
 
@@ -189,7 +223,10 @@ def add_member(
     Raises:
         DirectoryError: A rule is broken (see :func:`validate_member`).
     """
-    values = validate_member(session, group, data, region=region, default_capacity=default_capacity)
+    values = validate_member(
+        session, group, data, region=region, default_capacity=default_capacity,
+        show_other_stations=_sees_every_station(actor),
+    )
     member = Member(group_id=group.id, **values)
     session.add(member)
     _flush(session, "phone")
@@ -221,7 +258,8 @@ def update_member(
     target = group or member.group
     before = member_snapshot(member)
     values = validate_member(
-        session, target, data, region=region, default_capacity=default_capacity, member=member
+        session, target, data, region=region, default_capacity=default_capacity, member=member,
+        show_other_stations=_sees_every_station(actor),
     )
     member.group_id = target.id
     for key, value in values.items():

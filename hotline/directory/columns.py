@@ -8,12 +8,14 @@ away before a heading or a role is looked up.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hotline.directory.wording import Localised, Text, _l, quoted
 from hotline.models import Role
 
 
@@ -31,6 +33,11 @@ class Column(enum.Enum):
     @property
     def chinese(self) -> str:
         return _CHINESE[self]
+
+    @property
+    def localised(self) -> Localised:
+        """How a message names the column: 电话 in Chinese, 电话/phone in English."""
+        return Localised({"zh": self.chinese, "en": self.label})
 
     @property
     def label(self) -> str:
@@ -73,27 +80,32 @@ def normalise_label(value: str) -> str:
     return folded.rstrip("*:")
 
 
+_HEADING_WORDS_BY_COLUMN: dict[Column, tuple[str, ...]] = {
+    Column.VILLAGE: ("村", "村名", "行政村", "所属村", "村庄", "村（社区）", "village"),
+    Column.GROUP: ("小组", "组", "组名", "组别", "所属组", "所属小组", "联防小组", "group", "group name"),
+    Column.NAME: ("姓名", "名字", "name"),
+    Column.PHONE: (
+        "电话", "手机", "电话号码", "手机号", "手机号码", "联系电话", "联系方式", "phone", "phone number", "mobile",
+    ),
+    Column.ROLE: ("角色", "身份", "职务", "role"),
+    Column.ADDRESS: ("地址", "备注", "地址备注", "住址", "address", "notes"),
+    Column.ACTIVE: ("状态", "是否在用", "active", "status"),
+}
+_HEADING_WORDS = tuple(word for words in _HEADING_WORDS_BY_COLUMN.values() for word in words)
 _HEADINGS = {
-    normalise_label(word): column
-    for column, words in {
-        Column.VILLAGE: ("村", "村名", "行政村", "village"),
-        Column.GROUP: ("小组", "组", "组名", "联防小组", "group", "group name"),
-        Column.NAME: ("姓名", "名字", "name"),
-        Column.PHONE: ("电话", "手机", "电话号码", "手机号", "手机号码", "联系电话", "phone", "phone number", "mobile"),
-        Column.ROLE: ("角色", "身份", "role"),
-        Column.ADDRESS: ("地址", "备注", "地址备注", "住址", "address", "notes"),
-        Column.ACTIVE: ("状态", "是否在用", "active", "status"),
-    }.items()
-    for word in words
+    normalise_label(word): column for column, words in _HEADING_WORDS_BY_COLUMN.items() for word in words
 }
 
 _ROLES = {
     normalise_label(word): role
     for role, words in {
-        Role.HOUSEHOLD: ("求助户", "household"),
-        Role.LEADER: ("联防组长", "组长", "leader"),
-        Role.ASSISTANT: ("警务助理", "assistant"),
-        Role.OFFICER: ("社区民警", "民警", "officer"),
+        # A household is whoever calls for help: stations write 户主 or 村民 as often as 求助户.
+        Role.HOUSEHOLD: ("求助户", "户主", "村民", "农户", "household"),
+        # The village's 治保主任 (security director) leads its joint-defence group.
+        Role.LEADER: ("联防组长", "组长", "联防队长", "治保主任", "leader"),
+        # An auxiliary officer (辅警) assists the community officer, as a 警务助理 does.
+        Role.ASSISTANT: ("警务助理", "辅警", "assistant"),
+        Role.OFFICER: ("社区民警", "民警", "片警", "officer"),
     }.items()
     for word in words
 }
@@ -115,6 +127,19 @@ _ACTIVE = {
     }.items()
     for word in words
 }
+
+
+def nearest_heading(heading: str) -> str | None:
+    """The known heading most like ``heading`` (e.g. 电化 → 电话), or None when none is close."""
+    folded = normalise_label(heading)
+    # A longer heading that merely starts with a known word (身份证号, 身份) is another column.
+    known = {
+        normalise_label(word): word
+        for word in _HEADING_WORDS
+        if not (folded.startswith(normalise_label(word)) and len(folded) > len(normalise_label(word)) + 1)
+    }
+    close = difflib.get_close_matches(folded, list(known), n=1, cutoff=0.5)
+    return known[close[0]] if close else None
 
 
 def column_for(heading: str) -> Column | None:
@@ -145,7 +170,11 @@ def active_text(active: bool, english: bool) -> str:
 
 
 class HeaderError(ValueError):
-    """The heading row is missing required columns or names one column twice."""
+    """The heading row names one column twice; ``text`` says which."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
 
 
 @dataclass(frozen=True)
@@ -181,12 +210,48 @@ def read_header(cells: Sequence[str]) -> Header:
             continue
         if column in positions:
             first = clean_text(cells[positions[column]])
-            raise HeaderError(f"columns {first!r} and {heading!r} both mean {column.label}; keep one of them")
+            raise HeaderError(_l(
+                "columns %(first)s and %(second)s both mean %(column)s; keep one of them",
+                first=quoted(first), second=quoted(heading), column=column.localised,
+            ))
         positions[column] = index
     return Header(positions=positions, ignored=tuple(ignored))
 
 
-def missing_columns_message(missing: Sequence[Column]) -> str:
-    """The error for a sheet that lacks required columns, naming each one."""
-    names = ", ".join(column.label for column in missing)
-    return f"missing required column(s): {names} (headings may be Chinese or English)"
+def missing_columns_message(missing: Sequence[Column], unknown: Sequence[str] = ()) -> Text:
+    """The error for a sheet that lacks required columns, naming each one.
+
+    Headings that were not understood are listed with the nearest known one,
+    which is often the missing column misspelt.
+    """
+    names = [column.localised for column in missing]
+    message = _l("missing required column(s): %(names)s (headings may be Chinese or English)", names=names)
+    guesses = unknown_headings(unknown)
+    if not guesses:
+        return message
+    return _l("%(message)s; %(unknown)s", message=message, unknown=guesses)
+
+
+def heading_suggestions(headings: Sequence[str]) -> Text | None:
+    """For headings that look like a known one misspelt, the known one; None when none do."""
+    guesses = []
+    for heading in headings:
+        nearest = nearest_heading(heading)
+        if nearest is not None:
+            guesses.append(_l("%(nearest)s for %(heading)s", nearest=quoted(nearest), heading=quoted(heading)))
+    return _l("did you mean %(guesses)s?", guesses=guesses) if guesses else None
+
+
+def unknown_headings(headings: Sequence[str]) -> Text | None:
+    """Headings not understood, each with the known heading nearest to it, if any."""
+    if not headings:
+        return None
+    described = []
+    for heading in headings:
+        nearest = nearest_heading(heading)
+        if nearest is None:
+            described.append(quoted(heading))
+        else:
+            described.append(_l("%(heading)s (did you mean %(nearest)s?)", heading=quoted(heading),
+                                nearest=quoted(nearest)))
+    return _l("heading(s) not recognised: %(headings)s", headings=described)

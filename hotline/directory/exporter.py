@@ -38,7 +38,10 @@ def directory_rows(
     if station_id is None:
         raise ExportError(f"no station named {station_name!r}")
     query = (
-        select(Village.name, Group.name, Member.name, Member.phone, Member.role, Member.address, Member.active)
+        select(
+            Village.name, Group.name, Member.name, Member.phone, Member.role, Member.address, Member.active,
+            Member.backup_phone,
+        )
         .join(Group, Member.group_id == Group.id)
         .join(Village, Group.village_id == Village.id)
         .where(Village.station_id == station_id)
@@ -48,12 +51,13 @@ def directory_rows(
 
     def generate() -> Iterator[list[str]]:
         yield [column.heading(english_headers) for column in EXPORT_COLUMNS]
-        for village, group, name, phone, role, address, active in rows:
+        for village, group, name, phone, role, address, active, backup in rows:
             yield [
                 village,
                 group,
                 name,
-                display_phone(phone, region),
+                # A backup number follows the member's own, as the import reads it back.
+                display_phone(phone, region) + (f" / {display_phone(backup, region)}" if backup else ""),
                 role_text(Role(role), english_headers),
                 address or "",
                 active_text(bool(active), english_headers),

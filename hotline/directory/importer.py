@@ -13,6 +13,7 @@ from hotline.directory.columns import clean_text
 from hotline.directory.reader import Sheet
 from hotline.directory.snapshot import load_snapshot
 from hotline.directory.validate import Plan, Progress, build_plan, parse_rows
+from hotline.directory.wording import Text, _l
 from hotline.models import Group, Member, Village
 from hotline.models.base import utcnow
 from hotline.services.stations import StationError, get_or_create_station
@@ -22,14 +23,18 @@ T = TypeVar("T")
 
 
 class ImportRefused(ValueError):
-    """An import was not applied; the message says why and nothing was written.
+    """An import was not applied; ``text`` says why and nothing was written.
 
     ``plan`` is set when validation refused it, so its errors can be listed.
     """
 
-    def __init__(self, message: str, plan: Plan | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, text: Text, plan: Plan | None = None) -> None:
+        super().__init__(str(text))
+        self.text = text
         self.plan = plan
+
+    def render(self, language: str) -> str:
+        return self.text.render(language)
 
 
 def plan_import(
@@ -41,6 +46,7 @@ def plan_import(
     default_capacity: int,
     prune: bool = False,
     progress: Progress | None = None,
+    show_other_stations: bool = False,
 ) -> Plan:
     """Validate ``sheet`` for ``station_name`` and decide what importing it would write.
 
@@ -49,6 +55,9 @@ def plan_import(
 
     Args:
         progress: Called with the number of rows checked since the last call.
+        show_other_stations: Whether errors may name another station's
+            village and group holding a number (city-wide users and the
+            command line); a station's own staff are told only whom to ask.
 
     Raises:
         StationError: The station name is empty.
@@ -60,7 +69,8 @@ def plan_import(
     callers = {entry.phone for entry in entries if entry.is_caller and entry.phone}
     snapshot = load_snapshot(session, name, callers)
     return build_plan(
-        entries, snapshot, default_capacity=default_capacity, prune=prune, errors=errors, warnings=warnings
+        entries, snapshot, default_capacity=default_capacity, prune=prune, errors=errors, warnings=warnings,
+        show_other_stations=show_other_stations,
     )
 
 
@@ -78,13 +88,12 @@ def apply_plan(session: Session, plan: Plan, *, progress: Progress | None = None
             session must then be rolled back.
     """
     if not plan.ok:
-        raise ImportRefused(f"{len(plan.bad_rows) or len(plan.errors)} row(s) have errors; nothing was written", plan)
+        count = len(plan.bad_rows) or len(plan.errors)
+        raise ImportRefused(_l("%(count)d row(s) have errors; nothing was written", count=count), plan)
     try:
         _apply(session, plan, progress)
     except IntegrityError as exc:
-        raise ImportRefused(
-            f"the directory changed while importing, nothing was written; try again ({exc.orig})"
-        ) from None
+        raise ImportRefused(_l("the directory changed while importing, nothing was written; try again")) from exc
 
 
 def _apply(session: Session, plan: Plan, progress: Progress | None) -> None:
@@ -135,6 +144,7 @@ def _apply(session: Session, plan: Plan, progress: Progress | None) -> None:
                     "active": new.active,
                     "opted_out": False,
                     "sms_capable": new.sms_capable,
+                    "backup_phone": new.backup_phone,
                     "updated_at": now,
                 }
                 for new in created
@@ -162,6 +172,7 @@ def import_sheet(
     region: str,
     default_capacity: int,
     prune: bool = False,
+    show_other_stations: bool = False,
 ) -> Plan:
     """Plan and apply in one step; all or nothing.
 
@@ -173,7 +184,8 @@ def import_sheet(
         StationError: The station name is empty.
     """
     plan = plan_import(
-        session, sheet, station_name, region=region, default_capacity=default_capacity, prune=prune
+        session, sheet, station_name, region=region, default_capacity=default_capacity, prune=prune,
+        show_other_stations=show_other_stations,
     )
     apply_plan(session, plan)
     return plan

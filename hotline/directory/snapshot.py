@@ -31,6 +31,7 @@ class ExistingMember:
     address: str
     active: bool
     sms_capable: bool
+    backup_phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def _load_station(session: Session, snapshot: Snapshot) -> None:
             Member.address,
             Member.active,
             Member.sms_capable,
+            Member.backup_phone,
         )
         .join(Group, Member.group_id == Group.id)
         .join(Village, Group.village_id == Village.id)
@@ -126,6 +128,7 @@ def _load_station(session: Session, snapshot: Snapshot) -> None:
             address=row.address or "",
             active=bool(row.active),
             sms_capable=bool(row.sms_capable),
+            backup_phone=row.backup_phone or None,
         )
 
 

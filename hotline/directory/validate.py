@@ -8,30 +8,69 @@ so a console preview can show the same per-row errors an import would.
 from __future__ import annotations
 
 import enum
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hotline.directory.columns import ROLE_CHINESE, ROLE_CHOICES, Column, clean_text, parse_active, parse_role
+from hotline.directory.columns import (
+    ROLE_CHINESE,
+    ROLE_CHOICES,
+    Column,
+    clean_text,
+    heading_suggestions,
+    parse_active,
+    parse_role,
+)
+from hotline.directory.phone_cells import CellPhones, PhoneProblem, parse_cell
 from hotline.directory.reader import Sheet, SheetRow
 from hotline.directory.snapshot import ExistingMember, Snapshot
+from hotline.directory.wording import Text, _l, quoted
 from hotline.models import Role
-from hotline.phones import Phone, PhoneError, parse_phone
 
 Progress = Callable[[int], None]
 MAX_NAME_LENGTH = 100  # Village.name, Group.name and Member.name are String(100)
 _PROGRESS_STEP = 500
-_SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
+# Whom a station asks about a number another station holds.
+_ASK_ABOUT_OTHER_STATIONS = _l("ask the city bureau's administrator")
 
 
 @dataclass(frozen=True)
 class Issue:
-    """An error or warning about one cell, one row, or the whole file (``row=None``)."""
+    """An error or warning about one cell, one row, or the whole file (``row=None``).
+
+    ``text`` says what is wrong and ``hint``, when there is one, how to put
+    it right. ``str()`` is the short English form; :meth:`describe` the full
+    one in the reader's language.
+    """
 
     row: int | None
     column: Column | None
-    message: str
+    text: Text
+    hint: Text | None = None
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
+
+    def explain(self, language: str) -> str:
+        """What is wrong and how to fix it, in ``language``, without saying where."""
+        if self.hint is None:
+            return self.text.render(language)
+        return _l("%(message)s: %(hint)s", message=self.text, hint=self.hint).render(language)
+
+    def describe(self, language: str) -> str:
+        """Where, what is wrong and how to fix it, in ``language``."""
+        if self.row is None and self.column is None:
+            return self.explain(language)
+        if self.column is None:
+            where = _l("row %(row)d", row=self.row)
+        elif self.row is None:
+            where = _l("column %(column)s", column=self.column.localised)
+        else:
+            where = _l("row %(row)d, %(column)s", row=self.row, column=self.column.localised)
+        return f"{where.render(language)}: {self.explain(language)}" if language != "zh" else (
+            f"{where.render(language)}：{self.explain(language)}"
+        )
 
     def __str__(self) -> str:
         where = [f"row {self.row}"] if self.row is not None else []
@@ -57,6 +96,7 @@ class Entry:
     role: Role | None
     address: str | None  # None: the sheet has no address column
     active: bool | None  # None: no status column, or the cell is blank
+    backup_phone: str | None = None  # a second number in the phone cell
 
     @property
     def group_key(self) -> tuple[str, str] | None:
@@ -89,6 +129,7 @@ class NewMember:
     address: str
     active: bool
     sms_capable: bool
+    backup_phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +199,9 @@ def parse_rows(
 ) -> tuple[list[Entry], list[Issue], list[Issue]]:
     """Clean every row and check each on its own.
 
+    A blank village or group cell under a filled one continues it (as a
+    village merged over its rows reads), and a warning says which rows did.
+
     Returns:
         The entries (one per row, bad ones included with blank fields), the
         errors and the warnings found.
@@ -165,59 +209,111 @@ def parse_rows(
     errors: list[Issue] = []
     warnings: list[Issue] = []
     entries: list[Entry] = []
-    phones: dict[str, Phone | str] = {}
+    phones: dict[str, CellPhones | PhoneProblem] = {}
+    continued = _Continuation()
     if not sheet.rows:
-        errors.append(Issue(None, None, f"no members found below the heading row (row {sheet.header_row})"))
+        errors.append(Issue(None, None, _l("no members found below the heading row (row %(row)d)",
+                                           row=sheet.header_row)))
     for index, row in enumerate(sheet.rows, start=1):
-        entries.append(_parse_row(row, sheet, region, phones, errors, warnings))
+        entries.append(_parse_row(row, sheet, region, phones, continued, errors, warnings))
         if progress is not None and index % _PROGRESS_STEP == 0:
             progress(_PROGRESS_STEP)
     if progress is not None and len(sheet.rows) % _PROGRESS_STEP:
         progress(len(sheet.rows) % _PROGRESS_STEP)
+    warnings.extend(continued.warnings())
     if sheet.ignored_headings:
-        names = ", ".join(repr(heading) for heading in sheet.ignored_headings)
-        warnings.append(Issue(sheet.header_row, None, f"column(s) {names} not recognised and ignored"))
+        names = [quoted(heading) for heading in sheet.ignored_headings]
+        text = _l("column(s) %(names)s not recognised and ignored", names=names)
+        warnings.append(Issue(sheet.header_row, None, text, heading_suggestions(sheet.ignored_headings)))
     return entries, errors, warnings
+
+
+class _Continuation:
+    """Blank village and group cells that continue the row above, and the warnings saying so."""
+
+    def __init__(self) -> None:
+        self.last: dict[Column, str] = {}
+        self.runs: dict[Column, list[list[object]]] = {Column.VILLAGE: [], Column.GROUP: []}
+        self.previous_row: int | None = None
+
+    def fill(self, row: SheetRow, column: Column, value: str, same_village: bool = True) -> str:
+        """``value``, or the value above when it is blank and there is one to continue."""
+        if value:
+            self.last[column] = value
+            return value
+        above = self.last.get(column, "")
+        if not above or not same_village:
+            return value
+        runs = self.runs[column]
+        if runs and runs[-1][2] == self.previous_row and runs[-1][3] == above:
+            runs[-1][2] = row.number
+        else:
+            runs.append([column, row.number, row.number, above])
+        return above
+
+    def warnings(self) -> list[Issue]:
+        found = []
+        for runs in self.runs.values():
+            for column, first, last, value in runs:
+                assert isinstance(column, Column) and isinstance(first, int) and isinstance(value, str)
+                if first == last:
+                    text = _l("left blank, so taken as %(value)s from the row above", value=quoted(value))
+                else:
+                    text = _l("rows %(first)d to %(last)d left blank, so taken as %(value)s from the row above",
+                              first=first, last=last, value=quoted(value))
+                found.append(Issue(first, column, text, _l("merged cells read the same way; check that is meant")))
+        return found
 
 
 def _parse_row(
     row: SheetRow,
     sheet: Sheet,
     region: str,
-    phones: dict[str, Phone | str],
+    phones: dict[str, CellPhones | PhoneProblem],
+    continued: _Continuation,
     errors: list[Issue],
     warnings: list[Issue],
 ) -> Entry:
     number = row.number
 
-    def text(column: Column, what: str) -> str:
-        value = clean_text(row.get(column))
+    def text(column: Column, what: Text, value: str) -> str:
         if not value:
-            errors.append(Issue(number, column, f"{what} is missing"))
+            errors.append(Issue(number, column, _l("%(what)s is missing", what=what)))
         elif len(value) > MAX_NAME_LENGTH:
-            errors.append(Issue(number, column, f"{what} is longer than {MAX_NAME_LENGTH} characters"))
+            errors.append(Issue(number, column, _l("%(what)s is longer than %(n)d characters", what=what,
+                                                   n=MAX_NAME_LENGTH)))
             return ""
         return value
 
-    village = text(Column.VILLAGE, "village")
-    group = text(Column.GROUP, "group")
-    name = text(Column.NAME, "name")
+    own_village = clean_text(row.get(Column.VILLAGE))
+    village_above = continued.last.get(Column.VILLAGE, "")
+    village = text(Column.VILLAGE, _l("village"), continued.fill(row, Column.VILLAGE, own_village))
+    same_village = not own_village or own_village == village_above
+    group_value = continued.fill(row, Column.GROUP, clean_text(row.get(Column.GROUP)), same_village)
+    group = text(Column.GROUP, _l("group"), group_value)
+    name = text(Column.NAME, _l("name"), clean_text(row.get(Column.NAME)))
+    continued.previous_row = number
 
-    phone, sms_capable = "", True
+    phone, sms_capable, backup = "", True, None
     parsed = _parse_phone(row.get(Column.PHONE), region, phones)
-    if isinstance(parsed, str):
-        errors.append(Issue(number, Column.PHONE, parsed))
+    if isinstance(parsed, PhoneProblem):
+        errors.append(Issue(number, Column.PHONE, parsed.message, parsed.hint))
     else:
-        phone, sms_capable = parsed.e164, parsed.sms_capable
+        phone, sms_capable = parsed.phone.e164, parsed.phone.sms_capable
+        backup = parsed.backup.e164 if parsed.backup is not None else None
         if not sms_capable:
-            warnings.append(Issue(number, Column.PHONE, f"{phone} is a landline: it can be called but not texted"))
+            warnings.append(Issue(number, Column.PHONE, _l(
+                "%(phone)s is a landline: it can be called but not texted", phone=phone
+            )))
 
     raw_role = clean_text(row.get(Column.ROLE))
     role = parse_role(raw_role) if raw_role else None
     if not raw_role:
-        errors.append(Issue(number, Column.ROLE, f"role is missing; use one of {ROLE_CHOICES}"))
+        errors.append(Issue(number, Column.ROLE, _l("role is missing; use one of %(choices)s", choices=ROLE_CHOICES)))
     elif role is None:
-        errors.append(Issue(number, Column.ROLE, f"{raw_role!r} is not a role; use one of {ROLE_CHOICES}"))
+        errors.append(Issue(number, Column.ROLE, _l(
+            "%(raw)s is not a role; use one of %(choices)s", raw=quoted(raw_role), choices=ROLE_CHOICES
+        )))
 
     address = clean_text(row.get(Column.ADDRESS)) if Column.ADDRESS in sheet.columns else None
 
@@ -226,29 +322,19 @@ def _parse_row(
     if raw_active:
         active = parse_active(raw_active)
         if active is None:
-            message = f"{raw_active!r} is not a status; use 在用/active or 停用/inactive"
-            errors.append(Issue(number, Column.ACTIVE, message))
+            errors.append(Issue(number, Column.ACTIVE, _l(
+                "%(raw)s is not a status; use 在用/active or 停用/inactive", raw=quoted(raw_active)
+            )))
 
-    return Entry(number, village, group, name, phone, sms_capable, role, address, active)
+    return Entry(number, village, group, name, phone, sms_capable, role, address, active, backup)
 
 
-def _parse_phone(raw: str, region: str, cache: dict[str, Phone | str]) -> Phone | str:
-    """The parsed number, or the error message; officers repeat, so results are cached."""
+def _parse_phone(raw: str, region: str, cache: dict[str, CellPhones | PhoneProblem]) -> CellPhones | PhoneProblem:
+    """The parsed number(s), or why not; officers repeat, so results are cached."""
     text = raw.strip()
-    if text in cache:
-        return cache[text]
-    result: Phone | str
-    if not text:
-        result = "phone number is missing"
-    elif _SCIENTIFIC.match(text):
-        result = f"{text!r} is a number Excel shortened to scientific notation; format the column as text and retype it"
-    else:
-        try:
-            result = parse_phone(text, region)
-        except PhoneError as exc:
-            result = str(exc)
-    cache[text] = result
-    return result
+    if text not in cache:
+        cache[text] = parse_cell(text, region)
+    return cache[text]
 
 
 def build_plan(
@@ -259,12 +345,18 @@ def build_plan(
     prune: bool = False,
     errors: list[Issue] | None = None,
     warnings: list[Issue] | None = None,
+    show_other_stations: bool = False,
 ) -> Plan:
     """Check rows against each other and the snapshot, and decide each row's action.
 
     Cross-row errors: the same number twice in one group; a household or
     leader number in two groups of the file, or held by another group in the
     database (any station); a group over capacity (rows past the limit).
+
+    Args:
+        show_other_stations: Whether errors may say which station, village
+            and group hold a number (for city-wide users and the command
+            line); otherwise they say only that another station holds it.
     """
     plan = Plan(
         station_name=snapshot.station_name,
@@ -275,7 +367,7 @@ def build_plan(
     )
     listed = {(entry.group_key, entry.phone) for entry in entries if entry.group_key and entry.phone}
     duplicates = _check_duplicates(entries, plan)
-    _check_callers(entries, duplicates, listed, snapshot, plan)
+    _check_callers(entries, duplicates, listed, snapshot, plan, show_other_stations)
     absent = _absent_members(snapshot, listed)
     _check_capacity(entries, duplicates, absent, snapshot, default_capacity, prune, plan)
     _decide(entries, snapshot, plan)
@@ -295,9 +387,9 @@ def _check_duplicates(entries: list[Entry], plan: Plan) -> set[int]:
         key = (entry.group_key, entry.phone)
         if key in first:
             repeated.add(entry.row)
-            plan.errors.append(
-                Issue(entry.row, Column.PHONE, f"{entry.phone} is already in this group on row {first[key]}")
-            )
+            plan.errors.append(Issue(entry.row, Column.PHONE, _l(
+                "%(phone)s is already in this group on row %(row)d", phone=entry.phone, row=first[key]
+            )))
         else:
             first[key] = entry.row
     return repeated
@@ -307,12 +399,16 @@ def _role_name(role: Role) -> str:
     return f"{ROLE_CHINESE[role]}/{role.value}"
 
 
+_ONE_GROUP = _l("a household or leader number may belong to one group only")
+
+
 def _check_callers(
     entries: list[Entry],
     duplicates: set[int],
     listed: set[tuple[tuple[str, str], str]],
     snapshot: Snapshot,
     plan: Plan,
+    show_other_stations: bool,
 ) -> None:
     """A household or leader number must lead to exactly one group, city-wide."""
     first: dict[str, Entry] = {}
@@ -325,26 +421,28 @@ def _check_callers(
         earlier = first.setdefault(entry.phone, entry)
         if earlier is not entry:
             if earlier.group_key != entry.group_key:
-                plan.errors.append(
-                    Issue(
-                        entry.row,
-                        Column.PHONE,
-                        f"{entry.phone} is already a {_role_name(earlier.role or Role.HOUSEHOLD)} of "
-                        f"{earlier.village}/{earlier.group} on row {earlier.row}; "
-                        "a household or leader number may belong to one group only",
-                    )
-                )
+                plan.errors.append(Issue(entry.row, Column.PHONE, _l(
+                    "%(phone)s is already a %(role)s of %(village)s/%(group)s on row %(row)d; %(rule)s",
+                    phone=entry.phone, role=_role_name(earlier.role or Role.HOUSEHOLD), village=earlier.village,
+                    group=earlier.group, row=earlier.row, rule=_ONE_GROUP,
+                )))
             continue
         elsewhere = snapshot.callers_elsewhere.get(entry.phone)
         if elsewhere is not None:
-            plan.errors.append(
-                Issue(
-                    entry.row,
-                    Column.PHONE,
-                    f"{entry.phone} is already a {_role_name(elsewhere.role)} of {elsewhere.village}/"
-                    f"{elsewhere.group} at station {elsewhere.station}; remove it there first",
+            if show_other_stations:
+                text = _l(
+                    "%(phone)s is already a %(role)s of %(village)s/%(group)s at station %(station)s; "
+                    "remove it there first",
+                    phone=entry.phone, role=_role_name(elsewhere.role), village=elsewhere.village,
+                    group=elsewhere.group, station=elsewhere.station,
                 )
-            )
+                plan.errors.append(Issue(entry.row, Column.PHONE, text))
+            else:
+                # Another station's villagers are not this station's to see.
+                text = _l("%(phone)s is already registered at another station as a household or leader number",
+                          phone=entry.phone)
+                hint = _l("%(rule)s; to move it here, %(ask)s", rule=_ONE_GROUP, ask=_ASK_ABOUT_OTHER_STATIONS)
+                plan.errors.append(Issue(entry.row, Column.PHONE, text, hint))
             continue
         holder = in_station.get(entry.phone)
         if holder is None:
@@ -352,14 +450,11 @@ def _check_callers(
         holder_key = group_names[holder.group_id]
         # If the file lists the holder's own row, that row decides its role.
         if holder_key != entry.group_key and (holder_key, entry.phone) not in listed:
-            plan.errors.append(
-                Issue(
-                    entry.row,
-                    Column.PHONE,
-                    f"{entry.phone} is already a {_role_name(holder.role)} of {holder_key[0]}/{holder_key[1]}, "
-                    "which this file does not list; a household or leader number may belong to one group only",
-                )
-            )
+            plan.errors.append(Issue(entry.row, Column.PHONE, _l(
+                "%(phone)s is already a %(role)s of %(village)s/%(group)s, which this file does not list; %(rule)s",
+                phone=entry.phone, role=_role_name(holder.role), village=holder_key[0], group=holder_key[1],
+                rule=_ONE_GROUP,
+            )))
 
 
 def _absent_members(snapshot: Snapshot, listed: set[tuple[tuple[str, str], str]]) -> list[AbsentMember]:
@@ -412,13 +507,18 @@ def _check_capacity(
         total = len(group_rows) + kept[key]
         if total <= limit:
             continue
-        note = ""
         if kept[key]:
-            note = (
-                f", counting {kept[key]} already in the directory but not in this file "
-                "(pruning members missing from the file frees their places)"
+            message = _l(
+                "group %(village)s/%(group)s would have %(total)d active members, counting %(kept)d already in "
+                "the directory but not in this file (pruning members missing from the file frees their places); "
+                "the limit is %(limit)d",
+                village=key[0], group=key[1], total=total, kept=kept[key], limit=limit,
             )
-        message = f"group {key[0]}/{key[1]} would have {total} active members{note}; the limit is {limit}"
+        else:
+            message = _l(
+                "group %(village)s/%(group)s would have %(total)d active members; the limit is %(limit)d",
+                village=key[0], group=key[1], total=total, limit=limit,
+            )
         for entry in group_rows[max(limit - kept[key], 0) :]:
             plan.errors.append(Issue(entry.row, Column.GROUP, message))
 
@@ -450,6 +550,7 @@ def _decide(entries: list[Entry], snapshot: Snapshot, plan: Plan) -> None:
                     address=entry.address or "",
                     active=True if entry.active is None else entry.active,
                     sms_capable=entry.sms_capable,
+                    backup_phone=entry.backup_phone,
                 )
             )
             continue
@@ -472,7 +573,9 @@ def _decide(entries: list[Entry], snapshot: Snapshot, plan: Plan) -> None:
 
 
 def _changes(entry: Entry, existing: ExistingMember) -> dict[str, object]:
-    wanted: dict[str, object] = {"name": entry.name, "role": entry.role, "sms_capable": entry.sms_capable}
+    wanted: dict[str, object] = {
+        "name": entry.name, "role": entry.role, "sms_capable": entry.sms_capable, "backup_phone": entry.backup_phone,
+    }
     if entry.address is not None:
         wanted["address"] = entry.address
     if entry.active is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from dataclasses import dataclass, replace
+from typing import Any, TypedDict, cast
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -25,11 +26,22 @@ from hotline.console.directory_edit import (
     update_member,
 )
 from hotline.console.forms import ApplyUploadForm, ConfirmForm, GroupForm, MemberForm, UploadForm, choices
+from hotline.console.i18n import select_locale
 from hotline.console.scope import get_visible, get_visible_or_404, visible_groups, visible_stations
 from hotline.console.stats_queries import MIN_REACHABLE, group_health
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import page_number, session, settings, viewer
-from hotline.directory import ImportRefused, Issue, Plan, ReadError, Sheet, apply_plan, plan_import, read_bytes
+from hotline.directory import (
+    Column,
+    ImportRefused,
+    Issue,
+    Plan,
+    ReadError,
+    Sheet,
+    apply_plan,
+    plan_import,
+    read_bytes,
+)
 from hotline.directory.exporter import display_phone
 from hotline.extensions import queues
 from hotline.models import Group, Incident, Member, Station
@@ -258,6 +270,9 @@ def remove_member(member_id: int) -> ResponseReturnValue:
 def _plan(station: Station, filename: str, data: bytes, prune: bool) -> tuple[Sheet, Plan]:
     """Read and validate an upload; writes nothing.
 
+    Only city-wide users are told which station, village and group hold a
+    number that another station has; a station's staff are told whom to ask.
+
     Raises:
         ReadError: The file is not a readable directory sheet.
     """
@@ -265,14 +280,45 @@ def _plan(station: Station, filename: str, data: bytes, prune: bool) -> tuple[Sh
     plan = plan_import(
         session(), sheet, station.name, region=settings().default_region,
         default_capacity=settings().max_group_size, prune=prune,
+        show_other_stations=viewer().station_id is None,
     )
     return sheet, plan
+
+
+@dataclass(frozen=True)
+class _ShownIssue:
+    """An import issue in the page's language, shaped as the preview template reads it."""
+
+    row: int | None
+    column: Column | None
+    message: str
+    described: str
+
+    def __str__(self) -> str:
+        return self.described
+
+
+def _in_page_language(sheet: Sheet, plan: Plan) -> Plan:
+    """A copy of ``plan`` whose errors and warnings speak the page's language, saying which sheet was read."""
+    language = select_locale()
+
+    def shown(issue: Issue) -> _ShownIssue:
+        return _ShownIssue(issue.row, issue.column, issue.explain(language), issue.describe(language))
+
+    warnings = [shown(issue) for issue in plan.warnings]
+    if sheet.sheet_name is not None and sheet.sheet_count > 1:
+        text = _("Read sheet “%(sheet)s” of %(count)d.", sheet=sheet.sheet_name, count=sheet.sheet_count)
+        warnings.insert(0, _ShownIssue(None, None, text, text))
+    # The template reads row, column, message and str() alone, which these give in the page's language.
+    errors: list[Any] = [shown(issue) for issue in plan.errors]
+    return replace(plan, errors=errors, warnings=cast(list[Any], warnings))
 
 
 def _preview(
     form: FlaskForm, station: Station, filename: str, sheet: Sheet, plan: Plan, token: str | None, status: int = 200
 ) -> ResponseReturnValue:
-    errors_by_row: dict[int, list[Issue]] = {}
+    plan = _in_page_language(sheet, plan)
+    errors_by_row: dict[int, list[object]] = {}
     for issue in plan.errors:
         if issue.row is not None:
             errors_by_row.setdefault(issue.row, []).append(issue)
@@ -309,7 +355,9 @@ def upload() -> ResponseReturnValue:
         else:
             try:
                 sheet, plan = _plan(station, filename, data, bool(form.prune.data))
-            except (ReadError, StationError) as error:
+            except ReadError as error:
+                _add_error(form, "file", error.render(select_locale()))
+            except StationError as error:
                 _add_error(form, "file", str(error))
             else:
                 token = None
@@ -333,7 +381,10 @@ def apply_upload() -> ResponseReturnValue:
     station = get_visible_or_404(session(), viewer(), Station, pending.station_id)
     try:
         sheet, plan = _plan(station, pending.filename, pending.data, pending.prune)
-    except (ReadError, StationError) as error:
+    except ReadError as error:
+        flash(error.render(select_locale()), "error")
+        return redirect(url_for("directory.upload"))
+    except StationError as error:
         flash(str(error), "error")
         return redirect(url_for("directory.upload"))
     if not plan.ok:
@@ -345,7 +396,7 @@ def apply_upload() -> ResponseReturnValue:
         apply_plan(session(), plan)
     except ImportRefused as error:
         session().rollback()
-        flash(str(error), "error")
+        flash(error.render(select_locale()), "error")
         return redirect(url_for("directory.upload"))
     record_import(session(), viewer(), station.id, pending.filename, plan)
     session().commit()
