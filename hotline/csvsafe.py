@@ -34,6 +34,13 @@ def safe_cell(value: Any) -> Any:
     return ESCAPE + value
 
 
+def unescape_cell(value: str) -> str:
+    """A cell as it was before :func:`safe_cell`: a file hotline exported reads back unchanged."""
+    if value.startswith(ESCAPE) and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
 def safe_row(row: Iterable[Any]) -> list[Any]:
     """Every cell of ``row`` passed through :func:`safe_cell`."""
     return [safe_cell(value) for value in row]

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotline.csvsafe import unescape_cell
 from hotline.directory import limits
 from hotline.directory.cells import ReadError, Rows, WorkbookSheet
 from hotline.directory.columns import (
@@ -239,7 +240,9 @@ def _read_csv(data: bytes, filename: str, deadline: float) -> Sheet:
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
-            yield from enumerate(reader, start=1)
+            # A cell hotline's own export escaped (a name starting with "=") reads back as it was.
+            for number, row in enumerate(reader, start=1):
+                yield number, [unescape_cell(cell) for cell in row]
         except csv.Error as exc:
             text = _l("%(file)s: not a readable CSV file (%(reason)s)", file=filename, reason=str(exc))
             raise ReadError(text) from None
