@@ -122,6 +122,10 @@ class Settings(BaseModel):
     simulator_number: str = Field("+8657188880000", alias="HOTLINE_SIMULATOR_NUMBER")
     fallback_phone: OptionalStr = Field(None, alias="HOTLINE_FALLBACK_PHONE")
     timezone: str = Field("Asia/Shanghai", alias="HOTLINE_TIMEZONE")
+    # Reverse proxies in front of the web app (0: none, so X-Forwarded-* headers are ignored).
+    proxy_count: int = Field(0, alias="HOTLINE_PROXY_COUNT", ge=0, le=5)
+    # A console session unused this long is over; the live board's refresh counts as use.
+    session_idle_minutes: int = Field(60, alias="HOTLINE_SESSION_IDLE_MINUTES", ge=1, le=7 * 24 * 60)
 
     @field_validator("public_url", "twilio_api_base", "simulator_url", "aliyun_sms_endpoint", "aliyun_voice_endpoint")
     @classmethod

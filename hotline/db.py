@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from config.settings import Settings
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file readable by the service's user alone, or make an existing one so.
+
+    The file holds villagers' names and numbers and staff password hashes.
+    SQLite gives its -wal and -shm files the database file's permissions, so
+    they are private too.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if not os.path.isdir(os.path.dirname(os.path.abspath(database))):
+        return  # SQLite says so on connecting, as it always has
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(database, 0o600)
 
 
 def make_engine(url: str, *, timeout: int = 5, **kwargs: Any) -> Engine:
@@ -21,6 +38,7 @@ def make_engine(url: str, *, timeout: int = 5, **kwargs: Any) -> Engine:
     the web process and the worker can write side by side.
     """
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(
             url, connect_args={"timeout": max(timeout, 15), "check_same_thread": False}, **kwargs
         )

@@ -34,8 +34,14 @@ def demo_phone(group_index: int, member_index: int) -> str:
 def seed_demo(session: Session, settings: Settings) -> Station | None:
     """Create the demo station, villages, groups and login if the database is empty.
 
-    Returns the new station, or None when the directory already has stations.
+    Only while the simulator is the carrier: with a real carrier the demo's
+    well-known login would open a live console to anyone who read the README.
+
+    Returns the new station, or None when the directory already has stations
+    or a real carrier is configured.
     """
+    if settings.carrier != "simulator":
+        return None
     if session.scalar(select(func.count()).select_from(Station)):
         return None
     station = Station(name=DEMO_STATION, duty_phone=DEMO_DUTY_PHONE, escalation_delays="45,90")
@@ -71,7 +77,7 @@ def seed_demo(session: Session, settings: Settings) -> Station | None:
 
 
 def demo_login_hint(session: Session) -> str | None:
-    """``"demo / demo-password"`` while the demo user exists, for the start-up banner."""
-    if session.scalar(select(User.id).where(User.username == DEMO_USER)) is None:
+    """``"demo / demo-password"`` while the demo user exists and is enabled, for the start-up banner."""
+    if session.scalar(select(User.id).where(User.username == DEMO_USER, User.disabled_at.is_(None))) is None:
         return None
     return f"{DEMO_USER} / {DEMO_PASSWORD}"

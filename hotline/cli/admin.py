@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from flask.cli import with_appcontext
 
 from hotline.cli.station_show import stations_show
 from hotline.extensions import get_settings
-from hotline.models import Station
-from hotline.services.stations import StationError, add_user, configure_station
+from hotline.models import Station, User, utcnow
+from hotline.services.stations import (
+    StationError,
+    add_user,
+    configure_station,
+    disable_user,
+    enable_user,
+    find_user,
+    remove_user,
+    set_password,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @click.group("stations")
@@ -118,6 +132,108 @@ def users_add(username: str, station_name: str | None, city_wide: bool, password
     session.commit()
     scope = "city-wide" if user.station_id is None else f"station {station_name}"
     click.echo(f"user {user.username} added ({scope})")
+
+
+def _change_user(username: str, action: str, change: Callable[[Session, User], tuple[bool, str]]) -> None:
+    """Find USERNAME, apply ``change``, record it in the audit log as ``action``, commit, and say what happened.
+
+    ``change`` answers whether it changed anything (only a change is
+    recorded) and the message for the operator.
+
+    Raises:
+        click.ClickException: No such user, or ``change`` refused (exit status 1).
+    """
+    from hotline.console.audit import CLI_ACTOR, record_audit, user_snapshot
+    from hotline.extensions import db
+
+    session = db.session
+    try:
+        user = find_user(session, username)
+        before = user_snapshot(user)
+        station_id, user_id, name = user.station_id, user.id, user.username
+        changed, message = change(session, user)
+    except StationError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    if not changed:
+        click.echo(message)
+        return
+    after = None if action == "delete" else user_snapshot(user)
+    record_audit(
+        session, actor_id=None, actor=CLI_ACTOR, station_id=station_id, entity="user",
+        entity_id=user_id, action=action, summary=name, before=before, after=after,
+    )
+    session.commit()
+    click.echo(message)
+
+
+@users_group.command("disable")
+@click.argument("username")
+@with_appcontext
+def users_disable(username: str) -> None:
+    """Stop USERNAME signing in; their open sessions and API token stop working at once."""
+
+    def change(_session: Session, user: User) -> tuple[bool, str]:
+        if not disable_user(user, utcnow()):
+            return False, f"用户 {user.username} 已经是停用状态。"
+        return True, f"已停用用户 {user.username}：不能再登录，已登录的会话和 API 令牌即刻失效。"
+
+    _change_user(username, "disable", change)
+
+
+@users_group.command("enable")
+@click.argument("username")
+@with_appcontext
+def users_enable(username: str) -> None:
+    """Let a disabled USERNAME sign in again with their password (a new API token is needed)."""
+
+    def change(_session: Session, user: User) -> tuple[bool, str]:
+        if not enable_user(user):
+            return False, f"用户 {user.username} 没有被停用。"
+        return True, f"已恢复用户 {user.username}，可以用原密码登录（API 令牌需重新签发）。"
+
+    _change_user(username, "enable", change)
+
+
+@users_group.command("remove")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def users_remove(username: str, yes: bool) -> None:
+    """Delete USERNAME. The audit log and incident timelines keep their name."""
+    if not yes:
+        click.confirm(f"删除用户 {username}？", abort=True)
+
+    def change(session: Session, user: User) -> tuple[bool, str]:
+        name = user.username
+        remove_user(session, user)
+        return True, f"已删除用户 {name}；审计日志和事件时间线中的记录仍保留其用户名。"
+
+    _change_user(username, "delete", change)
+
+
+@users_group.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@with_appcontext
+def users_password(username: str, password_stdin: bool) -> None:
+    """Set USERNAME's password; their sessions end and their API token stops working."""
+    from hotline.extensions import db
+
+    try:
+        find_user(db.session, username)
+    except StationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("新密码", hide_input=True, confirmation_prompt="再输入一次")
+
+    def change(_session: Session, user: User) -> tuple[bool, str]:
+        set_password(user, password)
+        return True, f"已修改用户 {user.username} 的密码；其已登录的会话和 API 令牌已失效。"
+
+    _change_user(username, "password", change)
 
 
 def register(cli: click.Group) -> None:

@@ -160,8 +160,15 @@ def up_command(
             _wait_until_ready(f"http://127.0.0.1:{simulator_port}/sim/healthz", tree)
         click.echo(f"hotline is up in {time.monotonic() - started:.1f} s")
         click.echo(f"  console:    http://127.0.0.1:{port}/")
-        if demo_login:
+        if demo_login and not settings.uses_twilio:
             click.echo(f"  demo login: {demo_login}")
+        elif demo_login:
+            # Left from a run on the simulator: anyone who read the README could sign in.
+            click.secho(
+                f"警告：示例登录 {demo_login} 仍然有效，而运营商已是 Twilio。"
+                "请运行 hotline users disable demo 或 hotline users remove demo。",
+                fg="red", err=True,
+            )
         click.echo(f"  health:     http://127.0.0.1:{port}/healthz")
         if not settings.uses_twilio:
             click.echo(f"  simulator:  http://127.0.0.1:{simulator_port}/  (carrier: simulator)")

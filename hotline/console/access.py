@@ -7,20 +7,24 @@ row, so templates and scoping never lazy-load from a closed session.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, Request, jsonify, redirect, request, session, url_for
+from flask import Blueprint, Flask, Request, current_app, jsonify, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import LoginManager, UserMixin, current_user, login_user
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from hotline.extensions import db
+from hotline.extensions import db, get_settings
 from hotline.models import User
-from hotline.services.stations import verify_password
+from hotline.services.stations import sign_out_everywhere, verify_password
 
 login_manager = LoginManager()
+
+# When the session was last used (seconds since the epoch), kept in the session.
+_LAST_SEEN = "seen"
 
 # Checked when the username is unknown, so that a wrong name costs as much
 # time as a wrong password and the response time reveals no usernames.
@@ -35,6 +39,9 @@ class Staff(UserMixin):
         station_id: None for a city-wide user, who sees every station.
         marker: Derived from the password hash: a password change makes
             every older session cookie invalid.
+        epoch: The user's session epoch when this session began; signing
+            out, a new password or disabling raises it, which ends the
+            session even when its cookie is kept and sent again.
     """
 
     id: int
@@ -42,13 +49,14 @@ class Staff(UserMixin):
     station_id: int | None
     station_name: str | None
     marker: str
+    epoch: int = 0
 
     @property
     def city_wide(self) -> bool:
         return self.station_id is None
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.marker}"
+        return f"{self.id}:{self.marker}:{self.epoch}"
 
 
 def _marker(password_hash: str) -> str:
@@ -62,6 +70,7 @@ def staff_from_user(user: User) -> Staff:
         station_id=user.station_id,
         station_name=user.station.name if user.station is not None else None,
         marker=_marker(user.password_hash),
+        epoch=user.session_epoch or 0,
     )
 
 
@@ -71,7 +80,9 @@ def authenticate(session_: Session, username: str, password: str) -> User | None
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    return user if verify_password(user, password) else None
+    right = verify_password(user, password)
+    # A disabled user is told the same as a wrong password: nothing to probe.
+    return user if right and user.disabled_at is None else None
 
 
 def token_hash(token: str) -> str:
@@ -80,10 +91,12 @@ def token_hash(token: str) -> str:
 
 
 def user_for_token(session_: Session, token: str) -> User | None:
-    """The user holding API token ``token``, or None."""
+    """The user holding API token ``token``, or None (also when the user is disabled)."""
     if not token:
         return None
-    return session_.scalar(select(User).where(User.api_token_hash == token_hash(token)))
+    return session_.scalar(
+        select(User).where(User.api_token_hash == token_hash(token), User.disabled_at.is_(None))
+    )
 
 
 def sign_in(staff: Staff) -> None:
@@ -97,16 +110,56 @@ def sign_in(staff: Staff) -> None:
     if language:
         session["lang"] = language
     login_user(staff)
+    session[_LAST_SEEN] = _now()
+
+
+def _now() -> int:
+    """Seconds since the epoch: when a session was last used."""
+    return int(time.time())
 
 
 def _load_user(user_id: str) -> Staff | None:
-    raw_id, _, marker = user_id.partition(":")
-    if not raw_id.isdigit():
-        return None
+    raw_id, marker, raw_epoch = [*user_id.split(":"), "", ""][:3]
+    if not (raw_id.isascii() and raw_id.isdigit() and raw_epoch.isascii() and raw_epoch.isdigit()):
+        return None  # a cookie from before session epochs, or not ours
     user = db.session.get(User, int(raw_id))
-    if user is None or _marker(user.password_hash) != marker:
+    if user is None or user.disabled_at is not None:
+        return None
+    if _marker(user.password_hash) != marker or (user.session_epoch or 0) != int(raw_epoch):
         return None
     return staff_from_user(user)
+
+
+def _expire_idle_session() -> None:
+    """Sign out a session unused for ``HOTLINE_SESSION_IDLE_MINUTES``; note this request as use.
+
+    The time of last use travels in the signed session cookie, so a copied
+    cookie sent again after the idle time is refused too. It is rewritten at
+    most once a minute, not on every request. Any signed-in request counts as
+    use, the live board's refresh every few seconds included, so a board left
+    open stays signed in while a browser closed or asleep does not.
+    """
+    if "_user_id" not in session:
+        return
+    now = _now()
+    seen = session.get(_LAST_SEEN)
+    idle = get_settings(current_app).session_idle_minutes * 60
+    if not isinstance(seen, int) or now - seen > idle:
+        logout_user()
+        session.pop(_LAST_SEEN, None)
+        return
+    if now - seen >= 60:
+        session[_LAST_SEEN] = now
+
+
+def sign_out(staff: Staff) -> None:
+    """End every session of ``staff`` (this one too): its copied cookie no longer signs anyone in."""
+    user = db.session.get(User, staff.id)
+    if user is not None:
+        sign_out_everywhere(user)
+        db.session.commit()
+    logout_user()
+    session.pop(_LAST_SEEN, None)
 
 
 def _load_user_from_request(req: Request) -> Staff | None:
@@ -143,7 +196,9 @@ def protect(bp: Blueprint) -> Blueprint:
 
 
 def init_app(app: Flask) -> None:
+    """Bind sign-in to ``app``; call after CSRF, so a stale form is judged before its session ends."""
     login_manager.init_app(app)
+    app.before_request(_expire_idle_session)
     login_manager.user_loader(_load_user)
     login_manager.request_loader(_load_user_from_request)
     login_manager.unauthorized_handler(_unauthorized)

@@ -15,12 +15,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, Subquery, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from hotline.console.arguments import whole_number
 from hotline.console.i18n import day_start_utc
 from hotline.console.scope import Viewer, scoped
 from hotline.models import Answer, Group, Incident, IncidentStatus, Response, Village
 
 DRILL_CHOICES = ("all", "real", "drill")
 PER_PAGE = 50
+# Filter dates outside these years are ignored like malformed ones.
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 @dataclass(frozen=True)
@@ -46,14 +49,15 @@ class IncidentFilter:
         """
 
         def number(name: str) -> int | None:
-            value = (args.get(name) or "").strip()
-            return int(value) if value.isdigit() else None
+            return whole_number(args.get(name))
 
         def day(name: str) -> date | None:
             try:
-                return date.fromisoformat((args.get(name) or "").strip())
+                found = date.fromisoformat((args.get(name) or "").strip())
             except ValueError:
                 return None
+            # Far dates overflow time-zone arithmetic and make week-long charts endless.
+            return found if MIN_YEAR <= found.year <= MAX_YEAR else None
 
         status = args.get("status") or None
         drill = args.get("drill") or drill_default

@@ -16,6 +16,8 @@ from redis import Redis
 
 TTL_SECONDS = 30 * 60
 MAX_BYTES = 10 * 1024 * 1024
+# An upload request may carry the file and its form around it, no more (see hotline.app).
+MAX_REQUEST_BYTES = MAX_BYTES + 64 * 1024
 _PREFIX = "hotline:console:upload:"
 
 

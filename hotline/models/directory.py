@@ -149,6 +149,11 @@ class User(Base):
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), index=True)
     api_token_hash: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Raised to sign the user out everywhere (sign-out, a new password, disabling):
+    # a session is honoured only while it carries the current value.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A disabled user cannot sign in, and their sessions and API token stop working.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     station: Mapped[Station | None] = relationship()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -134,3 +135,73 @@ def issue_api_token(user: User) -> str:
     token = secrets.token_urlsafe(32)
     user.api_token_hash = hashlib.sha256(token.encode()).hexdigest()
     return token
+
+
+def find_user(session: Session, username: str) -> User:
+    """The user named ``username``.
+
+    Raises:
+        StationError: No user has that name.
+    """
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise StationError(f"没有名为“{username.strip()}”的用户。")
+    return user
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every console session of ``user``: each carries the epoch it began in."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password; their sessions end and their API token stops working.
+
+    Whoever knew the old password may have signed in or taken the token with
+    it, so both go (the console signs the changing session in again).
+
+    Raises:
+        StationError: The password is shorter than 8 characters.
+    """
+    if len(password) < 8:
+        raise StationError("密码至少要 8 个字符。")
+    user.password_hash = generate_password_hash(password)
+    user.api_token_hash = None
+    sign_out_everywhere(user)
+
+
+def disable_user(user: User, now: datetime) -> bool:
+    """Stop ``user`` signing in; their sessions end and their API token is dropped.
+
+    Returns:
+        False when the user was already disabled (nothing changes).
+    """
+    if user.disabled_at is not None:
+        return False
+    user.disabled_at = now
+    user.api_token_hash = None
+    sign_out_everywhere(user)
+    return True
+
+
+def enable_user(user: User) -> bool:
+    """Let a disabled ``user`` sign in again (with the same password).
+
+    Returns:
+        False when the user was not disabled.
+    """
+    if user.disabled_at is None:
+        return False
+    user.disabled_at = None
+    return True
+
+
+def remove_user(session: Session, user: User) -> None:
+    """Delete ``user``.
+
+    The audit log and incident timelines keep the username as text, so
+    what they did still reads right; incidents they took or closed keep the
+    timeline entry but no longer link to the user.
+    """
+    session.delete(user)
+    session.flush()

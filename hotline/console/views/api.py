@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from hotline.console import queries
 from hotline.console.access import protect
@@ -28,7 +28,7 @@ from hotline.console.scope import get_visible_or_404, visible_groups
 from hotline.console.stats import Summary
 from hotline.console.views import make_blueprint
 from hotline.console.views.board import board_json
-from hotline.console.views.common import page_number, session, viewer, zone
+from hotline.console.views.common import number_argument, page_number, session, viewer, zone
 from hotline.console.views.stats import compute
 from hotline.models import Group, Incident, Member, User, utcnow
 
@@ -38,7 +38,11 @@ MAX_PER_PAGE = 200
 
 @bp.errorhandler(HTTPException)
 def json_error(error: HTTPException) -> ResponseReturnValue:
-    response = jsonify(error=error.name.lower(), status=error.code)
+    body: dict[str, Any] = {"error": error.name.lower(), "status": error.code}
+    if error.code == 400 and error.description != BadRequest.description:
+        # Says which argument was wrong and why (see views.common.refuse_argument).
+        body["message"] = error.description
+    response = jsonify(body)
     response.status_code = error.code or 500
     return response
 
@@ -50,8 +54,7 @@ def _row_json(row: queries.IncidentRow) -> dict[str, Any]:
 @bp.get("/incidents")
 def incidents() -> ResponseReturnValue:
     flt = queries.IncidentFilter.from_args(request.args)
-    raw = request.args.get("per_page", "")
-    per_page = min(int(raw), MAX_PER_PAGE) if raw.isdigit() and int(raw) > 0 else queries.PER_PAGE
+    per_page = min(number_argument("per_page", queries.PER_PAGE), MAX_PER_PAGE)
     page = queries.incident_page(session(), viewer(), flt, zone(), page_number(), per_page)
     return jsonify(
         items=[_row_json(row) for row in page.rows],

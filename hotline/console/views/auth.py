@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
-from werkzeug.security import generate_password_hash
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from hotline.console.access import authenticate, require_login, sign_in, staff_from_user
+from hotline.console.access import authenticate, require_login, sign_in, sign_out, staff_from_user
 from hotline.console.audit import record_audit, user_snapshot
 from hotline.console.forms import ConfirmForm, LoginForm, PasswordChangeForm
 from hotline.console.throttle import mark_failed_login
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import session, viewer
 from hotline.models import User
-from hotline.services.stations import verify_password
+from hotline.services.stations import set_password, verify_password
 
 bp = make_blueprint("auth", __name__)
 
@@ -56,17 +56,39 @@ def too_many_attempts(_error: Exception) -> ResponseReturnValue:
     return render_template("console/login.html", form=form, error=message), 429
 
 
+# Console pages answer an oversized request with a page of their own; the API
+# (its JSON handler), webhooks and the phone page keep theirs.
+_CONSOLE_PAGES = {"auth", "board", "incidents", "stats", "directory"}
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+    """413 for a body past its route's limit (see ``hotline.app``), in the console's words."""
+    if request.blueprint == "api":
+        # This handler, registered for the code, is found before the API's own.
+        return jsonify(error=error.name.lower(), status=413), 413
+    if request.blueprint not in _CONSOLE_PAGES:
+        return error
+    if request.endpoint == "directory.upload":
+        reason = _("The file is larger than 10 MB.")
+    else:
+        reason = _("What was sent is too large for this page.")
+    page = render_template("console/error.html", code=413, title=_("Too large"), reason=reason)
+    return page, 413
+
+
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Sign out: every session of this user ends, so a copied cookie signs nobody in afterwards."""
     form = ConfirmForm()
-    if form.validate_on_submit():
-        logout_user()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        sign_out(viewer())
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password() -> ResponseReturnValue:
-    """Change one's own password; other sessions of this user are signed out."""
+    """Change one's own password; other sessions of this user end and their API token stops working."""
     refused = require_login()
     if refused is not None:
         return refused
@@ -77,7 +99,7 @@ def change_password() -> ResponseReturnValue:
             form.current.errors = [_("The current password is wrong.")]
         else:
             before = user_snapshot(user)
-            user.password_hash = generate_password_hash(form.new.data or "")
+            set_password(user, form.new.data or "")
             record_audit(
                 session(), actor_id=user.id, actor=user.username, station_id=user.station_id,
                 entity="user", entity_id=user.id, action="password",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import NoReturn, cast
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request
+from flask import abort, current_app, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest
 
 from config.settings import Settings
 from hotline.console.access import Staff
+from hotline.console.arguments import MAX_ID, whole_number
 from hotline.console.i18n import local_zone
 from hotline.console.scope import visible_groups, visible_villages
 from hotline.extensions import db, get_settings
@@ -33,9 +36,42 @@ def zone() -> ZoneInfo:
     return local_zone()
 
 
+def refuse_argument(message: str) -> NoReturn:
+    """Answer 400 saying what is wrong with the address: JSON for the API, a console page otherwise.
+
+    Raises:
+        werkzeug.exceptions.BadRequest: Always.
+    """
+    if request.blueprint == "api":
+        raise BadRequest(description=message)
+    page = render_template("console/error.html", code=400, reason=message, title=_("This address is not valid"))
+    abort(make_response(page, 400))
+
+
+def number_argument(name: str, default: int, *, maximum: int = MAX_ID) -> int:
+    """The query argument ``name`` as a whole number from 1 to ``maximum``; ``default`` when absent.
+
+    Raises:
+        werkzeug.exceptions.BadRequest: The argument is given but is not such a number.
+    """
+    raw = request.args.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = whole_number(raw, maximum=maximum)
+    if value is None:
+        refuse_argument(
+            _("“%(name)s” must be a whole number from 1 to %(maximum)d.", name=name, maximum=maximum)
+        )
+    return value
+
+
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    """The ``page`` argument (1 when absent); a page past the end is clamped by the query.
+
+    Raises:
+        werkzeug.exceptions.BadRequest: ``page`` is not a whole number from 1 up.
+    """
+    return number_argument("page", 1)
 
 
 def filter_choices() -> dict[str, list]:

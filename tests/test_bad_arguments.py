@@ -1,0 +1,97 @@
+"""Whatever a browser puts in a console or API address, the answer is never a 500.
+
+``?page=²`` passed ``str.isdigit`` and then failed in ``int``; a huge id
+failed in the database. Malformed page numbers get 400, ids no row can have
+get 404, and malformed filters are ignored as they always were.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.console import at, login, make_incident
+
+QUERY_ROUTES = [
+    "/board", "/board.json", "/incidents", "/incidents.csv", "/incidents.xlsx", "/stats",
+    "/directory/", "/directory/health", "/directory/audit",
+    "/api/incidents", "/api/board", "/api/stats", "/api/groups",
+]
+ID_ROUTES = [
+    "/incidents/{id}", "/directory/groups/{id}", "/directory/groups/{id}/edit", "/directory/groups/{id}/delete",
+    "/directory/groups/{id}/members/new", "/directory/members/{id}/edit",
+    "/api/incidents/{id}", "/api/groups/{id}", "/api/members/{id}",
+]
+ARGUMENTS = ["page", "per_page", "village", "group", "status", "from", "to", "drill", "log", "lang"]
+NASTY = ["²", "١٢", "１２", "99999999999999999999999", str(2**31), "-1", "0", "1e3", " ", "%00", "x", "9999-12-31",
+         "0001-01-01", "2026-02-30"]
+HUGE_IDS = ["99999999999999999999999", str(2**31), str(2**63), "²", "１２"]
+
+
+@pytest.fixture
+def signed_in(console, session, world):
+    make_incident(session, world.group_a, opened_at=at("2026-03-02 01:00:00"))
+    login(console, "city")
+    return console
+
+
+def test_a_malformed_page_number_is_a_400_saying_what_is_wrong(signed_in):
+    for route in ("/incidents", "/directory/audit", "/api/incidents"):
+        for value in ("²", "١٢", "99999999999999999999999", "-1", "0", "x"):
+            response = signed_in.get(route, query_string={"page": value})
+            assert response.status_code == 400, (route, value)
+            body = response.get_data(as_text=True)
+            assert "page" in body and "整数" in body
+
+
+def test_a_malformed_per_page_is_a_400_and_a_large_one_is_capped(signed_in):
+    refused = signed_in.get("/api/incidents?per_page=²")
+    assert refused.status_code == 400 and refused.get_json()["status"] == 400
+    assert "per_page" in refused.get_json()["message"]
+    assert signed_in.get("/api/incidents?per_page=100000").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["²", "99999999999999999999999", "x"])
+def test_a_malformed_filter_is_ignored(signed_in, value):
+    for route in ("/incidents", "/stats", "/api/incidents", "/api/stats", "/incidents.csv"):
+        response = signed_in.get(route, query_string={"village": value, "group": value})
+        assert response.status_code == 200, route
+    everything = signed_in.get("/api/incidents").get_json()["total"]
+    assert signed_in.get("/api/incidents", query_string={"village": value}).get_json()["total"] == everything
+
+
+def test_ids_no_row_can_have_are_not_found(signed_in):
+    for route in ID_ROUTES:
+        for raw_id in HUGE_IDS:
+            assert signed_in.get(route.format(id=raw_id)).status_code == 404, (route, raw_id)
+
+
+def test_posting_to_an_impossible_id_is_not_found(signed_in):
+    for route in ("/incidents/{id}/close", "/incidents/{id}/take", "/directory/members/{id}/delete"):
+        assert signed_in.post(route.format(id=2**40)).status_code == 404, route
+
+
+def test_every_argument_with_nasty_values_never_answers_500(signed_in):
+    for route in QUERY_ROUTES:
+        # Every filter at once (a bad page would answer 400 before they are read), then the page arguments.
+        for value in NASTY:
+            filters = {name: value for name in ARGUMENTS if name not in {"page", "per_page"}}
+            for query in (filters, {"page": value}, {"per_page": value}):
+                response = signed_in.get(route, query_string=query)
+                assert response.status_code in {200, 400}, (route, query, response.status_code)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    route=st.sampled_from(QUERY_ROUTES + [r.format(id="1") for r in ID_ROUTES]),
+    name=st.sampled_from(ARGUMENTS),
+    value=st.text(min_size=1, max_size=30),
+    raw_id=st.one_of(st.integers(min_value=0, max_value=2**80).map(str), st.text(min_size=1, max_size=12)),
+)
+def test_arbitrary_arguments_and_ids_never_answer_500(signed_in, route, name, value, raw_id):
+    response = signed_in.get(route, query_string={name: value})
+    assert response.status_code < 500, (route, name, value)
+    for template in ID_ROUTES[:1] + ID_ROUTES[-3:]:
+        path = template.format(id=raw_id.replace("/", "").replace("?", "").replace("#", "") or "0")
+        assert signed_in.get(path).status_code < 500, path
