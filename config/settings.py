@@ -122,6 +122,16 @@ class Settings(BaseModel):
     simulator_number: str = Field("+8657188880000", alias="HOTLINE_SIMULATOR_NUMBER")
     fallback_phone: OptionalStr = Field(None, alias="HOTLINE_FALLBACK_PHONE")
     timezone: str = Field("Asia/Shanghai", alias="HOTLINE_TIMEZONE")
+    # Sends the sending number (or account) may hand the carrier in any one second, shared by every worker.
+    # Twilio: 1 SMS/s on a long code, 3 toll-free, 100+ short code; REST calls 1/s unless raised.
+    sms_per_second: int = Field(10, alias="HOTLINE_SMS_PER_SECOND", ge=1, le=10000)
+    calls_per_second: int = Field(5, alias="HOTLINE_CALLS_PER_SECOND", ge=1, le=10000)
+    # The part of those rates broadcasts may use; the rest stays free so an alert leaves at once.
+    broadcast_share: float = Field(0.8, alias="HOTLINE_BROADCAST_SHARE", gt=0, le=1)
+    # Sends one worker process keeps in flight at the carrier.
+    send_concurrency: int = Field(10, alias="HOTLINE_SEND_CONCURRENCY", ge=1, le=200)
+    # Bearer token that GET /metrics requires; unset, /metrics does not exist (404).
+    metrics_token: OptionalStr = Field(None, alias="HOTLINE_METRICS_TOKEN")
     # Reverse proxies in front of the web app (0: none, so X-Forwarded-* headers are ignored).
     proxy_count: int = Field(0, alias="HOTLINE_PROXY_COUNT", ge=0, le=5)
     # A console session unused this long is over; the live board's refresh counts as use.

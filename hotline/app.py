@@ -196,6 +196,10 @@ def create_app(
 
     app.register_blueprint(health.bp)
 
+    from hotline import metrics_endpoint
+
+    metrics_endpoint.init_app(app)
+
     from hotline import webhooks
 
     app.register_blueprint(webhooks.bp)

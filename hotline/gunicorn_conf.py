@@ -1,7 +1,8 @@
 """gunicorn settings for the web process (``gunicorn --config python:hotline.gunicorn_conf``).
 
-Only a start-up hook: the web app never connects at import or creation time,
-so the Redis check runs once in gunicorn's master when the server is ready.
+A start-up hook, and one for metrics when a web worker exits. The web app
+never connects at import or creation time, so the Redis check runs once in
+gunicorn's master when the server is ready.
 """
 
 from __future__ import annotations
@@ -29,3 +30,13 @@ def when_ready(server: Any) -> None:
     with Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2) as connection:
         for problem in warn_about_durability(connection):
             server.log.warning("Redis could lose queued alerts: %s", problem)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Tell the metrics shared between processes (``PROMETHEUS_MULTIPROC_DIR``) that a web worker is gone."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -35,7 +35,10 @@ def test_sigterm_lets_the_send_in_flight_finish_and_nothing_is_lost(
     group = make_group(session, delays="600,600")
     caller, others = people(group)
     slow = others[1]
-    with fault_stack(environ, tmp_path, redis_url=own_redis.url) as stack:
+    # One job at a time, so the rest of the fan-out is still queued when the stop comes
+    # (with sends side by side, the whole fan-out would be in hand and finish).
+    one_at_a_time = {"HOTLINE_SEND_CONCURRENCY": "1"}
+    with fault_stack(environ, tmp_path, redis_url=own_redis.url, extra_env=one_at_a_time) as stack:
         # 20 simulated seconds = 4 s real: the carrier accepts at once but answers slowly.
         stack.sim.script(slow.phone, sms_delay=20)
         old = stack.workers[0]

@@ -1,33 +1,64 @@
-"""RQ jobs: send one SMS, place one call, check one escalation level.
+"""RQ jobs: send one SMS, place one call, send a broadcast's batch, check one escalation level.
 
-A job claims its row with a conditional update, so a job that runs twice
-sends once. Transient carrier failures are re-raised for RQ to retry;
-permanent ones are recorded on the row and not retried.
+Every send is paced first (the number's own limits, then the sending rate
+shared by every worker: :mod:`workers.pacing`), then claims its row with a
+conditional update, so a job that runs twice sends once. Transient carrier
+failures are re-raised for RQ to retry; permanent ones are recorded on the
+row and not retried. A send that a number's limit puts off is re-scheduled
+for when it is allowed, never dropped.
+
+The worker runs send jobs side by side in threads (:mod:`workers.worker`), so
+an alert's texts reach the carrier together; a broadcast's batch keeps its
+own few sends in flight, at the back of the rate.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from redis.exceptions import RedisError
-from rq import get_current_job
-from sqlalchemy import case, update
+from rq import Queue, Retry, get_current_job
+from sqlalchemy import case, select, update
 
 from hotline.carriers import CarrierError, DeliveryStatus, FailureReason, OutboundSms, Submitted
 from hotline.db import rows_changed
-from hotline.extensions import queues
-from hotline.models import EventKind, Incident, IncidentStatus, Notification, Purpose, utcnow
+from hotline.extensions import get_settings, queues
+from hotline.metrics import FIRST_ACCEPTANCE_SECONDS, SENDS, seconds_since
+from hotline.models import Channel, EventKind, Incident, IncidentStatus, Notification, Purpose, utcnow
+from hotline.queues import BROADCASTS
 from hotline.services.backup import backup_after_failure, backup_work
 from hotline.services.delivery import mark_opted_out
 from hotline.services.escalation import run_check
-from hotline.services.outbox import dispatch, dispatch_work, schedule_escalation
+from hotline.services.outbox import (
+    defer_send,
+    dispatch,
+    dispatch_broadcast,
+    dispatch_work,
+    forget_batch,
+    retry_send_later,
+    schedule_escalation,
+)
 from hotline.services.prompts import call_prompt
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
-from workers.runtime import JobContext, job_context
+from workers.pacing import Go, Wait, pace, release
+from workers.runtime import JobContext, job_context, stopping, worker_app
 
 log = logging.getLogger(__name__)
+
+# A send put off by a number's limit is re-scheduled as often as it takes (RQ counts each as a retry).
+DEFER_RETRIES = 10_000
+# What a broadcast's send says when the worker stopped before its turn: the row goes to a new batch.
+HANDED_BACK = "handed back"
+# Keeps the first carrier acceptance of each incident from being timed twice.
+FIRST_ACCEPTED_KEY = "hotline:metrics:first-accepted:{}"
+
+
+def _count(channel: str, outcome: str, reason: str = "") -> None:
+    SENDS.labels(channel=str(channel), outcome=outcome, reason=reason).inc()
 
 
 def _claim(ctx: JobContext, notification_id: int) -> Notification | None:
@@ -84,17 +115,32 @@ def _record_submitted(ctx: JobContext, notification: Notification, submitted: Su
             sid=submitted.sid,
         )
     ctx.session.commit()
+    _count(notification.channel, "sent")
+    if notification.incident_id is not None:
+        _time_first_acceptance(ctx, notification)
 
 
-def _record_failure(ctx: JobContext, notification: Notification, error: CarrierError) -> str:
-    """Record a carrier refusal and say what became of the row; re-raise it if RQ will retry.
+def _time_first_acceptance(ctx: JobContext, notification: Notification) -> None:
+    """Time the call to the carrier's first acceptance of its alert, once per incident; never fails a send."""
+    try:
+        first = queues.connection.set(FIRST_ACCEPTED_KEY.format(notification.incident_id), 1, nx=True, ex=86400)
+    except (RedisError, OSError):
+        return
+    incident = notification.incident
+    if first and incident is not None:
+        FIRST_ACCEPTANCE_SECONDS.observe(seconds_since(incident.opened_at, utcnow()))
 
-    A request that timed out may have been taken by the carrier after all: its
-    status callback then moved the row on while the job waited. The row is
-    left as the callback says and nothing is retried, or it would go out twice.
+
+def _record_failure(
+    ctx: JobContext, notification: Notification, error: CarrierError, *, will_retry: bool
+) -> tuple[str, bool]:
+    """Record a carrier refusal and say what became of the row, and whether it is to be sent again.
+
+    A row that will be retried goes back to ``pending``. A request that timed
+    out may have been taken by the carrier after all: its status callback then
+    moved the row on while the job waited. The row is left as the callback
+    says and nothing is retried, or it would go out twice.
     """
-    job = get_current_job()
-    will_retry = error.transient and job is not None and job.should_retry
     moved = rows_changed(
         ctx.session,
         update(Notification)
@@ -111,7 +157,8 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
     if not moved:
         ctx.session.commit()
         log.warning("notification %s: %s, but the carrier reported it sent; not retried", notification.id, error)
-        return f"sent: the carrier took it although the request failed ({error})"
+        _count(notification.channel, "sent", str(error.reason))
+        return f"sent: the carrier took it although the request failed ({error})", False
     backup_id = None
     if not will_retry:
         if notification.incident_id is not None:
@@ -128,10 +175,11 @@ def _record_failure(ctx: JobContext, notification: Notification, error: CarrierE
         ctx.session.refresh(notification)
         backup_id = backup_after_failure(ctx.session, notification)
     ctx.session.commit()
+    _count(notification.channel, "retried" if will_retry else "failed", str(error.reason))
     if will_retry:
-        raise error
+        return f"retried: {error}", True
     _enqueue_backup(notification, backup_id)
-    return f"failed: {error}"
+    return f"failed: {error}", False
 
 
 def _enqueue_backup(notification: Notification, backup_id: int | None) -> None:
@@ -152,20 +200,114 @@ def _enqueue_backup(notification: Notification, backup_id: int | None) -> None:
         )
 
 
-def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], Submitted]) -> str:
-    """Claim a row, hand it to the carrier with ``submit``, and record the outcome."""
+def _pending(ctx: JobContext, notification_id: int) -> tuple[str, str, str] | None:
+    """The channel, number and sender of a row still to be sent, or None.
+
+    Read before pacing, so a row already sent takes no slot of the rate. The
+    transaction ends here: no database connection is held while waiting.
+    """
+    row = ctx.session.execute(
+        select(Notification.channel, Notification.phone, Notification.sender)
+        .where(Notification.id == notification_id, Notification.status == "pending")
+    ).one_or_none()
+    ctx.session.commit()
+    return None if row is None else (str(row.channel), row.phone, row.sender)
+
+
+def _hand_over(ctx: JobContext, notification_id: int, go: Go) -> Notification | str:
+    """Claim a paced row and check it is still wanted; the row, ready to leave, or what became of it."""
+    notification = _claim(ctx, notification_id)
+    if notification is None:
+        release(go.reservation)
+        return "skipped: not pending"
+    if _cancel_if_answered(ctx, notification):
+        _count(notification.channel, "canceled")
+        return "canceled: incident already answered"
+    # End the transaction: no connection is held while the carrier answers.
+    ctx.session.commit()
+    go.leaving()
+    return notification
+
+
+def _submit(ctx: JobContext, notification: Notification) -> Submitted:
+    """Hand a claimed row to the carrier on its channel.
+
+    Raises:
+        CarrierError: The carrier refused it, or could not be reached.
+    """
+    return (_submit_sms if notification.channel == Channel.SMS else _submit_call)(ctx, notification)
+
+
+def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], Submitted]) -> str | Retry:
+    """Pace a row, claim it, hand it to the carrier with ``submit``, and record the outcome.
+
+    Returns:
+        The carrier's id, or what became of the row; a :class:`rq.Retry` for
+        RQ to run the job again when a number's limit says to wait.
+
+    Raises:
+        CarrierError: A transient failure RQ will retry (the row is pending again).
+    """
     with job_context() as ctx:
-        notification = _claim(ctx, notification_id)
-        if notification is None:
+        row = _pending(ctx, notification_id)
+        if row is None:
             return "skipped: not pending"
-        if _cancel_if_answered(ctx, notification):
-            return "canceled: incident already answered"
+        channel, phone, sender = row
+        paced = pace(ctx, channel, phone, sender)
+        if isinstance(paced, Wait):
+            _count(channel, "deferred")
+            log.info("notification %s: %s waits %.0f s for the carrier's limit per number",
+                     notification_id, phone, paced.seconds)
+            return Retry(max=DEFER_RETRIES, interval=[round(max(paced.seconds, 0.1), 1)])  # type: ignore[list-item]
+        assert paced is not None  # nothing asked it to give up
+        notification = _hand_over(ctx, notification_id, paced)
+        if isinstance(notification, str):
+            return notification
         try:
             submitted = submit(ctx, notification)
         except CarrierError as error:
-            return _record_failure(ctx, notification, error)
+            job = get_current_job()
+            will_retry = error.transient and job is not None and job.should_retry
+            outcome, retrying = _record_failure(ctx, notification, error, will_retry=will_retry)
+            if retrying:
+                raise error from None
+            return outcome
         _record_submitted(ctx, notification, submitted)
         return submitted.sid
+
+
+def _deliver_in_batch(notification_id: int, queue: Queue) -> str:
+    """Send one row of a broadcast's batch; what it fails for now is sent again on its own.
+
+    Returns:
+        ``sent``, ``failed``, ``retried`` (a send job will try again after the
+        backoff), ``deferred`` (after the number's limit), ``skipped``,
+        ``canceled``, or :data:`HANDED_BACK` when the worker is stopping.
+    """
+    with job_context() as ctx:
+        row = _pending(ctx, notification_id)
+        if row is None:
+            return "skipped"
+        channel, phone, sender = row
+        paced = pace(ctx, channel, phone, sender, give_up=stopping.is_set)
+        if paced is None:
+            return HANDED_BACK
+        if isinstance(paced, Wait):
+            defer_send(queue, channel, notification_id, paced.seconds)
+            _count(channel, "deferred")
+            return "deferred"
+        notification = _hand_over(ctx, notification_id, paced)
+        if isinstance(notification, str):
+            return notification.partition(":")[0]
+        try:
+            submitted = _submit(ctx, notification)
+        except CarrierError as error:
+            outcome, retrying = _record_failure(ctx, notification, error, will_retry=error.transient)
+            if retrying:
+                retry_send_later(queue, notification.channel, notification.id)
+            return outcome.partition(":")[0]
+        _record_submitted(ctx, notification, submitted)
+        return "sent"
 
 
 def _submit_sms(ctx: JobContext, notification: Notification) -> Submitted:
@@ -191,8 +333,12 @@ def _submit_call(ctx: JobContext, notification: Notification) -> Submitted:
     )
 
 
-def send_sms(notification_id: int) -> str:
+def send_sms(notification_id: int) -> str | Retry:
     """Send one outbox SMS.
+
+    Returns:
+        The message's id at the carrier, what became of the row, or an
+        :class:`rq.Retry` when the number's limit puts it off.
 
     Raises:
         CarrierError: A transient failure (429/20429, 5xx, timeout) that RQ
@@ -201,14 +347,45 @@ def send_sms(notification_id: int) -> str:
     return _deliver(notification_id, _submit_sms)
 
 
-def place_call(notification_id: int) -> str:
+def place_call(notification_id: int) -> str | Retry:
     """Place one outbound call whose answerer is screened (press 1 to accept).
+
+    Returns:
+        The call's id at the carrier, what became of the row, or an
+        :class:`rq.Retry` when the number's limit puts it off.
 
     Raises:
         CarrierError: A transient failure that RQ will retry. Permanent
             failures are recorded, not raised.
     """
     return _deliver(notification_id, _submit_call)
+
+
+def send_broadcast(notification_ids: list[int]) -> str:
+    """Send a broadcast's batch of rows, a few at a time, at the back of the sending rate.
+
+    The rows go out through ``HOTLINE_SEND_CONCURRENCY`` sends in flight, each
+    waiting for a slot of the broadcast share of the rate, and none while an
+    alert's send is waiting. A row the carrier fails for now, or a number's
+    limit puts off, is sent again on its own later. If the worker is asked to
+    stop, the rows not yet sent are enqueued again as a new batch.
+
+    Raises:
+        redis.exceptions.RedisError: Redis failed; RQ retries the batch, and
+            the rows' claims keep what was sent from going twice.
+    """
+    app = worker_app()
+    with app.app_context():
+        queue = queues.queue(BROADCASTS)
+        concurrency = get_settings(app).send_concurrency
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="broadcast") as pool:
+        outcomes = list(pool.map(lambda notification_id: _deliver_in_batch(notification_id, queue), notification_ids))
+    handed_back = [n for n, outcome in zip(notification_ids, outcomes, strict=True) if outcome == HANDED_BACK]
+    if handed_back:
+        dispatch_broadcast(queue, handed_back)
+    forget_batch(queue.connection, [n for n in notification_ids if n not in set(handed_back)])
+    tally = Counter(outcomes)
+    return ", ".join(f"{outcome} {count}" for outcome, count in sorted(tally.items()))
 
 
 def check_escalation(incident_id: int, level: int) -> str:

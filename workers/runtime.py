@@ -8,6 +8,7 @@ the pool it inherited (without closing the parent's sockets).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from hotline.extensions import db, get_carrier, get_settings
 
 _app: Flask | None = None
 _pid: int | None = None
+
+# Set when the worker is asked to stop: long jobs (a broadcast's batch) hand back what they have not started.
+stopping = threading.Event()
 
 
 def use_app(app: Flask) -> None:

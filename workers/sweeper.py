@@ -26,6 +26,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
+from rq.worker import Worker
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,11 +37,15 @@ from hotline.parked_calls import parked_calls, unpark
 from hotline.services.escalation import next_check
 from hotline.services.incidents import open_incident
 from hotline.services.outbox import (
+    BROADCAST,
+    batch_jobs,
     dispatch_work,
     enqueue_send,
     escalation_job_id,
+    forget_batch,
     schedule_escalation,
     send_job_id,
+    send_queue_name,
 )
 from hotline.services.timeline import record_event
 from workers.drills import enqueue_due_drills
@@ -86,6 +91,25 @@ def _will_run(connection: Redis, job_id: str, now: datetime, grace: timedelta) -
     return False
 
 
+def _batch_will_run(connection: Redis, job_id: str) -> bool:
+    """Whether a broadcast batch will still send its rows: it waits in a queue, or a live worker runs it.
+
+    A batch runs for as long as its rows take, so its age says nothing; its
+    worker's registration, which lapses within a minute or two of the
+    worker's death, does.
+    """
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+        return True
+    if status == JobStatus.STARTED and job.worker_name:
+        return bool(connection.exists(Worker.redis_worker_namespace_prefix + job.worker_name))
+    return False
+
+
 def ensure_sweeping(queue: Queue, interval: int = SWEEP_INTERVAL) -> bool:
     """Start the sweep chain unless one is already running; returns True if started."""
     if not queue.connection.set(LOCK_KEY, "1", nx=True, ex=lock_ttl(interval)):
@@ -123,17 +147,28 @@ def sweep_outbox() -> str:
         ctx.session.commit()
 
         stranded = ctx.session.execute(
-            select(Notification.id, Notification.channel).where(
+            select(Notification.id, Notification.channel, Notification.sender).where(
                 Notification.status == "pending",
                 Notification.via_dial.is_(False),
                 Notification.created_at < now - grace,
             )
         ).all()
+        # A broadcast's rows wait their turn in their batch, possibly for an hour: leave them to a batch that will run.
+        in_batch = batch_jobs(connection, [row.id for row in stranded if row.sender == BROADCAST])
+        live_batches: dict[str, bool] = {}
         requeued = 0
-        for notification_id, channel in stranded:
+        for notification_id, channel, sender in stranded:
+            batch = in_batch.get(notification_id)
+            if batch is not None:
+                if batch not in live_batches:
+                    live_batches[batch] = _batch_will_run(connection, batch)
+                if live_batches[batch]:
+                    continue
             if _will_run(connection, send_job_id(channel, notification_id), now, grace):
                 continue
-            enqueue_send(queue, channel, notification_id)
+            enqueue_send(queues.queue(send_queue_name(sender)), channel, notification_id)
+            if batch is not None:
+                forget_batch(connection, [notification_id])
             requeued += 1
 
         overdue = rescheduled = 0

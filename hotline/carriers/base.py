@@ -78,6 +78,13 @@ class Capabilities:
         max_ring_group: The most numbers one ring-group call may hold.
         min_call_spacing: Seconds the carrier requires between two calls to
             one number (China's carriers: about 60); 0 for none.
+        max_calls_per_hour: Calls the carrier allows to one number in any
+            hour (China's carriers: 5); 0 for no cap.
+        max_calls_per_day: Calls to one number in any day (China's
+            carriers: 20); 0 for no cap.
+        min_sms_spacing: Seconds between two SMS to one number; 0 for none.
+        max_sms_per_hour: SMS to one number in any hour; 0 for no cap.
+        max_sms_per_day: SMS to one number in any day; 0 for no cap.
     """
 
     ring_group: bool
@@ -85,6 +92,11 @@ class Capabilities:
     free_text: bool
     max_ring_group: int = 10
     min_call_spacing: int = 0
+    max_calls_per_hour: int = 0
+    max_calls_per_day: int = 0
+    min_sms_spacing: int = 0
+    max_sms_per_hour: int = 0
+    max_sms_per_day: int = 0
 
 
 @dataclass(frozen=True)

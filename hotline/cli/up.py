@@ -77,6 +77,15 @@ def _wait_until_ready(url: str, tree: ProcessTree) -> None:
     raise click.ClickException(f"{url} did not answer within {READY_TIMEOUT:.0f} s")
 
 
+def _fresh_metrics_folder(path: str) -> str:
+    """Create the folder processes share their metrics in, emptied of a previous run's files."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(path, name))
+    return path
+
+
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
 @click.option("--port", default=5000, show_default=True, help="Port of the web app.")
@@ -109,6 +118,10 @@ def up_command(
     env.setdefault("HOTLINE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     env.setdefault("HOTLINE_SIMULATOR_URL", f"http://127.0.0.1:{simulator_port}")
     env.setdefault("HOTLINE_SECRET_KEY", current_app.config["SECRET_KEY"])
+    # The web workers and the worker write their metrics here; /metrics adds them up.
+    env["PROMETHEUS_MULTIPROC_DIR"] = _fresh_metrics_folder(
+        env.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(current_app.instance_path, "metrics")
+    )
     embedded = None
     if not settings.redis_url:
         embedded = start_embedded_redis(os.path.join(current_app.instance_path, "redis"))

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.models import Channel, Incident, Member, Notification, Purpose
+from hotline.queues import ALERTS, BROADCASTS
 from hotline.services.messages import Message
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ SEND_SMS_JOB = "workers.jobs.send_sms"
 PLACE_CALL_JOB = "workers.jobs.place_call"
 CHECK_ESCALATION_JOB = "workers.jobs.check_escalation"
 RECALL_MEMBERS_JOB = "workers.followups.recall_members"
+SEND_BROADCAST_JOB = "workers.jobs.send_broadcast"
 CALL_BACK_CALLER_JOB = "workers.followups.call_back_caller"
 
 # Seconds between retries of a transient carrier failure (throttling, the carrier's failures, timeouts).
@@ -43,6 +46,13 @@ RETRY_INTERVALS = [2, 5, 15, 30, 60, 120, 300]
 FAILURE_TTL = 7 * 24 * 3600
 
 INCIDENT = "incident"  # the sender kind of an alert's notifications
+BROADCAST = "broadcast"  # bulk sends: on the broadcasts queue, at the back of the sending rate
+
+# Broadcast rows per job: a job sends its rows a share of the rate at a time,
+# and a worker runs at most a couple at once, so alerts always find it free.
+BROADCAST_BATCH = 200
+# Which broadcast job holds each pending row (notification id -> job id), for the sweeper.
+BATCH_INDEX = "hotline:outbox:batch"
 
 
 def dedupe_key(
@@ -248,3 +258,73 @@ def dispatch_from_request(queue_factory: Callable[[], Queue], work: Work) -> boo
         log.error("could not enqueue %s: %s; the sweeper will retry", work, exc)
         return False
     return True
+
+
+def send_queue_name(sender: str) -> str:
+    """The queue a sender's notifications go out on: broadcasts on their own, behind every alert."""
+    return BROADCASTS if sender == BROADCAST else ALERTS
+
+
+def retry_send_later(queue: Queue, channel: Channel | str, notification_id: int) -> None:
+    """Send a row again after the first backoff, with the rest of the retries to follow.
+
+    For a row that a batch handed to the carrier and that failed for now:
+    from here it is retried on its own, as any send job is.
+    """
+    first, *rest = retry_policy().intervals
+    job = SEND_SMS_JOB if channel == Channel.SMS else PLACE_CALL_JOB
+    options: dict[str, Any] = {"job_id": send_job_id(channel, notification_id), "failure_ttl": FAILURE_TTL}
+    if rest:
+        options["retry"] = Retry(max=len(rest), interval=rest)
+    queue.enqueue_in(timedelta(seconds=first), job, notification_id, **options)
+
+
+def defer_send(queue: Queue, channel: Channel | str, notification_id: int, delay: float) -> None:
+    """Send a row on its own after ``delay`` seconds (a number's limit said to wait); never dropped."""
+    job = SEND_SMS_JOB if channel == Channel.SMS else PLACE_CALL_JOB
+    queue.enqueue_in(
+        timedelta(seconds=max(delay, 0.1)), job, notification_id, **_options(send_job_id(channel, notification_id))
+    )
+
+
+def dispatch_broadcast(queue: Queue, notification_ids: Iterable[int], *, batch: int = BROADCAST_BATCH) -> list[str]:
+    """Enqueue committed broadcast rows on ``queue`` (the broadcasts queue), ``batch`` rows a job.
+
+    Each job sends its rows at the broadcast share of the sending rate, and
+    only while no alert is waiting for it. The rows are indexed by job, so the
+    sweeper leaves them to their job while it can still run.
+
+    Returns:
+        The jobs' ids (deterministic: the same rows enqueued again are the same jobs).
+
+    Raises:
+        redis.exceptions.RedisError: Redis is unreachable; the sweeper finds the pending rows.
+    """
+    ids = list(notification_ids)
+    job_ids = []
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        job_id = f"broadcast-{chunk[0]}-{chunk[-1]}-{len(chunk)}"
+        queue.connection.hset(BATCH_INDEX, mapping=dict.fromkeys(chunk, job_id))
+        # A broadcast job paces itself for as long as its rows take: no timeout.
+        queue.enqueue(SEND_BROADCAST_JOB, chunk, job_timeout=-1, **_options(job_id))
+        job_ids.append(job_id)
+    return job_ids
+
+
+def batch_jobs(connection: Redis, notification_ids: Sequence[int]) -> dict[int, str]:
+    """The broadcast job each of these rows was enqueued in, for those enqueued in one."""
+    if not notification_ids:
+        return {}
+    found = connection.hmget(BATCH_INDEX, list(notification_ids))
+    return {
+        notification_id: job_id.decode() if isinstance(job_id, bytes) else str(job_id)
+        for notification_id, job_id in zip(notification_ids, found, strict=True)
+        if job_id is not None
+    }
+
+
+def forget_batch(connection: Redis, notification_ids: Sequence[int]) -> None:
+    """Drop rows from the broadcast index (their job is done with them)."""
+    if notification_ids:
+        connection.hdel(BATCH_INDEX, *notification_ids)

@@ -1,0 +1,194 @@
+"""A sending rate shared by every worker: at most ``limit`` sends in any one second, emergencies first.
+
+Each sender (a channel of one sending number or account) has a log in Redis:
+a sorted set of the times its recent sends were let through. A send is let
+through only while fewer than ``limit`` sends sit in the last second (plus a
+small margin, below). The check and the entry are one Lua script, timed by
+Redis's own clock, so processes on several hosts cannot both take the last
+slot or disagree about when a window ends.
+
+A send's slot is taken before its row is claimed and counted again from the
+moment its request leaves (:meth:`SendRate.stamp`), so what happens in
+between cannot push two seconds' sends into one at the carrier.
+
+Priorities: an alert or escalation send (:attr:`Priority.URGENT`) may use the
+whole limit. A bulk send (:attr:`Priority.BULK`, broadcasts) may use only its
+share of it, keeping the rest free so an alert's texts leave at once, and
+takes nothing while an urgent send is waiting: a refused urgent send raises a
+flag that stops every bulk send until it lapses.
+
+Why not the ``limits`` package (installed with Flask-Limiter): its moving
+window is timed by each client's clock, lasts whole seconds, and has no notion
+of one caller going before another.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis import Redis
+
+# A send is let through some milliseconds before the carrier sees it (the claim
+# in the database, the HTTP request): counting a slightly longer window keeps
+# every one-second window as the carrier measures it within the limit.
+WINDOW_MARGIN = 0.02
+# Waiting senders wake at slightly different times, so they do not all ask at once.
+WAKE_JITTER = 0.005
+# The longest a refused sender sleeps before asking again.
+MAX_PAUSE = 1.0
+
+_ACQUIRE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local urgent = ARGV[3] == '1'
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if not urgent then
+    local flagged = redis.call('PTTL', KEYS[2])
+    if flagged > 0 then
+        return flagged * 1000
+    end
+    limit = tonumber(ARGV[4])
+end
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+    redis.call('ZADD', KEYS[1], now, ARGV[5])
+    redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+    return 0
+end
+local leaving = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+local wait = math.max(tonumber(leaving[2]) + window - now, 1)
+if urgent then
+    redis.call('SET', KEYS[2], '1', 'PX', math.ceil(wait / 1000) + 50)
+end
+return wait
+"""
+
+
+# Moves a let-through send to the moment it really goes (never earlier), so the window counts from there.
+_STAMP = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+return 0
+"""
+
+
+class Priority(enum.Enum):
+    """Who goes first when the rate is used up."""
+
+    URGENT = "urgent"  # alerts, escalations, notices about an incident
+    BULK = "bulk"  # broadcasts: only a share of the rate, and never while an urgent send waits
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A send let through by a :class:`SendRate`, and how long it waited for it."""
+
+    token: str
+    waited: float
+
+
+class SendRate:
+    """The shared rate of one sender (say, SMS from one number).
+
+    Args:
+        connection: The Redis every worker shares.
+        name: Names the sender, e.g. ``sms:simulator:+8657188880000``.
+        limit: Sends allowed in any one second (at least 1).
+        bulk_share: The part of ``limit`` bulk sends may use (0 to 1); at least one a second.
+        window: Seconds a send counts for; one second plus a margin.
+    """
+
+    def __init__(
+        self,
+        connection: Redis,
+        name: str,
+        limit: int,
+        *,
+        bulk_share: float = 1.0,
+        window: float = 1.0 + WINDOW_MARGIN,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("a rate limit must allow at least one send a second")
+        self.name = name
+        self.limit = limit
+        self.bulk_limit = max(1, min(limit, int(limit * bulk_share)))
+        self.window = window
+        self._log_key = f"hotline:rate:{name}"
+        self._urgent_key = f"hotline:rate:{name}:urgent-waiting"
+        self._script = connection.register_script(_ACQUIRE)
+        self._stamp = connection.register_script(_STAMP)
+
+    def try_acquire(self, priority: Priority = Priority.URGENT, token: str = "") -> float:
+        """Take a slot if one is free for ``priority``.
+
+        Args:
+            priority: Urgent sends go before bulk ones.
+            token: Names the slot (for :meth:`stamp`); a random one by default.
+
+        Returns:
+            0.0 when the send may go now (the slot is taken); otherwise the
+            seconds until one may be free.
+
+        Raises:
+            redis.exceptions.RedisError: Redis is unreachable.
+        """
+        urgent = priority is Priority.URGENT
+        wait_us = self._script(
+            keys=[self._log_key, self._urgent_key],
+            args=[self.limit, int(self.window * 1_000_000), "1" if urgent else "0", self.bulk_limit,
+                  token or secrets.token_hex(8)],
+        )
+        return int(wait_us) / 1_000_000
+
+    def stamp(self, slot: Slot) -> None:
+        """Count ``slot`` from now: call it right before the request leaves.
+
+        Between taking a slot and the request reaching the carrier, the row is
+        claimed in the database and a thread may wait for the processor; the
+        window is counted from the later moment, so the carrier never sees
+        more than the limit in a second however long that took.
+
+        Raises:
+            redis.exceptions.RedisError: Redis is unreachable.
+        """
+        self._stamp(keys=[self._log_key], args=[slot.token])
+
+    def acquire(
+        self,
+        priority: Priority = Priority.URGENT,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        give_up: Callable[[], bool] | None = None,
+    ) -> Slot | None:
+        """Wait until a slot is free for ``priority``, and take it.
+
+        Args:
+            priority: Urgent sends go before bulk ones.
+            sleep: How to wait (tests pass a fake).
+            give_up: Asked before each wait; True stops waiting without a slot.
+
+        Returns:
+            The slot, or None when ``give_up`` said to stop.
+
+        Raises:
+            redis.exceptions.RedisError: Redis is unreachable.
+        """
+        token = secrets.token_hex(8)
+        waited = 0.0
+        while True:
+            wait = self.try_acquire(priority, token)
+            if wait <= 0:
+                return Slot(token, waited)
+            if give_up is not None and give_up():
+                return None
+            pause = min(wait, MAX_PAUSE) + random.uniform(0, WAKE_JITTER)
+            sleep(pause)
+            waited += pause
