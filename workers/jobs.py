@@ -15,6 +15,7 @@ own few sends in flight, at the back of the rate.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -258,7 +259,9 @@ def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], 
             _count(channel, "deferred")
             log.info("notification %s: %s waits %.0f s for the carrier's limit per number",
                      notification_id, phone, paced.seconds)
-            return Retry(max=DEFER_RETRIES, interval=[round(max(paced.seconds, 0.1), 1)])  # type: ignore[list-item]
+            # RQ's scheduler keeps whole seconds and may run it up to one early: a second more,
+            # or the number's limit would put it off once more.
+            return Retry(max=DEFER_RETRIES, interval=math.ceil(paced.seconds) + 1)
         assert paced is not None  # nothing asked it to give up
         notification = _hand_over(ctx, notification_id, paced)
         if isinstance(notification, str):

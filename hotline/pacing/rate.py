@@ -41,6 +41,8 @@ WINDOW_MARGIN = 0.02
 WAKE_JITTER = 0.005
 # The longest a refused sender sleeps before asking again.
 MAX_PAUSE = 1.0
+# A waiting urgent sender's flag outlives its wait by this much, time for its thread to come back for the slot.
+URGENT_GRACE = 0.2
 
 _ACQUIRE = """
 local now_parts = redis.call('TIME')
@@ -65,7 +67,7 @@ end
 local leaving = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
 local wait = math.max(tonumber(leaving[2]) + window - now, 1)
 if urgent then
-    redis.call('SET', KEYS[2], '1', 'PX', math.ceil(wait / 1000) + 50)
+    redis.call('SET', KEYS[2], '1', 'PX', math.ceil(wait / 1000) + tonumber(ARGV[6]))
 end
 return wait
 """
@@ -144,7 +146,7 @@ class SendRate:
         wait_us = self._script(
             keys=[self._log_key, self._urgent_key],
             args=[self.limit, int(self.window * 1_000_000), "1" if urgent else "0", self.bulk_limit,
-                  token or secrets.token_hex(8)],
+                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000)],
         )
         return int(wait_us) / 1_000_000
 

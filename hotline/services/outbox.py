@@ -14,6 +14,7 @@ webhook add no second row.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -282,8 +283,9 @@ def retry_send_later(queue: Queue, channel: Channel | str, notification_id: int)
 def defer_send(queue: Queue, channel: Channel | str, notification_id: int, delay: float) -> None:
     """Send a row on its own after ``delay`` seconds (a number's limit said to wait); never dropped."""
     job = SEND_SMS_JOB if channel == Channel.SMS else PLACE_CALL_JOB
+    # RQ's scheduler keeps whole seconds and may run it up to one early.
     queue.enqueue_in(
-        timedelta(seconds=max(delay, 0.1)), job, notification_id, **_options(send_job_id(channel, notification_id))
+        timedelta(seconds=math.ceil(delay) + 1), job, notification_id, **_options(send_job_id(channel, notification_id))
     )
 
 
