@@ -78,8 +78,12 @@ def test_incident_list_filters(signed_in, world, history):
     # Dates are Beijing calendar days, both ends included.
     assert _ids(signed_in, "from=2026-03-03&to=2026-03-09") == [four, three, two]
     assert _ids(signed_in, "from=2026-03-10") == [five]
-    # Nonsense filters are ignored rather than failing.
-    assert _ids(signed_in, "status=bogus&from=yesterday&group=x") == [five, four, three, two, one]
+    # Nonsense filters are refused with a page that says which one is wrong (never a 500).
+    for nonsense in ("status=bogus", "from=yesterday", "group=x", "village=²", "drill=maybe"):
+        refused = signed_in.get(f"/incidents?{nonsense}")
+        assert refused.status_code == 400, nonsense
+        assert nonsense.split("=")[0] in refused.get_data(as_text=True)
+    assert _ids(signed_in, "status=&group=") == [five, four, three, two, one]
 
     page = signed_in.get(f"/incidents?group={world.group_a.id}").get_data(as_text=True)
     assert "共 3 起警情" in page

@@ -21,6 +21,18 @@ from hotline.console.scope import Viewer, scoped
 from hotline.models import Answer, Group, Incident, IncidentStatus, Response, Village
 
 DRILL_CHOICES = ("all", "real", "drill")
+
+
+class FilterError(ValueError):
+    """A filter argument of the incident list is malformed.
+
+    Attributes:
+        name: The query argument, e.g. ``village``.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"malformed filter argument {name!r}")
+        self.name = name
 PER_PAGE = 50
 # Filter dates outside these years are ignored like malformed ones.
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -42,32 +54,52 @@ class IncidentFilter:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], *, drill_default: str = "all") -> IncidentFilter:
-        """Read a filter from query arguments; malformed values are ignored, not errors.
+        """Read a filter from query arguments; an empty or absent one filters nothing.
 
-        A bookmarked URL with a stale id or a half-typed date still shows a
-        list rather than an error page.
+        A stale id that is well formed simply matches nothing.
+
+        Raises:
+            FilterError: An argument is given but malformed (``village=²``,
+                ``from=yesterday``, ``status=bogus``), naming it.
         """
 
+        def given(name: str) -> str:
+            return (args.get(name) or "").strip()
+
         def number(name: str) -> int | None:
-            return whole_number(args.get(name))
+            if not given(name):
+                return None
+            value = whole_number(given(name))
+            if value is None:
+                raise FilterError(name)
+            return value
 
         def day(name: str) -> date | None:
-            try:
-                found = date.fromisoformat((args.get(name) or "").strip())
-            except ValueError:
+            if not given(name):
                 return None
+            try:
+                found = date.fromisoformat(given(name))
+            except ValueError:
+                raise FilterError(name) from None
             # Far dates overflow time-zone arithmetic and make week-long charts endless.
-            return found if MIN_YEAR <= found.year <= MAX_YEAR else None
+            if not MIN_YEAR <= found.year <= MAX_YEAR:
+                raise FilterError(name)
+            return found
 
-        status = args.get("status") or None
-        drill = args.get("drill") or drill_default
+        def choice(name: str, choices: set[str] | tuple[str, ...], default: str | None) -> str | None:
+            if not given(name):
+                return default
+            if given(name) not in choices:
+                raise FilterError(name)
+            return given(name)
+
         return cls(
             village_id=number("village"),
             group_id=number("group"),
-            status=status if status in {s.value for s in IncidentStatus} else None,
+            status=choice("status", {s.value for s in IncidentStatus}, None),
             date_from=day("from"),
             date_to=day("to"),
-            drill=drill if drill in DRILL_CHOICES else drill_default,
+            drill=choice("drill", DRILL_CHOICES, drill_default) or drill_default,
         )
 
     def to_args(self) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import jsonify, request
+from flask import jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -28,7 +28,7 @@ from hotline.console.scope import get_visible_or_404, visible_groups
 from hotline.console.stats import Summary
 from hotline.console.views import make_blueprint
 from hotline.console.views.board import board_json
-from hotline.console.views.common import number_argument, page_number, session, viewer, zone
+from hotline.console.views.common import incident_filter, number_argument, page_number, session, viewer, zone
 from hotline.console.views.stats import compute
 from hotline.models import Group, Incident, Member, User, utcnow
 
@@ -53,7 +53,7 @@ def _row_json(row: queries.IncidentRow) -> dict[str, Any]:
 
 @bp.get("/incidents")
 def incidents() -> ResponseReturnValue:
-    flt = queries.IncidentFilter.from_args(request.args)
+    flt = incident_filter()
     per_page = min(number_argument("per_page", queries.PER_PAGE), MAX_PER_PAGE)
     page = queries.incident_page(session(), viewer(), flt, zone(), page_number(), per_page)
     return jsonify(
@@ -100,7 +100,7 @@ def _summary_json(summary: Summary) -> dict[str, Any]:
 
 @bp.get("/stats")
 def stats() -> ResponseReturnValue:
-    flt = queries.IncidentFilter.from_args(request.args, drill_default="real")
+    flt = incident_filter("real")
     data = compute(flt)
 
     def rows(items: Iterable[Any]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from hotline.console.i18n import select_locale
 from hotline.console.report import report_pdf
 from hotline.console.scope import get_visible_or_404
 from hotline.console.views import make_blueprint
-from hotline.console.views.common import filter_choices, page_number, session, settings, viewer, zone
+from hotline.console.views.common import filter_choices, incident_filter, page_number, session, settings, viewer, zone
 from hotline.extensions import queues
 from hotline.models import Channel, Incident, IncidentStatus, User, utcnow
 from hotline.presenters.timeline import key_steps, timeline_rows
@@ -30,7 +30,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @bp.get("/incidents")
 def index() -> str:
-    flt = queries.IncidentFilter.from_args(request.args)
+    flt = incident_filter()
     page = queries.incident_page(session(), viewer(), flt, zone(), page_number())
     return render_template(
         "console/incidents.html", page=page, flt=flt, args=flt.to_args(), **filter_choices()
@@ -38,7 +38,7 @@ def index() -> str:
 
 
 def _export_table() -> list[list[str | int | float]]:
-    flt = queries.IncidentFilter.from_args(request.args)
+    flt = incident_filter()
     rows = queries.all_incidents(session(), viewer(), flt, zone())
     return export_rows(rows, zone(), settings().default_region)
 

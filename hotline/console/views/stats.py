@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import render_template, request
+from flask import render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -15,7 +15,7 @@ from hotline.console.charts import bar_chart
 from hotline.console.queries import IncidentFilter
 from hotline.console.stats_queries import group_health, load_facts
 from hotline.console.views import make_blueprint
-from hotline.console.views.common import filter_choices, session, viewer, zone
+from hotline.console.views.common import filter_choices, incident_filter, session, viewer, zone
 
 bp = protect(make_blueprint("stats", __name__))
 
@@ -85,7 +85,7 @@ def compute(flt: IncidentFilter) -> dict[str, Any]:
 
 @bp.get("/stats")
 def index() -> ResponseReturnValue:
-    flt = IncidentFilter.from_args(request.args, drill_default="real")
+    flt = incident_filter("real")
     data = compute(flt)
     response_chart = bar_chart([(bucket_label(bucket), bucket.count) for bucket in data["histogram"]])
     weekly_chart = bar_chart([(week.strftime("%m-%d"), count) for week, count in data["weeks"]])
