@@ -26,6 +26,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
+from rq.utils import utcparse
 from rq.worker import Worker
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 SWEEP_INTERVAL = 10  # seconds between sweeps, unless HOTLINE_SWEEP_INTERVAL says otherwise
 LOCK_KEY = "hotline:sweeper"
 SWEEP_TAG = "-sweep"  # tells the sweeper's own escalation checks from the scheduled ones
+# A worker silent this long is taken for dead, and the broadcast batch it was running is sent by others.
+WORKER_SILENCE = timedelta(seconds=30)
 
 
 def lock_ttl(interval: int) -> int:
@@ -91,12 +94,12 @@ def _will_run(connection: Redis, job_id: str, now: datetime, grace: timedelta) -
     return False
 
 
-def _batch_will_run(connection: Redis, job_id: str) -> bool:
+def _batch_will_run(connection: Redis, job_id: str, now: datetime) -> bool:
     """Whether a broadcast batch will still send its rows: it waits in a queue, or a live worker runs it.
 
-    A batch runs for as long as its rows take, so its age says nothing; its
-    worker's registration, which lapses within a minute or two of the
-    worker's death, does.
+    A batch runs for as long as its rows take, so its age says nothing; the
+    heartbeat of the worker running it does (a live worker records one at
+    least every ten seconds).
     """
     try:
         job = Job.fetch(job_id, connection=connection)
@@ -105,9 +108,12 @@ def _batch_will_run(connection: Redis, job_id: str) -> bool:
     status = job.get_status(refresh=False)
     if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
         return True
-    if status == JobStatus.STARTED and job.worker_name:
-        return bool(connection.exists(Worker.redis_worker_namespace_prefix + job.worker_name))
-    return False
+    if status != JobStatus.STARTED or not job.worker_name:
+        return False
+    beat = connection.hget(Worker.redis_worker_namespace_prefix + job.worker_name, "last_heartbeat")
+    if beat is None:
+        return False
+    return utcparse(beat.decode() if isinstance(beat, bytes) else str(beat)) > now - WORKER_SILENCE
 
 
 def ensure_sweeping(queue: Queue, interval: int = SWEEP_INTERVAL) -> bool:
@@ -161,7 +167,7 @@ def sweep_outbox() -> str:
             batch = in_batch.get(notification_id)
             if batch is not None:
                 if batch not in live_batches:
-                    live_batches[batch] = _batch_will_run(connection, batch)
+                    live_batches[batch] = _batch_will_run(connection, batch, now)
                 if live_batches[batch]:
                     continue
             if _will_run(connection, send_job_id(channel, notification_id), now, grace):
