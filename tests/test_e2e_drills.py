@@ -30,8 +30,6 @@ QUICK = {
     "HOTLINE_ESCALATION_REPEAT": "3",
     "HOTLINE_RECALL_INTERVAL": "5",
     "HOTLINE_RECALL_ROUNDS": "1",
-    "HOTLINE_SWEEP_INTERVAL": "2",
-    "HOTLINE_SWEEP_GRACE": "15",
 }
 
 
@@ -160,17 +158,14 @@ def test_readiness_is_measured_and_the_report_ranks_groups_and_flags_the_slow(st
 def test_a_scheduled_drill_is_started_once_by_the_worker(stack, session):
     group = make_group(session, delays="60,60")
     _nobody_answers(stack, group)
-    with stack.app.app_context():
-        from hotline.extensions import db, get_settings
-        from hotline.services.drills import schedule_drill
+    from hotline.extensions import get_settings
+    from hotline.services.drills import schedule_drill
 
-        station = db.session.get(type(group.village.station), group.village.station_id)
-        assert station is not None
-        schedule_drill(
-            db.session, get_settings(stack.app), station, at=utcnow() + timedelta(seconds=3),
-            rule="FREQ=MONTHLY;BYDAY=1MO", created_by="test",
-        )
-        db.session.commit()
+    schedule_drill(
+        session, get_settings(stack.app), group.village.station, at=utcnow() + timedelta(seconds=3),
+        rule="FREQ=MONTHLY;BYDAY=1MO", created_by="test",
+    )
+    session.commit()
     # A second worker's sweeps race the first's; the occurrence still starts once.
     stack.wait_for(lambda: _drill_incidents(stack), what="the scheduled drill", timeout=30)
     time.sleep(6)  # several more sweeps
