@@ -26,7 +26,12 @@ def _private_sqlite_file(url: str) -> None:
         return
     if not os.path.isdir(os.path.dirname(os.path.abspath(database))):
         return  # SQLite says so on connecting, as it always has
-    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    # Never open an existing file here: closing any descriptor of a file drops
+    # every POSIX lock this process holds on it, SQLite's own included.
+    try:
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     os.chmod(database, 0o600)
 
 
