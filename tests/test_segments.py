@@ -201,8 +201,10 @@ def test_the_incident_page_shows_the_parts_each_sms_took(console, world, session
     page = console.get(f"/incidents/{incident.id}").get_data(as_text=True)
 
     assert "<th>短信条数</th>" in page
-    parts = page.count('<td class="sms-parts">')
+    # Each cell carries its column's name for the phone-width layout.
+    cell = '<td class="sms-parts" data-label="短信条数">'
+    parts = page.count(cell)
     assert parts == len(session.query(Notification).filter_by(incident_id=incident.id).all())
-    assert page.count('<td class="sms-parts">1</td>') == 1 and page.count('<td class="sms-parts">3</td>') == 1
+    assert page.count(cell + "1</td>") == 1 and page.count(cell + "3</td>") == 1
     # Calls, and texts with no body recorded, show nothing.
-    assert page.count('<td class="sms-parts"></td>') == parts - 2
+    assert page.count(cell + "</td>") == parts - 2
