@@ -335,7 +335,7 @@ def test_the_mock_refuses_a_request_signed_with_another_secret(worker_app, sessi
     forged = AliyunCarrier(
         access_key_id=KEY_ID, access_key_secret="another-secret", sign_name=SIGN, caller_number=CALLER_NUMBER,
         templates=Templates.load(settings.aliyun_templates, "zh"), sms_endpoint=aliyun.url,
-        voice_endpoint=aliyun.url, spacing=None,
+        voice_endpoint=aliyun.url,
     )
     with pytest.raises(CarrierError) as refused:
         forged.send_sms(
@@ -344,3 +344,62 @@ def test_the_mock_refuses_a_request_signed_with_another_secret(worker_app, sessi
         )
     assert refused.value.reason == "rejected" and not refused.value.transient
     assert aliyun.refusals == [("SendSms", "SignatureDoesNotMatch")] and not aliyun.sms
+
+
+def test_a_drill_through_aliyun_sends_the_drill_variants_of_every_template(worker_app, session, group, aliyun):
+    from hotline.services.drills import start_now
+
+    settings = get_settings(worker_app)
+    started = start_now(session, settings, [group], duty_line=False)
+    session.commit()
+    assert len(started.drills) == 1, started.skipped
+    _run_outbox(session)
+    assert aliyun.sms and aliyun.calls and not aliyun.refusals
+    # Every text is the drill's registered template: never the real alert's.
+    assert {sms.params["TemplateCode"] for sms in aliyun.sms} == {_code("sms_alert.drill")}
+    for call in aliyun.calls:
+        assert call.params["StartCode"] == _code("voice_screen.drill")
+        assert aliyun.key_map(call) == {"1": _code("voice_screen_ack_only.drill"), "2": _code("voice_goodbye.drill")}
+    # The variants are worded to say so first, without the 【】 Aliyun keeps for the sign name.
+    wording = {line for line in filled_example("zh").splitlines() if line.startswith("# 短信：演练：")}
+    assert wording and all("【" not in line for line in wording)
+
+
+def test_start_up_requires_the_drill_variants(environ, tmp_path, migrated_engine, redis_conn):
+    from config.settings import SettingsError
+    from hotline.app import create_app
+
+    path = tmp_path / "no-drills.toml"
+    path.write_text(filled_example("zh").replace('["voice_goodbye.drill"]', '["voice_goodbye.drll"]'), "utf-8")
+    with pytest.raises(SettingsError, match=r"voice_goodbye\.drill"):
+        create_app(environ | {"HOTLINE_ALIYUN_TEMPLATES": str(path)})
+
+
+def test_the_member_who_presses_1_is_texted_the_callers_number_and_address_once(
+    worker_app, client, session, group, aliyun
+):
+    token = _add_source(worker_app)
+    caller = _household(group)
+    caller.address = "东村 12 号"
+    session.commit()
+    answer = _trigger(client, session, token, caller.phone)
+    incident_id = answer.get_json()["incident_id"]
+    _run_outbox(session)
+    responder = next(m for m in group.members if m.role == Role.HOUSEHOLD and m.id != caller.id)
+    call = next(c for c in aliyun.calls if c.number == responder.phone[3:])
+    aliyun.push(_post(client, "voice-report"), [aliyun.call_report(call, "300000", dtmf="1")])  # and again
+    _run_outbox(session)
+    details = [sms for sms in aliyun.sms if sms.params["TemplateCode"] == _code("sms_accepted_details")]
+    assert [sms.number for sms in details] == [responder.phone[3:]]
+    assert details[0].template_params() == {
+        "caller_name": caller.name, "caller_phone": caller.phone, "address": "东村 12 号",
+    }
+    # The timeline says a trigger raised it, and which.
+    opening = session.scalars(
+        select(TimelineEvent).where(TimelineEvent.incident_id == incident_id).order_by(TimelineEvent.id)
+    ).first()
+    assert opening.kind == "trigger_raised" and opening.detail["source"] == "一键报警器"
+    from hotline.presenters.timeline import event_detail, event_title
+
+    assert event_title("trigger_raised", opening.detail, "zh") == "报警器或外部系统报警"
+    assert event_detail("trigger_raised", opening.detail, "zh") == f"一键报警器 · {caller.phone} · 一键报警"

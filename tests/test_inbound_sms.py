@@ -91,6 +91,18 @@ def _notices(session, incident_id: int) -> list[Notification]:
     )
 
 
+def _details_jobs(session, incident_id: int) -> set[str]:
+    """The send jobs of the texts giving responders the caller's number and address."""
+    return {
+        f"sms-{n.id}"
+        for n in session.scalars(
+            select(Notification).where(
+                Notification.incident_id == incident_id, Notification.purpose == "accepted_details"
+            )
+        )
+    }
+
+
 # --- through the webhook ---------------------------------------------------------------------
 
 
@@ -127,7 +139,8 @@ def test_reply_1_acknowledges_and_tells_everyone_else(client, session, redis_con
     for notice in notices:
         assert notice.channel == "sms" and notice.status == "pending"
         assert responder.name in notice.body and caller.name in notice.body and "正在赶往" in notice.body
-    assert _queued(redis_conn) - before == {f"sms-{n.id}" for n in notices}
+    # Besides the notices, the responder is texted the caller's number and address.
+    assert _queued(redis_conn) - before == {f"sms-{n.id}" for n in notices} | _details_jobs(session, incident.id)
     kinds = _kinds(session, incident.id)
     assert kinds.count("sms_reply") == 1 and kinds.count("acknowledged") == 1
     assert kinds.index("sms_reply") < kinds.index("acknowledged")
@@ -342,7 +355,8 @@ def test_no_ack_notices_when_notify_on_ack_is_off(environ, session, redis_conn, 
 
     assert session.get(Incident, incident.id).status == "acknowledged"
     assert _notices(session, incident.id) == []
-    assert _queued(redis_conn) == queued
+    # Only the responder's own text with the caller's number and address.
+    assert _queued(redis_conn) - queued == _details_jobs(session, incident.id)
 
 
 # --- directly through the service -------------------------------------------------------------

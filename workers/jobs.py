@@ -317,6 +317,7 @@ def _submit_sms(ctx: JobContext, notification: Notification) -> Submitted:
     message = OutboundSms(
         to=notification.phone, text=notification.body,
         template=notification.template, params=dict(notification.template_params or {}),
+        drill=notification.incident is not None and notification.incident.is_drill,
     )
     return ctx.carrier.send_sms(
         message, status_callback=callback_url(ctx.settings, "/twilio/sms-status", n=notification.id)

@@ -53,8 +53,6 @@ def _aliyun_templates(settings: Settings) -> Templates:
 
 def _aliyun(settings: Settings) -> Carrier:
     from hotline.carriers.aliyun import AliyunCarrier
-    from hotline.carriers.aliyun.spacing import CallSpacing
-    from hotline.queues import Queues
 
     assert settings.aliyun_access_key_id and settings.aliyun_access_key_secret
     assert settings.aliyun_sign_name and settings.aliyun_caller_number
@@ -66,8 +64,6 @@ def _aliyun(settings: Settings) -> Carrier:
         templates=_aliyun_templates(settings),
         sms_endpoint=settings.aliyun_sms_endpoint,
         voice_endpoint=settings.aliyun_voice_endpoint,
-        # The app's Redis, reached when a call is placed (always inside the app's context).
-        spacing=CallSpacing(lambda: Queues().connection),
     )
 
 

@@ -109,12 +109,15 @@ class OutboundSms:
         template: The project's template key (e.g. ``sms_alert``), for carriers
             that only send registered templates.
         params: The template's values, by the project's placeholder names.
+        drill: Part of a drill: ``text`` starts by saying so, and a carrier of
+            registered templates sends the template's drill variant.
     """
 
     to: str
     text: str
     template: str = ""
     params: Mapping[str, str] = field(default_factory=dict)
+    drill: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,11 +131,14 @@ class CallPrompt:
         template: The project's prompt key (e.g. ``voice_screen``).
         params: The values of every prompt the call may play, by the project's placeholder names.
         replies: The prompt played after each key (``{"1": "voice_screen_ack_only", "2": "voice_goodbye"}``).
+        drill: Part of a drill: every prompt is played in its drill variant,
+            which starts by saying it is a drill.
     """
 
     template: str
     params: Mapping[str, str] = field(default_factory=dict)
     replies: Mapping[str, str] = field(default_factory=dict)
+    drill: bool = False
 
 
 @dataclass(frozen=True)

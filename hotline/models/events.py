@@ -78,6 +78,7 @@ class EventKind(enum.StrEnum):
     CALLER_CANCELLED = "caller_cancelled"  # the caller pressed 9: a misdial, everyone told
     CALLER_STILL_NEEDS_HELP = "caller_still_needs_help"  # the caller pressed 1 when called back
     DRILL_STARTED = "drill_started"  # a drill raised the alert for one of the group's households
+    TRIGGER_RAISED = "trigger_raised"  # an alarm button or another system raised the alert (POST /api/alerts)
 
     # --- delivery log: one row per status change of a notification -------------
     SMS_PENDING = "sms_pending"

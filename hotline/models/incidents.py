@@ -37,6 +37,7 @@ class Purpose(enum.StrEnum):
     CALLER_CHECK = "caller_check"  # a call back to a caller whose call dropped: still need help?
     TAKEN_NOTICE = "taken_notice"  # to the caller and group: station staff have taken charge
     CANCEL_NOTICE = "cancel_notice"  # to everyone alerted: a misdial, nobody need come
+    ACCEPTED_DETAILS = "accepted_details"  # to a member who accepted: the caller's number and address
 
 
 class Answer(enum.StrEnum):

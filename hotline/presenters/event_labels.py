@@ -35,6 +35,7 @@ TITLES: dict[EventKind, str] = {
     EventKind.CALLER_CANCELLED: N_("Caller cancelled: misdial"),
     EventKind.CALLER_STILL_NEEDS_HELP: N_("Caller still needs help"),
     EventKind.DRILL_STARTED: N_("Drill started"),
+    EventKind.TRIGGER_RAISED: N_("Alarm raised by a button or another system"),
     EventKind.SMS_PENDING: N_("SMS waiting to send"),
     EventKind.SMS_CLAIMED: N_("SMS being handed to the carrier"),
     EventKind.SMS_ACCEPTED: N_("SMS accepted by the carrier"),
@@ -84,6 +85,7 @@ PURPOSES: dict[str, str] = {
     Purpose.CALLER_CHECK.value: N_("Call back to the caller"),
     Purpose.TAKEN_NOTICE.value: N_("Station has taken charge"),
     Purpose.CANCEL_NOTICE.value: N_("Cancelled: misdial"),
+    Purpose.ACCEPTED_DETAILS.value: N_("Caller's number and address, to the responder"),
 }
 # Who a level reaches; a caller connected at stage 0 talked with the group.
 LEVELS: dict[int, str] = {0: N_("The group"), 1: N_("Officers"), 2: N_("Duty line")}

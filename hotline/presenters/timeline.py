@@ -75,9 +75,11 @@ def event_detail(kind: str, values: Mapping[str, Any], language: str) -> str:
     text = translator(language).gettext
     known = EventKind.parse(kind)
     who = " ".join(str(part) for part in (values.get("name"), values.get("phone")) if part)
-    if known in (EventKind.CALL_RECEIVED, EventKind.SMS_RECEIVED):
+    if known in (EventKind.CALL_RECEIVED, EventKind.SMS_RECEIVED, EventKind.TRIGGER_RAISED):
         caller = str(values.get("caller", ""))
-        return text(labels.UNREGISTERED) % {"phone": caller} if values.get("unregistered") else caller
+        caller = text(labels.UNREGISTERED) % {"phone": caller} if values.get("unregistered") else caller
+        # A trigger's event also names the button or system that raised it, and its note.
+        return " · ".join(str(part) for part in (values.get("source"), caller, values.get("note")) if part)
     if known == EventKind.RECORDED_AFTER_OUTAGE:
         return text(labels.OUTAGE)
     if known == EventKind.FAN_OUT:

@@ -44,10 +44,12 @@ class Handled:
     opened: Opened | None = None
     sms_ids: list[int] = field(default_factory=list)
     call_ids: list[int] = field(default_factory=list)
+    # The text to a member whose reply accepted, with the caller's number and address.
+    details_ids: list[int] = field(default_factory=list)
 
     def work(self, settings: Settings) -> Work:
         """What to enqueue after commit, with the first escalation check of an incident it opened."""
-        work = Work(sms_ids=list(self.sms_ids), call_ids=list(self.call_ids))
+        work = Work(sms_ids=list(self.sms_ids) + list(self.details_ids), call_ids=list(self.call_ids))
         if self.opened is not None and self.opened.created:
             opening = self.opened.work(settings)
             work.escalation, work.later = opening.escalation, opening.later
@@ -169,7 +171,9 @@ def _classify(
         recorded = record_response(
             session, settings, alerted_by, phone=phone, channel=Channel.SMS, answer=answer, source_sid=sid, now=now
         )
-        return Handled(handled_as="reply", incident=alerted_by, sms_ids=recorded.sms_ids)
+        return Handled(
+            handled_as="reply", incident=alerted_by, sms_ids=recorded.sms_ids, details_ids=recorded.details_ids
+        )
 
     if answer is not None and not is_bare_answer(body):
         # Nobody is waiting for this sender's answer: a sentence is read as what it says.
@@ -189,7 +193,7 @@ def _classify(
         record_event(session, opened.incident.id, EventKind.CALLER_SMS, at=now, phone=phone, body=body[:200])
         sms_ids = list(opened.sms_ids)
         if caller is None and opened.created:
-            forwarded = _forward_to_duty_line(session, settings, opened.incident, body)
+            forwarded = forward_to_duty_line(session, settings, opened.incident, body)
             sms_ids += [forwarded] if forwarded else []
         return Handled(
             handled_as="incident" if caller is not None else "unregistered",
@@ -206,7 +210,20 @@ def _still_answering(incident: Incident, now: datetime) -> bool:
     return now - settled < ANSWERING_WINDOW
 
 
-def _forward_to_duty_line(session: Session, settings: Settings, incident: Incident, body: str) -> int | None:
+def forward_to_duty_line(session: Session, settings: Settings, incident: Incident, body: str) -> int | None:
+    """Text the station's duty line what an unregistered caller sent, for an incident of no group.
+
+    Used for a text from a number in no group, and for an alarm a trigger
+    raised for one; ``body`` is what to forward (cut to 300 characters, and
+    further to fit the SMS).
+
+    Returns:
+        The id of the outbox row to enqueue after commit; None when the
+        incident has no station or the station no duty line.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database failed.
+    """
     station = incident.station
     if station is None or not station.duty_phone:
         return None

@@ -37,4 +37,4 @@ def call_prompt(settings: Settings, notification: Notification) -> CallPrompt | 
     else:
         template, values, replies = "voice_screen", {}, SCREEN_REPLIES
     message = compose(settings, incident, template, **values)
-    return CallPrompt(template=message.template, params=message.params, replies=replies)
+    return CallPrompt(template=message.template, params=message.params, replies=replies, drill=incident.is_drill)

@@ -38,15 +38,18 @@ class Recorded:
         response: The stored response (None if this SID was already recorded).
         acknowledged: True if this response acknowledged the incident.
         sms_ids: "X is on the way" notices to enqueue after commit.
+        details_ids: The text to the member who accepted, with the caller's
+            number and address, to enqueue after commit.
     """
 
     response: Response | None
     acknowledged: bool = False
     sms_ids: list[int] = field(default_factory=list)
+    details_ids: list[int] = field(default_factory=list)
 
     def work(self) -> Work:
         """What to enqueue after commit."""
-        return Work(sms_ids=list(self.sms_ids))
+        return Work(sms_ids=list(self.sms_ids) + list(self.details_ids))
 
 
 def member_for(session: Session, incident: Incident, phone: str) -> Member | None:
@@ -116,6 +119,8 @@ def record_response(
         # Covered already (or closed): logged, and nobody is told again.
         return recorded
     set_committed_value(incident, "accepted_count", accepted)
+    # Counted once per number: whoever is coming is texted where to go, once.
+    recorded.details_ids = _tell_the_acceptor(session, settings, incident, response, member)
     needed = required_acceptances(incident)
     if accepted < needed:
         record_event(
@@ -224,6 +229,30 @@ def _tell_the_others(
     ]
     session.flush()
     return [n.id for n in notices]
+
+
+def _tell_the_acceptor(
+    session: Session, settings: Settings, incident: Incident, response: Response, member: Member | None
+) -> list[int]:
+    """One SMS to the member who accepted, with the caller's number and address.
+
+    The screening prompt said who needs help and where; a text keeps the
+    number and address on the phone on the way there, whatever the carrier
+    (Aliyun's calls can play no more than a registered prompt). Sent to the
+    number that accepted (a backup number counts as the member's), unless
+    the member texted STOP or that number takes no SMS.
+    """
+    if member is None or member.opted_out:
+        return []
+    if response.channel != Channel.SMS and response.phone == member.phone and not member.sms_capable:
+        return []
+    notification = add_notification(
+        session, incident, phone=response.phone, channel=Channel.SMS, purpose=Purpose.ACCEPTED_DETAILS,
+        key="0", member=member,
+        message=compose(settings, incident, "sms_accepted_details"),
+    )
+    session.flush()
+    return [notification.id]
 
 
 def _permanent(reason: str | None) -> bool:

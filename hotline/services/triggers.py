@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from hotline.carriers.base import Capabilities
-from hotline.models import Incident, Station, TriggerAlert, TriggerSource, utcnow
-from hotline.services.inbound_sms import _forward_to_duty_line
+from hotline.models import EventKind, Incident, Station, TimelineEvent, TriggerAlert, TriggerSource, utcnow
+from hotline.services.inbound_sms import forward_to_duty_line
 from hotline.services.incidents import find_caller, open_incident
 from hotline.services.outbox import Work
 
@@ -126,12 +126,35 @@ def raise_alert(
         session, settings, caller_phone=caller_phone, source=SOURCE, capabilities=capabilities, now=alert.received_at
     )
     alert.incident_id = opened.incident.id
+    _record_as_raised_by(session, opened.incident, source, note)
     work = opened.work(settings)
     if caller is None:
         # In no group: the source's station takes it, by its duty line.
         opened.incident.station = source.station
         session.flush()
-        forwarded = _forward_to_duty_line(session, settings, opened.incident, note or source.name)
+        forwarded = forward_to_duty_line(session, settings, opened.incident, note or source.name)
         work = work + Work(sms_ids=[forwarded] if forwarded else [])
     session.flush()
     return Raised(incident=opened.incident, created=True, work=work)
+
+
+def _record_as_raised_by(session: Session, incident: Incident, source: TriggerSource, note: str) -> None:
+    """Give the incident's opening event its own kind, naming the source and its note.
+
+    :func:`open_incident` records any opening that is neither a call nor a
+    drill as a text for help; the station should read that a button or
+    another system raised this one, and which.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database failed.
+    """
+    opening = session.scalar(
+        select(TimelineEvent).where(
+            TimelineEvent.incident_id == incident.id, TimelineEvent.kind == EventKind.SMS_RECEIVED
+        )
+    )
+    if opening is None:
+        return
+    opening.kind = EventKind.TRIGGER_RAISED
+    # A new mapping, so the JSON column sees the change.
+    opening.detail = {**(opening.detail or {}), "source": source.name, "note": note[:200]}

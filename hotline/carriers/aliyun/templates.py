@@ -14,9 +14,15 @@ prompt a call may play, with variables named like the project's placeholders
     code = "SMS_123456789"
     params = ["caller_name", "group", "time", "address"]
 
+A drill's texts and prompts start by saying it is a drill, which a
+registered template cannot add to itself: every key a drill sends has a
+second template, its drill variant, under the key with ``.drill`` appended
+(``["sms_alert.drill"]``), worded like the first after the drill's words.
+
 The file is checked when the carrier is built (at start-up): every key the
-service sends must have a code, and every parameter must be a value the
-service has and one that fits the limit or may be shortened to fit.
+service sends, and its drill variant, must have a code, and every parameter
+must be a value the service has and one that fits the limit or may be
+shortened to fit.
 """
 
 from __future__ import annotations
@@ -58,6 +64,14 @@ BOUNDED_LENGTHS = {
     "waited": 8,  # 59分59秒
 }
 
+# A key's drill variant is registered under the key with this appended.
+DRILL_SUFFIX = ".drill"
+# Keys a drill never sends: a forward from a number in no group, and the call back to a
+# caller whose call dropped (a drill's household is never on the line).
+NOT_IN_DRILLS = frozenset(
+    {"sms_unregistered_forward", "voice_caller_check", "voice_caller_check_kept", "voice_caller_cancelled"}
+)
+
 DEFAULT_LIMITS = {"sms": 35, "voice": 20}
 _CODE = {"sms": re.compile(r"SMS_[0-9]{6,20}"), "voice": re.compile(r"TTS_[0-9]{6,20}")}
 PLACEHOLDER_CODE = {"sms": "SMS_000000000", "voice": "TTS_000000000"}
@@ -78,19 +92,31 @@ class Registered:
 
 
 def kind(key: str) -> str:
-    """``sms`` for an SMS template key, ``voice`` for a prompt."""
+    """``sms`` for an SMS template key (or its drill variant), ``voice`` for a prompt."""
     return "sms" if key.startswith("sms_") else "voice"
 
 
+def drill_variant(key: str) -> str:
+    """The key a drill's message of ``key`` is registered under: ``sms_alert.drill``."""
+    return key + DRILL_SUFFIX
+
+
+def base_key(key: str) -> str:
+    """The project's template key of a registered key, without ``.drill``."""
+    return key.removesuffix(DRILL_SUFFIX)
+
+
 def required_keys(language: str) -> list[str]:
-    """Every message key the service sends through this carrier: all SMS templates and the call prompts."""
-    return [key for key in load_templates(language) if key.startswith("sms_")] + list(VOICE_KEYS)
+    """Every key the service sends through this carrier: all SMS templates and the call prompts,
+    then the drill variant of each that a drill may send."""
+    keys = [key for key in load_templates(language) if key.startswith("sms_")] + list(VOICE_KEYS)
+    return keys + [drill_variant(key) for key in keys if key not in NOT_IN_DRILLS]
 
 
 def placeholders(language: str, key: str) -> list[str]:
-    """The placeholders of the project's template ``key``, in order, each once."""
+    """The placeholders of the project's template ``key`` (or of the key a drill variant is of), in order, each once."""
     names: list[str] = []
-    for _, name, _, _ in string.Formatter().parse(load_templates(language)[key]):
+    for _, name, _, _ in string.Formatter().parse(load_templates(language)[base_key(key)]):
         if name and name not in names:
             names.append(name)
     return names
@@ -157,6 +183,10 @@ class Templates:
         """
         return self._entries[key]
 
+    def codes(self) -> dict[str, str]:
+        """Every registered key by its code."""
+        return {entry.code: key for key, entry in self._entries.items()}
+
     def values(self, key: str, params: Mapping[str, str]) -> str:
         """The JSON of a template's variables from the project's values, each shortened to the limit.
 
@@ -206,12 +236,27 @@ def _entry(key: str, entry: Mapping[str, Any], language: str, limit: int, proble
     return Registered(key=key, code=code, params=tuple(params), limit=limit)
 
 
+def wording(language: str, key: str) -> str:
+    """The words to register for ``key`` (or its drill variant), variables written ``${name}``.
+
+    Aliyun puts the sign name first, in 【】, and refuses 【】 anywhere in a
+    template: a text's own leading 【…】 is left to the sign name, and a
+    drill's 【演练】 becomes "演练：".
+    """
+    text = re.sub(r"^【[^】]*】", "", load_templates(language)[base_key(key)])
+    if key.endswith(DRILL_SUFFIX):
+        prefix = render(language, "drill_sms_prefix" if kind(key) == "sms" else "drill_voice_prefix")
+        text = re.sub(r"【([^】]*)】\s*", r"\1：", prefix) + text
+    return re.sub(r"\{(\w+)\}", r"${\1}", text)
+
+
 def example(language: str) -> str:
     """A complete templates file: every key with a placeholder code, its variables, and the wording to register."""
     lines = [
         "# 阿里云短信与语音模板（HOTLINE_ALIYUN_TEMPLATES）。",
         "# 每一项对应一条短信或语音提示：在阿里云控制台按注释中的内容登记模板（变量名与 params 相同），",
         "# 审核通过后把 code 换成控制台给出的模板代码（短信 SMS_…，语音 TTS_…）。",
+        "# 短信开头的【…】由签名代替（模板中不能有【】）。以 .drill 结尾的项是演练时发送的版本，开头说明是演练。",
         "# 每个变量的长度有限制（见 [limits]，以控制台当前规则为准）；地址、姓名等较长的值会被截短。",
         "",
         "[limits]",
@@ -219,11 +264,10 @@ def example(language: str) -> str:
         f"voice = {DEFAULT_LIMITS['voice']}",
     ]
     for key in required_keys(language):
-        wording = re.sub(r"\{(\w+)\}", r"${\1}", load_templates(language)[key])
         lines += [
             "",
-            f"# {'短信' if kind(key) == 'sms' else '语音'}：{wording}",
-            f"[{key}]",
+            f"# {'短信' if kind(key) == 'sms' else '语音'}：{wording(language, key)}",
+            f"[{json.dumps(key) if DRILL_SUFFIX in key else key}]",
             f"code = {json.dumps(PLACEHOLDER_CODE[kind(key)])}",
             f"params = {json.dumps(placeholders(language, key), ensure_ascii=False)}",
         ]
