@@ -128,6 +128,10 @@ class Settings(BaseModel):
     calls_per_second: int = Field(5, alias="HOTLINE_CALLS_PER_SECOND", ge=1, le=10000)
     # The part of those rates broadcasts may use; the rest stays free so an alert leaves at once.
     broadcast_share: float = Field(0.8, alias="HOTLINE_BROADCAST_SHARE", gt=0, le=1)
+    # Local hours no spoken broadcast is placed ("21:00-08:00"); a station may set its own.
+    quiet_hours: str = Field(
+        "21:00-08:00", alias="HOTLINE_QUIET_HOURS", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+    )
     # Sends one worker process keeps in flight at the carrier.
     send_concurrency: int = Field(10, alias="HOTLINE_SEND_CONCURRENCY", ge=1, le=200)
     # Bearer token that GET /metrics requires; unset, /metrics does not exist (404).

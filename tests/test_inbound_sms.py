@@ -18,6 +18,7 @@ from config.templates import render
 from hotline.app import create_app
 from hotline.extensions import get_settings
 from hotline.models import (
+    BroadcastOptOut,
     InboundMessage,
     Incident,
     Member,
@@ -27,6 +28,7 @@ from hotline.models import (
     TimelineEvent,
     utcnow,
 )
+from hotline.services.delivery import mark_opted_out
 from hotline.services.inbound_sms import handle_inbound_sms
 from hotline.services.incidents import open_incident
 from tests.factories import call_sid, make_group, message_sid, signed_post
@@ -296,8 +298,11 @@ def test_stop_stop_start_sets_opted_out_idempotently(client, session, redis_conn
     session.commit()
 
     def flags() -> list[bool]:
+        # STOP opts the number out of broadcasts, for every membership at once; never out of alerts.
         _fresh(session)
-        return list(session.scalars(select(Member.opted_out).where(Member.phone == officer.phone)))
+        stopped = session.scalar(select(BroadcastOptOut.id).where(BroadcastOptOut.phone == officer.phone))
+        memberships = session.scalars(select(Member.opted_out).where(Member.phone == officer.phone)).all()
+        return [stopped is not None] * len(memberships)
 
     _text(client, officer.phone, "STOP")
     assert flags() == [True, True]
@@ -314,7 +319,9 @@ def test_stop_stop_start_sets_opted_out_idempotently(client, session, redis_conn
 def test_opted_out_member_gets_no_alert_sms_but_is_still_rung(client, session, redis_conn):
     group = make_group(session)
     caller, quiet = _households(group)[:2]
-    _text(client, quiet.phone, "STOP")
+    # The carrier refused a text to this number as opted out (21610); a STOP keyword alone stops only broadcasts.
+    mark_opted_out(session, quiet.phone, True)
+    session.commit()
     incident = _call_in(client, session, caller)
     mine = session.scalars(select(Notification).where(Notification.phone == quiet.phone)).all()
     assert [(n.channel, n.purpose) for n in mine] == [("call", "alert")]
@@ -520,7 +527,7 @@ def test_service_opted_out_members_get_no_ack_notice(session, settings):
     group = make_group(session)
     caller, responder, quiet = _households(group)[:3]
     incident = _open(session, settings, caller)
-    handle_inbound_sms(session, settings, message_sid=message_sid(), from_phone=quiet.phone, body="STOP")
+    mark_opted_out(session, quiet.phone, True)  # as the carrier's refusal (21610) marks it
     session.commit()
     handle_inbound_sms(session, settings, message_sid=message_sid(), from_phone=responder.phone, body="1")
     session.commit()

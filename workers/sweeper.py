@@ -49,6 +49,7 @@ from hotline.services.outbox import (
     send_queue_name,
 )
 from hotline.services.timeline import record_event
+from workers.broadcasts import enqueue_broadcast_upkeep
 from workers.drills import enqueue_due_drills
 from workers.runtime import JobContext, job_context
 
@@ -208,6 +209,7 @@ def sweep_outbox() -> str:
         queue.enqueue_in(timedelta(seconds=interval), sweep_outbox, job_id=f"sweep-{time.time_ns()}")
         # Scheduled drills start in a job of their own, so a drill's failure never stops the sweeps.
         enqueue_due_drills(ctx.session, queue, now)
+        enqueue_broadcast_upkeep(ctx.session, queue, now)
         if released or requeued or overdue or rescheduled or recorded:
             log.warning(
                 "sweeper: released %d stuck claims, re-enqueued %d rows, ran %d overdue escalation checks, "

@@ -78,7 +78,7 @@ def db_upgrade(revision: str) -> None:
 
 def _register_commands(cli: click.Group) -> None:
     """Add every command group to ``cli``; the app factory registers none."""
-    from hotline.cli import admin, aliyun, console, directory, drills, simulator, triggers, up, worker
+    from hotline.cli import admin, aliyun, broadcasts, console, directory, drills, simulator, triggers, up, worker
 
     cli.add_command(db_group)
     admin.register(cli)
@@ -90,6 +90,7 @@ def _register_commands(cli: click.Group) -> None:
     aliyun.register(cli)
     triggers.register(cli)
     drills.register(cli)
+    broadcasts.register(cli)
 
 
 _register_commands(main)

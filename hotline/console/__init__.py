@@ -23,7 +23,7 @@ _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-_CONSOLE_BLUEPRINTS = {"auth", "board", "incidents", "stats", "directory", "api"}
+_CONSOLE_BLUEPRINTS = {"auth", "board", "incidents", "stats", "directory", "api", "broadcasts"}
 
 
 def _security_headers(response: Response) -> Response:
@@ -48,7 +48,17 @@ def init_app(app: Flask) -> None:
     """Add the console to ``app``: extensions, blueprints and the login throttle."""
     from hotline.console import access, i18n, throttle
     from hotline.console.present import template_globals
-    from hotline.console.views import api, auth, board, directory, drills, incidents, stats
+    from hotline.console.views import (
+        api,
+        auth,
+        board,
+        broadcasts,
+        broadcasts_api,  # noqa: F401  (its routes join the API's blueprint)
+        directory,
+        drills,
+        incidents,
+        stats,
+    )
 
     # Tokens stay valid for the session's life: the board is left open all day.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
@@ -56,7 +66,7 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     app.jinja_env.globals.update(template_globals())
     access.init_app(app)
-    for module in (auth, board, incidents, stats, drills, directory, api):
+    for module in (auth, board, incidents, stats, drills, broadcasts, directory, api):
         app.register_blueprint(module.bp)
     throttle.init_app(app)
     app.register_error_handler(CSRFError, _csrf_failed)

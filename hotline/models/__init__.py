@@ -2,6 +2,7 @@
 
 from hotline.models.audit import AuditLog
 from hotline.models.base import Base, UTCDateTime, utcnow
+from hotline.models.broadcasts import Broadcast, BroadcastChannel, BroadcastOptOut, BroadcastStatus
 from hotline.models.directory import Group, Member, RingMode, Role, Station, User, Village
 from hotline.models.drills import Drill, DrillSchedule, DrillScope
 from hotline.models.events import EventKind
@@ -22,6 +23,10 @@ __all__ = [
     "Answer",
     "AuditLog",
     "Base",
+    "Broadcast",
+    "BroadcastChannel",
+    "BroadcastOptOut",
+    "BroadcastStatus",
     "Channel",
     "Drill",
     "DrillSchedule",

@@ -48,6 +48,8 @@ class Station(Base):
     max_group_size: Mapped[int | None] = mapped_column(Integer)
     # Seconds within which a drill's group must be covered; NULL means HOTLINE_DRILL_STANDARD_SECONDS.
     drill_standard_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Hours no spoken broadcast is placed, e.g. "21:00-08:00"; NULL means HOTLINE_QUIET_HOURS.
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     villages: Mapped[list[Village]] = relationship(back_populates="station", order_by="Village.name")

@@ -38,6 +38,7 @@ class Purpose(enum.StrEnum):
     TAKEN_NOTICE = "taken_notice"  # to the caller and group: station staff have taken charge
     CANCEL_NOTICE = "cancel_notice"  # to everyone alerted: a misdial, nobody need come
     ACCEPTED_DETAILS = "accepted_details"  # to a member who accepted: the caller's number and address
+    BROADCAST = "broadcast"  # a bulletin or warning to a station's villagers, not about an incident
 
 
 class Answer(enum.StrEnum):
@@ -115,6 +116,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sender: Mapped[str] = mapped_column(String(20), default="incident", server_default="incident")
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     phone: Mapped[str] = mapped_column(String(32))
     recipient_name: Mapped[str] = mapped_column(String(100), default="", server_default="")

@@ -15,7 +15,11 @@ Priorities: an alert or escalation send (:attr:`Priority.URGENT`) may use the
 whole limit. A bulk send (:attr:`Priority.BULK`, broadcasts) may use only its
 share of it, keeping the rest free so an alert's texts leave at once, and
 takes nothing while an urgent send is waiting: a refused urgent send raises a
-flag that stops every bulk send until it lapses.
+flag that stops every bulk send until it lapses. With ``reserve_after``, the
+rest of the limit is kept free only for that many seconds after an urgent
+send: a broadcast alone goes at the whole rate, and an alert's first send
+waits at most the one second the window takes to clear, then stops the
+broadcast until every alert send has gone.
 
 Why not the ``limits`` package (installed with Flask-Limiter): its moving
 window is timed by each client's clock, lasts whole seconds, and has no notion
@@ -50,13 +54,20 @@ local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local urgent = ARGV[3] == '1'
+local reserve = tonumber(ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if not urgent then
+if urgent then
+    if reserve > 0 then
+        redis.call('SET', KEYS[3], '1', 'PX', reserve)
+    end
+else
     local flagged = redis.call('PTTL', KEYS[2])
     if flagged > 0 then
         return flagged * 1000
     end
-    limit = tonumber(ARGV[4])
+    if reserve == 0 or redis.call('EXISTS', KEYS[3]) == 1 then
+        limit = tonumber(ARGV[4])
+    end
 end
 local count = redis.call('ZCARD', KEYS[1])
 if count < limit then
@@ -106,6 +117,8 @@ class SendRate:
         limit: Sends allowed in any one second (at least 1).
         bulk_share: The part of ``limit`` bulk sends may use (0 to 1); at least one a second.
         window: Seconds a send counts for; one second plus a margin.
+        reserve_after: Seconds after an urgent send during which bulk sends keep to
+            their share; None keeps them to it always.
     """
 
     def __init__(
@@ -116,6 +129,7 @@ class SendRate:
         *,
         bulk_share: float = 1.0,
         window: float = 1.0 + WINDOW_MARGIN,
+        reserve_after: float | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("a rate limit must allow at least one send a second")
@@ -123,8 +137,10 @@ class SendRate:
         self.limit = limit
         self.bulk_limit = max(1, min(limit, int(limit * bulk_share)))
         self.window = window
+        self.reserve_after = reserve_after
         self._log_key = f"hotline:rate:{name}"
         self._urgent_key = f"hotline:rate:{name}:urgent-waiting"
+        self._recent_key = f"hotline:rate:{name}:urgent-recent"
         self._script = connection.register_script(_ACQUIRE)
         self._stamp = connection.register_script(_STAMP)
 
@@ -144,9 +160,10 @@ class SendRate:
         """
         urgent = priority is Priority.URGENT
         wait_us = self._script(
-            keys=[self._log_key, self._urgent_key],
+            keys=[self._log_key, self._urgent_key, self._recent_key],
             args=[self.limit, int(self.window * 1_000_000), "1" if urgent else "0", self.bulk_limit,
-                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000)],
+                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000),
+                  0 if self.reserve_after is None else max(1, int(self.reserve_after * 1000))],
         )
         return int(wait_us) / 1_000_000
 

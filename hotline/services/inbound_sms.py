@@ -21,6 +21,8 @@ from hotline.models import (
     Purpose,
     utcnow,
 )
+from hotline.services.broadcast_optouts import opt_in, opt_out
+from hotline.services.broadcasts import received_broadcast
 from hotline.services.delivery import mark_opted_out
 from hotline.services.incidents import Opened, find_caller, open_incident
 from hotline.services.messages import compose, compose_plain
@@ -118,7 +120,8 @@ def handle_inbound_sms(
     ``called`` is the number texted: for a sender in no group it selects the
     station (see :func:`hotline.services.incidents.station_for`).
 
-    - STOP/START keywords set or clear the sender's opt-out.
+    - TD, 退订 or STOP opts the sender out of broadcasts (never alerts); START or 订阅 back in.
+    - A short acknowledgement after a broadcast SMS is recorded as a reply to it.
     - ``1``/``2`` (or 到, 收到, 马上到 ...) from someone an open incident
       alerted is logged as their response.
     - Anything else from someone an open incident alerted gets a help text.
@@ -152,9 +155,16 @@ def _classify(
     capabilities: Capabilities | None, called: str | None = None,
 ) -> Handled:
     keyword = parse_keyword(body)
-    if keyword is not None:
-        mark_opted_out(session, phone, keyword == Keyword.STOP)
-        return Handled(handled_as="opt_out" if keyword == Keyword.STOP else "opt_in")
+    if keyword == Keyword.STOP:
+        # Broadcasts only: an unsubscribe never silences a neighbour's call for help. A carrier
+        # that acts on STOP itself refuses the texts anyway, and its refusal (21610) marks the member.
+        opt_out(session, phone, body.strip(), now)
+        return Handled(handled_as="opt_out")
+    if keyword == Keyword.START:
+        opt_in(session, phone)
+        # START also lifts the carrier's own block, so alerts may text the number again.
+        mark_opted_out(session, phone, False)
+        return Handled(handled_as="opt_in")
 
     alerted_by = open_incident_alerting(session, phone, now)
     answer = parse_reply(body)
@@ -175,6 +185,7 @@ def _classify(
             handled_as="reply", incident=alerted_by, sms_ids=recorded.sms_ids, details_ids=recorded.details_ids
         )
 
+    acknowledgement = answer
     if answer is not None and not is_bare_answer(body):
         # Nobody is waiting for this sender's answer: a sentence is read as what it says.
         answer = None
@@ -182,6 +193,9 @@ def _classify(
     if own is not None:
         record_event(session, own.id, EventKind.CALLER_SMS, at=now, phone=phone, body=body[:200])
         return Handled(handled_as="caller_update", incident=own)
+    if acknowledgement is not None and received_broadcast(session, phone, now):
+        # "好的，知道了" after a bulletin answers the bulletin; a call for help is never read as one.
+        return Handled(handled_as="broadcast_reply")
 
     if answer is None:
         # From a registered household this is a silent call for help; from an

@@ -179,7 +179,7 @@ def is_bare_answer(body: str) -> bool:
 
 
 def parse_keyword(body: str) -> Keyword | None:
-    """STOP/START style opt-out keywords, which carriers also act on.
+    """STOP/START style keywords: TD, 退订 or STOP opts out of broadcasts (never alerts); START or 订阅 back in.
 
     The whole body must be the keyword; punctuation, full-width forms and case
     do not matter ("ＳＴＯＰ", "退订。", "【TD】", "退订TD").

@@ -262,6 +262,10 @@ def screen() -> Response:
     """A rung member answered: tell them who needs help and where; press 1 to accept."""
     settings = get_settings()
     parsed(twilio.answered_call)
+    spoken = db.session.get(Notification, query_id("n"))
+    if spoken is not None and spoken.broadcast_id is not None:
+        # A spoken broadcast: the text is read out, nothing to press.
+        return _twiml(twiml.say_and_hangup(settings, spoken.body))
     notification, incident = _notification_and_incident()
     template, values = (
         escalation_prompt(settings, incident, notification)
