@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from simulator.aliyun import AliyunRefusal, AliyunSetup, ivr_call, text_the_service
+from simulator.aliyun import send_sms as aliyun_send_sms
 from simulator.call_flows import run_api_call, run_inbound_call
 from simulator.calls import INBOUND, NOT_ANSWERED, OUTBOUND_API, Call
 from simulator.ids import is_e164
@@ -40,6 +42,10 @@ class Simulator:
         webhook_timeout: Real seconds to wait for a webhook answer (Twilio: 15).
         sms_delivery_delay: Simulated seconds from accepting an SMS to its
             final status (``sent`` comes half-way).
+        aliyun: Play Aliyun instead of Twilio (:mod:`simulator.aliyun`): the
+            service's SendSms and IvrCall requests are taken at ``POST /``,
+            phones text the service by ``SmsUp``, and nothing calls the
+            service (Aliyun takes no calls for it).
 
     Raises:
         ValueError: ``time_scale`` is not positive.
@@ -56,7 +62,9 @@ class Simulator:
         account_sid: str | None = None,
         webhook_timeout: float = 15.0,
         sms_delivery_delay: float = 1.0,
+        aliyun: AliyunSetup | None = None,
     ) -> None:
+        self._aliyun = aliyun
         self._rt = Runtime(
             service_url=service_url,
             auth_token=auth_token,
@@ -85,6 +93,11 @@ class Simulator:
     @property
     def time_scale(self) -> float:
         return self._rt.clock.time_scale
+
+    @property
+    def plays_aliyun(self) -> bool:
+        """Whether the simulator plays Aliyun rather than Twilio."""
+        return self._aliyun is not None
 
     def script(self, phone: str, **fields: Any) -> dict[str, Any]:
         """Script how ``phone`` behaves; fields not given take :class:`Script`'s defaults.
@@ -155,6 +168,8 @@ class Simulator:
         """
         self._require_running()
         _require_e164(from_phone)
+        if self._aliyun is not None:
+            raise ValueError("with Aliyun the service takes no calls: text it, or raise an alarm with POST /api/alerts")
         if press is not None and not _DIGITS.match(press):
             raise ValueError(f"press must be keypad digits 0-9 * #, got {press!r}")
         if hangup_after is not None and hangup_after < 0:
@@ -190,7 +205,28 @@ class Simulator:
         """
         self._require_running()
         _require_e164(from_phone)
+        if self._aliyun is not None:
+            return text_the_service(self._rt, self._aliyun, from_phone, body)
         return send_from_phone(self._rt, from_phone, body, to=to).sid
+
+    # --- Aliyun's API (what the Aliyun carrier's SDKs call, in Aliyun mode) -----
+
+    def aliyun_request(self, action: str, params: dict[str, str]) -> dict[str, Any]:
+        """Answer one of Aliyun's API requests: ``SendSms`` or ``IvrCall``.
+
+        Raises:
+            AliyunRefusal: Not in Aliyun mode, an action the simulator does
+                not play, or a request Aliyun would refuse.
+            RuntimeError: The simulator has been shut down.
+        """
+        self._require_running()
+        if self._aliyun is None:
+            raise AliyunRefusal("InvalidAction.NotFound", "the simulator is playing Twilio", http_status=404)
+        if action == "SendSms":
+            return aliyun_send_sms(self._rt, self._aliyun, params)
+        if action == "IvrCall":
+            return ivr_call(self._rt, self._aliyun, params)
+        raise AliyunRefusal("InvalidAction.NotFound", f"the simulator does not play {action!r}", http_status=404)
 
     # --- the carrier REST API (what SimulatorCarrier calls) --------------
 

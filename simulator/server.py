@@ -1,7 +1,8 @@
 """The simulator's HTTP API: the carrier REST endpoints and the control endpoints.
 
 Carrier REST (what the service's simulator carrier calls):
-``POST /sim/api/messages``, ``POST /sim/api/calls``.
+``POST /sim/api/messages``, ``POST /sim/api/calls``; in Aliyun mode, Aliyun's
+API at ``POST /`` (the action in the ``x-acs-action`` header, as its SDKs send it).
 
 Control (tests, the CLI, the browser phone): ``POST /sim/calls``,
 ``POST /sim/sms``, ``PUT|GET /sim/phones/<phone>``, ``GET /sim/phones``,
@@ -20,6 +21,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from simulator.aliyun import AliyunRefusal
 from simulator.engine import Simulator
 from simulator.refusals import CarrierRefusal
 
@@ -41,6 +43,10 @@ def create_simulator_app(simulator: Simulator) -> Flask:
     @app.errorhandler(CarrierRefusal)
     def _refused(exc: CarrierRefusal) -> Any:
         return jsonify(exc.to_json()), exc.http_status
+
+    @app.errorhandler(AliyunRefusal)
+    def _aliyun_refused(exc: AliyunRefusal) -> Any:
+        return jsonify({"Code": exc.code, "Message": exc.message, "RequestId": "simulator"}), exc.http_status
 
     @app.errorhandler(_BadRequest)
     def _bad(exc: _BadRequest) -> Any:
@@ -81,6 +87,12 @@ def create_simulator_app(simulator: Simulator) -> Flask:
             timeout=timeout,
         )
         return jsonify(result), 201
+
+    @app.post("/")
+    def aliyun_api() -> Any:
+        # Aliyun's SDKs put the parameters in the query string or a form body; either is read.
+        params = {**request.args.to_dict(), **request.form.to_dict()}
+        return jsonify(simulator.aliyun_request(request.headers.get("x-acs-action", ""), params))
 
     # --- control --------------------------------------------------------
 
@@ -194,6 +206,7 @@ def create_simulator_app(simulator: Simulator) -> Flask:
                 "hotline_number": simulator.hotline_number,
                 "account_sid": simulator.account_sid,
                 "time_scale": simulator.time_scale,
+                "carrier": "aliyun" if simulator.plays_aliyun else "twilio",
             }
         )
 

@@ -17,13 +17,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from config.settings import Settings
 from hotline.carriers.simulator import SimulatorControl, SimulatorControlError
 from hotline.extensions import get_settings
 
 
 @click.group("simulator")
 def simulator_group() -> None:
-    """The carrier simulator that stands in for Twilio."""
+    """The carrier simulator that stands in for Twilio, or for Aliyun when HOTLINE_CARRIER=aliyun."""
 
 
 @simulator_group.command("serve")
@@ -45,6 +46,7 @@ def serve(host: str, port: int, time_scale: float) -> None:
         auth_token=settings.simulator_auth_token,
         hotline_number=settings.simulator_number,
         time_scale=time_scale,
+        aliyun=_aliyun_setup(settings) if settings.carrier == "aliyun" else None,
     )
 
     def _stop(_signum: int, _frame: Any) -> None:
@@ -55,6 +57,19 @@ def serve(host: str, port: int, time_scale: float) -> None:
     # One access-log line per poll would drown the worker's and web app's output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     run_simulator(sim, host, port, announce=lambda url: click.echo(f"carrier simulator on {url}"))
+
+
+def _aliyun_setup(settings: Settings) -> Any:
+    """The simulator's part as Aliyun: where the service takes receipts, and what each registered code says."""
+    from hotline.carriers.aliyun.templates import Templates
+    from simulator import AliyunSetup
+
+    assert settings.aliyun_templates and settings.aliyun_receipt_token
+    return AliyunSetup(
+        receipts_url=f"{settings.public_url}/aliyun/{settings.aliyun_receipt_token}",
+        sign_name=settings.aliyun_sign_name or "",
+        wording=Templates.load(settings.aliyun_templates, settings.language).wording_by_code(),
+    )
 
 
 @click.group("simulate")

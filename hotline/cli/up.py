@@ -3,15 +3,21 @@
 One process tree: the web app on gunicorn, an RQ worker with its scheduler,
 the embedded Redis when ``REDIS_URL`` is unset, SQLite when ``DATABASE_URL``
 is unset, and the carrier simulator when no Twilio credentials are given.
+With ``HOTLINE_CARRIER=aliyun`` and no Aliyun account, the simulator plays
+Aliyun: the carrier's SDK endpoints point at it, with stand-in credentials,
+sign name, calling number, templates file and receipt token for the run.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -19,7 +25,7 @@ from typing import IO
 import click
 import requests
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo
 
 from hotline.extensions import get_settings
 
@@ -77,6 +83,33 @@ def _wait_until_ready(url: str, tree: ProcessTree) -> None:
     raise click.ClickException(f"{url} did not answer within {READY_TIMEOUT:.0f} s")
 
 
+def stand_in_for_aliyun(environ: Mapping[str, str], simulator_port: int, folder: Path) -> dict[str, str]:
+    """The settings that let an Aliyun carrier with no account run against the simulator; empty otherwise.
+
+    Only for ``HOTLINE_CARRIER=aliyun`` without ``HOTLINE_ALIYUN_ACCESS_KEY_ID``:
+    a filled templates file is written into ``folder`` and the SDKs' endpoints
+    point at the simulator. A setting already given is kept.
+    """
+    from hotline.carriers.aliyun.templates import filled_example
+
+    if environ.get("HOTLINE_CARRIER") != "aliyun" or environ.get("HOTLINE_ALIYUN_ACCESS_KEY_ID"):
+        return {}
+    templates = folder / "aliyun-templates.toml"
+    templates.write_text(filled_example(environ.get("HOTLINE_LANGUAGE") or "zh"), encoding="utf-8")
+    simulator = f"http://127.0.0.1:{simulator_port}"
+    stand_ins = {
+        "HOTLINE_ALIYUN_ACCESS_KEY_ID": "simulator",
+        "HOTLINE_ALIYUN_ACCESS_KEY_SECRET": secrets.token_urlsafe(24),
+        "HOTLINE_ALIYUN_SIGN_NAME": "联防求助",
+        "HOTLINE_ALIYUN_CALLER_NUMBER": "057188880000",
+        "HOTLINE_ALIYUN_TEMPLATES": str(templates),
+        "HOTLINE_ALIYUN_RECEIPT_TOKEN": secrets.token_urlsafe(24),
+        "HOTLINE_ALIYUN_SMS_ENDPOINT": simulator,
+        "HOTLINE_ALIYUN_VOICE_ENDPOINT": simulator,
+    }
+    return {name: value for name, value in stand_ins.items() if not environ.get(name)}
+
+
 def _fresh_metrics_folder(path: str) -> str:
     """Create the folder processes share their metrics in, emptied of a previous run's files."""
     os.makedirs(path, mode=0o700, exist_ok=True)
@@ -96,16 +129,29 @@ def _fresh_metrics_folder(path: str) -> str:
     "--worker-log", type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Append the worker's full log to this file.",
 )
-@with_appcontext
+@click.pass_context
 def up_command(
-    host: str, port: int, simulator_port: int, no_seed: bool, verbose: bool, worker_log: Path | None
+    ctx: click.Context,
+    host: str, port: int, simulator_port: int, no_seed: bool, verbose: bool, worker_log: Path | None,
 ) -> None:
-    """Run the web app, a worker and (without Twilio) the carrier simulator, until Ctrl-C.
+    """Run the web app, a worker and (without a carrier account) the carrier simulator, until Ctrl-C.
 
     Quiet once up: the worker prints only its warnings and errors, so the
     console's address and login stay on screen; --verbose or --worker-log
     FILE give its every line.
     """
+    with tempfile.TemporaryDirectory(prefix="hotline-up-") as scratch:
+        # Filled in before the app reads its settings, so that they pass the checks.
+        stand_ins = stand_in_for_aliyun(os.environ, simulator_port, Path(scratch))
+        os.environ.update(stand_ins)
+        with ctx.ensure_object(ScriptInfo).load_app().app_context():
+            _run(host, port, simulator_port, no_seed, verbose, worker_log, aliyun_simulated=bool(stand_ins))
+
+
+def _run(
+    host: str, port: int, simulator_port: int, no_seed: bool, verbose: bool, worker_log: Path | None,
+    *, aliyun_simulated: bool,
+) -> None:
     from hotline.extensions import db, queues
     from hotline.migrate import upgrade
     from hotline.queues import embedded_redis_url, start_embedded_redis
@@ -113,6 +159,8 @@ def up_command(
 
     started = time.monotonic()
     settings = get_settings(current_app)
+    # The simulator plays the carrier: Twilio's part, or Aliyun's when there is no Aliyun account.
+    simulated = settings.carrier == "simulator" or aliyun_simulated
     env = dict(os.environ)
     env["HOTLINE_INSTANCE_PATH"] = current_app.instance_path
     env.setdefault("HOTLINE_PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -133,7 +181,7 @@ def up_command(
     if not no_seed:
         from hotline.demo import seed_demo
 
-        seeded = seed_demo(db.session, settings)
+        seeded = seed_demo(db.session, settings, simulated=simulated)
         db.session.commit()
         if seeded:
             click.echo(f"seeded demo station {seeded.name}")
@@ -155,7 +203,7 @@ def up_command(
     for sig in previous:
         signal.signal(sig, _request_stop)
     try:
-        if not settings.uses_twilio:
+        if simulated:
             tree.start("simulator", [python, "-m", "hotline", "simulator", "serve", "--port", str(simulator_port)], env)
         tree.start(
             "web",
@@ -169,21 +217,25 @@ def up_command(
         level = "INFO" if verbose or worker_output is not None else "WARNING"
         tree.start("worker", [python, "-m", "hotline", "worker", "--log-level", level], env, worker_output)
         _wait_until_ready(f"http://127.0.0.1:{port}/healthz", tree)
-        if not settings.uses_twilio:
+        if simulated:
             _wait_until_ready(f"http://127.0.0.1:{simulator_port}/sim/healthz", tree)
         click.echo(f"hotline is up in {time.monotonic() - started:.1f} s")
         click.echo(f"  console:    http://127.0.0.1:{port}/")
-        if demo_login and not settings.uses_twilio:
+        if demo_login and simulated:
             click.echo(f"  demo login: {demo_login}")
         elif demo_login:
             # Left from a run on the simulator: anyone who read the README could sign in.
+            carrier = {"twilio": "Twilio", "aliyun": "阿里云"}.get(settings.carrier, settings.carrier)
             click.secho(
-                f"警告：示例登录 {demo_login} 仍然有效，而运营商已是 Twilio。"
+                f"警告：示例登录 {demo_login} 仍然有效，而运营商已是 {carrier}。"
                 "请运行 hotline users disable demo 或 hotline users remove demo。",
                 fg="red", err=True,
             )
         click.echo(f"  health:     http://127.0.0.1:{port}/healthz")
-        if not settings.uses_twilio:
+        if aliyun_simulated:
+            click.echo(f"  simulator:  http://127.0.0.1:{simulator_port}/  (carrier: aliyun, played by the simulator)")
+            click.echo("  text in:    hotline simulate sms --from 13900001001 救命  (the phone page is Twilio-only)")
+        elif simulated:
             click.echo(f"  simulator:  http://127.0.0.1:{simulator_port}/  (carrier: simulator)")
             click.echo(f"  phone page: http://127.0.0.1:{port}/phone/  (be a villager, answer the group's phones)")
         click.echo("Press Ctrl-C to stop.")

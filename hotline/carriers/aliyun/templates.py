@@ -183,9 +183,9 @@ class Templates:
         """
         return self._entries[key]
 
-    def codes(self) -> dict[str, str]:
-        """Every registered key by its code."""
-        return {entry.code: key for key, entry in self._entries.items()}
+    def wording_by_code(self) -> dict[str, str]:
+        """What each registered code says (see :func:`wording`), for the simulator to show on its phones."""
+        return {entry.code: wording(self.language, key) for key, entry in self._entries.items()}
 
     def values(self, key: str, params: Mapping[str, str]) -> str:
         """The JSON of a template's variables from the project's values, each shortened to the limit.
