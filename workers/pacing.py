@@ -36,14 +36,22 @@ class Go:
     rate: SendRate
     slot: Slot
     reservation: Reservation | None = None
+    priority: Priority = Priority.URGENT
 
     def leaving(self) -> None:
         """Count the send's slot from now, right before its request leaves for the carrier.
 
+        A slot that lapsed while the row was claimed (a slow database) is
+        replaced by a fresh one first, so the send still counts in its second.
+
         Raises:
             redis.exceptions.RedisError: Redis is unreachable.
         """
-        self.rate.stamp(self.slot)
+        slot = self.slot
+        while not self.rate.stamp(slot):
+            fresh = self.rate.acquire(self.priority)
+            assert fresh is not None  # nothing asked it to give up
+            slot = fresh
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ def pace(
     wait, reservation = guard.reserve(channel, phone, limits)
     if wait > 0:
         return Wait(wait)  # another worker took the number's turn meanwhile
-    return Go(rate, slot, reservation)
+    return Go(rate, slot, reservation, priority)
 
 
 def release(reservation: Reservation | None) -> None:

@@ -84,12 +84,16 @@ return wait
 """
 
 
-# Moves a let-through send to the moment it really goes (never earlier), so the window counts from there.
+# Moves a let-through send to the moment it really goes (never earlier), so the window counts from there;
+# 0 when the slot already aged out of the log (taken more than a window ago): the send must take a new one.
 _STAMP = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+    return 0
+end
 redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
-return 0
+return 1
 """
 
 
@@ -167,7 +171,7 @@ class SendRate:
         )
         return int(wait_us) / 1_000_000
 
-    def stamp(self, slot: Slot) -> None:
+    def stamp(self, slot: Slot) -> bool:
         """Count ``slot`` from now: call it right before the request leaves.
 
         Between taking a slot and the request reaching the carrier, the row is
@@ -175,10 +179,14 @@ class SendRate:
         window is counted from the later moment, so the carrier never sees
         more than the limit in a second however long that took.
 
+        Returns:
+            False when that took longer than the window: the slot has lapsed
+            (others may have taken its place), and the send must take a new one.
+
         Raises:
             redis.exceptions.RedisError: Redis is unreachable.
         """
-        self._stamp(keys=[self._log_key], args=[slot.token])
+        return bool(self._stamp(keys=[self._log_key], args=[slot.token]))
 
     def acquire(
         self,
