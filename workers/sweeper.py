@@ -71,19 +71,28 @@ def lock_ttl(interval: int) -> int:
 def _will_run(connection: Redis, job_id: str, now: datetime, grace: timedelta) -> bool:
     """Whether RQ will run job ``job_id`` without the sweeper's help.
 
-    A queued or deferred job will. A scheduled one will unless its time is more
-    than ``grace`` past: then no scheduler is moving it (the one holding RQ's
-    lock died). A started one will not once it started more than ``grace`` ago,
-    because every job here claims its row within milliseconds of starting: a
-    row still pending under a job that old lost its worker.
+    A deferred job will, and a queued one that is still in its queue. One
+    marked queued but gone from its queue was taken by a worker that died
+    before starting it (RQ marks it started only once its thread begins). A
+    scheduled one will unless its time is more than ``grace`` past: then no
+    scheduler is moving it (the one holding RQ's lock died). A started one
+    will not once it started more than ``grace`` ago: a job claims its row as
+    soon as the sending rate lets it, so a row still pending under a job that
+    old most likely lost its worker. If it did not, the row's claim still lets
+    only one of the two jobs send it.
     """
     try:
         job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
     status = job.get_status(refresh=False)
-    if status in (JobStatus.QUEUED, JobStatus.DEFERRED):
+    if status == JobStatus.DEFERRED:
         return True
+    if status == JobStatus.QUEUED:
+        if connection.lpos(Queue(job.origin, connection=connection).key, job_id) is not None:
+            return True
+        taken = job.started_at or job.enqueued_at
+        return taken is not None and taken > now - grace
     if status == JobStatus.SCHEDULED:
         try:
             at = ScheduledJobRegistry(job.origin, connection=connection).get_scheduled_time(job_id)

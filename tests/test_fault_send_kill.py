@@ -1,6 +1,7 @@
-"""A worker SIGKILLed in the middle of a broadcast's batch, with sends in flight, loses and doubles nothing.
+"""A worker SIGKILLed with sends in flight side by side, an alert's or a broadcast's, loses and doubles nothing.
 
-The batch sends side by side through the carrier simulator. One member's SMS
+The worker sends the rows side by side through the carrier simulator (an
+alert's one job each, a broadcast's in one batch). One member's SMS
 is slowly refused (the row is left claimed and nobody will say what became of
 it: the sweeper must send it again once the dead worker's batch is given up),
 another's is slowly accepted (the carrier's own status callback says it went:
@@ -17,8 +18,8 @@ from rq import Queue
 from sqlalchemy import select
 
 from hotline.models import Notification
-from hotline.queues import BROADCASTS
-from hotline.services.outbox import BROADCAST, dispatch_broadcast
+from hotline.queues import ALERTS, BROADCASTS
+from hotline.services.outbox import BROADCAST, INCIDENT, dispatch, dispatch_broadcast
 from tests.factories import make_group
 from tests.support.faults import (
     fault_stack,
@@ -29,16 +30,19 @@ from tests.support.faults import (
 pytestmark = pytest.mark.e2e
 
 
-def test_a_worker_killed_mid_broadcast_sends_every_row_exactly_once(app, environ, session, tmp_path, own_redis):
+@pytest.mark.parametrize("sender", [INCIDENT, BROADCAST])
+def test_a_worker_killed_with_sends_in_flight_sends_every_row_exactly_once(
+    app, environ, session, tmp_path, own_redis, sender
+):
     group = make_group(session, delays="600,600")
     caller, others = people(group)
     everyone = [caller, *others]
     refused, accepted = others[1], others[3]
     rows = [
         Notification(
-            sender=BROADCAST, incident_id=None, member_id=member.id, phone=member.phone, channel="sms",
-            purpose="broadcast", body=f"【通知】村民大会 {member.name}", status="pending",
-            dedupe_key=f"broadcast-test:{member.phone}",
+            sender=sender, incident_id=None, member_id=member.id, phone=member.phone, channel="sms",
+            purpose="alert" if sender == INCIDENT else "broadcast", body=f"【通知】村民大会 {member.name}",
+            status="pending", dedupe_key=f"{sender}-test:{member.phone}",
         )
         for member in everyone
     ]
@@ -50,11 +54,14 @@ def test_a_worker_killed_mid_broadcast_sends_every_row_exactly_once(app, environ
         # 20 simulated seconds = 4 s real: time enough to kill the worker inside both requests.
         stack.sim.script(refused.phone, sms_delay=20, sms_delay_times=1, sms_error=20503, sms_error_times=1)
         stack.sim.script(accepted.phone, sms_delay=20, sms_delay_times=1)
-        dispatch_broadcast(Queue(BROADCASTS, connection=own_redis.client()), ids)
+        if sender == BROADCAST:
+            dispatch_broadcast(Queue(BROADCASTS, connection=own_redis.client()), ids)
+        else:
+            dispatch(Queue(ALERTS, connection=own_redis.client()), sms_ids=ids)
 
         slow = {refused.phone, accepted.phone}
         stack.wait_for(lambda: slow <= {e["phone"] for e in stack.sim.events(kind="sms.api_slow")},
-                       what="the batch to wait on both slow requests")
+                       what="the worker to wait on both slow requests at once")
         stack.workers[0].kill()
         claimed = stack.rows(lambda s: s.scalar(select(Notification.status).where(Notification.phone == refused.phone)))
         assert claimed == "claimed"
@@ -66,7 +73,7 @@ def test_a_worker_killed_mid_broadcast_sends_every_row_exactly_once(app, environ
             )
             return all(stack.accepted_sms(m.phone) for m in everyone) and not {"claimed", "pending"} & set(statuses)
 
-        stack.wait_for(done, timeout=90, what="every member's broadcast SMS after the kill")
+        stack.wait_for(done, timeout=90, what="every member's SMS after the kill")
         time.sleep(3)  # anything sent twice would be sent by now: claims time out after 15 s, sweeps run every second
 
         for member in everyone:
