@@ -145,7 +145,18 @@ class HotlineWorker(BaseWorker):
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
-        """Take the next job once a thread is free: alerts first, broadcasts only while a lane is free."""
+        """Take the next job once a thread is free: alerts first, broadcasts only while a lane is free.
+
+        In burst mode (no ``timeout``) the queues count as empty only once no
+        job is running either: a running job may still enqueue more.
+        """
+        while True:
+            result = self._dequeue_when_free(timeout, max_idle_time)
+            if result is not None or timeout is not None or not self._busy():
+                return result
+            time.sleep(BUSY_POLL / 10)
+
+    def _dequeue_when_free(self, timeout: int | None, max_idle_time: int | None) -> tuple[Job, Queue] | None:
         self._wait_for_slot()
         try:
             lanes_full = self._broadcasts_running() >= BROADCAST_LANES
