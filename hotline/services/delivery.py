@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hotline.carriers.base import FailureReason
 from hotline.db import rows_changed
@@ -91,7 +92,10 @@ def record_status(
     )
     if not changed:
         return False
-    session.refresh(notification)
+    # The row now holds exactly these values (the rest of it never changes after it is written),
+    # so they are set on the object rather than read back with another SELECT.
+    for name, value in values.items():
+        set_committed_value(notification, name, value)
     if notification.incident_id is not None:
         record_event(
             session,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from config.settings import Settings
 from hotline.carriers.base import Capabilities
@@ -26,6 +26,7 @@ from hotline.models import (
     Purpose,
     RingMode,
     Station,
+    Village,
     utcnow,
 )
 from hotline.services.escalation import first_check
@@ -74,8 +75,13 @@ def find_caller(session: Session, phone: str) -> Member | None:
     The directory guarantees at most one, so a caller finds exactly one group.
     """
     return session.scalar(
-        select(Member).where(
-            Member.phone == phone, Member.role.in_(("household", "leader")), Member.active.is_(True)
+        select(Member)
+        .where(Member.phone == phone, Member.role.in_(("household", "leader")), Member.active.is_(True))
+        # Opening an incident reads the group, its village's station and every member:
+        # loaded here in two statements rather than one lazy load each.
+        .options(
+            joinedload(Member.group).joinedload(Group.village).joinedload(Village.station),
+            joinedload(Member.group).selectinload(Group.members),
         )
     )
 
@@ -178,6 +184,7 @@ def open_incident(
             raise
         return Opened(incident=found, created=False)
 
+    # Not flushed here: the first event goes to the database with the fan-out's rows, in one flush.
     record_event(
         session,
         incident.id,
@@ -240,10 +247,6 @@ def _write_fan_out(
                 message=compose(settings, incident, "sms_caller_confirmation", count=len(members)),
             )
         )
-    session.flush()
-    opened.sms_ids = [n.id for n in texted]
-    opened.dial_legs = [(member.phone, n.id) for member, n in rung if n.via_dial]
-    opened.call_ids = [n.id for _, n in rung if not n.via_dial]
     record_event(
         session,
         incident.id,
@@ -251,7 +254,12 @@ def _write_fan_out(
         at=incident.opened_at,
         ring_mode=str(group.ring_mode),
         rung=len(rung),
-        in_dial=len(opened.dial_legs),
-        called=len(opened.call_ids),
+        in_dial=sum(1 for _, n in rung if n.via_dial),
+        called=sum(1 for _, n in rung if not n.via_dial),
         texted=len(texted),
     )
+    # One flush for the whole fan-out: each table's rows go in one multi-row INSERT, and the ids come back with it.
+    session.flush()
+    opened.sms_ids = [n.id for n in texted]
+    opened.dial_legs = [(member.phone, n.id) for member, n in rung if n.via_dial]
+    opened.call_ids = [n.id for _, n in rung if not n.via_dial]

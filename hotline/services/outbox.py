@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from sqlalchemy import select
@@ -168,13 +169,13 @@ def call_back_later(incident_id: int, delay: float) -> Later:
     return Later(CALL_BACK_CALLER_JOB, (incident_id,), delay, f"callback-{incident_id}")
 
 
-def schedule_later(queue: Queue, later: Later) -> None:
+def schedule_later(queue: Queue, later: Later, *, pipeline: Pipeline | None = None) -> None:
     """Enqueue a follow-up job to run after its delay (needs a worker running RQ's scheduler)."""
     options = _options(later.job_id)
     if later.delay <= 0:
-        queue.enqueue(later.job, *later.args, **options)
+        queue.enqueue(later.job, *later.args, pipeline=pipeline, **options)
     else:
-        queue.enqueue_in(timedelta(seconds=later.delay), later.job, *later.args, **options)
+        queue.enqueue_in(timedelta(seconds=later.delay), later.job, *later.args, pipeline=pipeline, **options)
 
 
 def retry_policy() -> Retry:
@@ -193,13 +194,17 @@ def _options(job_id: str) -> dict[str, Any]:
     return {"job_id": job_id, "retry": retry_policy(), "failure_ttl": FAILURE_TTL}
 
 
-def enqueue_send(queue: Queue, channel: Channel | str, notification_id: int) -> None:
-    """Enqueue the job that sends one notification."""
+def enqueue_send(
+    queue: Queue, channel: Channel | str, notification_id: int, *, pipeline: Pipeline | None = None
+) -> None:
+    """Enqueue the job that sends one notification (on ``pipeline`` when given: sent when it executes)."""
     job = SEND_SMS_JOB if channel == Channel.SMS else PLACE_CALL_JOB
-    queue.enqueue(job, notification_id, **_options(send_job_id(channel, notification_id)))
+    queue.enqueue(job, notification_id, pipeline=pipeline, **_options(send_job_id(channel, notification_id)))
 
 
-def schedule_escalation(queue: Queue, incident_id: int, level: int, delay: float, *, tag: str = "") -> None:
+def schedule_escalation(
+    queue: Queue, incident_id: int, level: int, delay: float, *, tag: str = "", pipeline: Pipeline | None = None
+) -> None:
     """Enqueue the check of ``level`` of an incident to run after ``delay`` seconds.
 
     A check that is already due is enqueued at once: ``enqueue_in`` with no
@@ -208,9 +213,11 @@ def schedule_escalation(queue: Queue, incident_id: int, level: int, delay: float
     """
     options = _options(escalation_job_id(incident_id, level, tag))
     if delay <= 0:
-        queue.enqueue(CHECK_ESCALATION_JOB, incident_id, level, **options)
+        queue.enqueue(CHECK_ESCALATION_JOB, incident_id, level, pipeline=pipeline, **options)
     else:
-        queue.enqueue_in(timedelta(seconds=delay), CHECK_ESCALATION_JOB, incident_id, level, **options)
+        queue.enqueue_in(
+            timedelta(seconds=delay), CHECK_ESCALATION_JOB, incident_id, level, pipeline=pipeline, **options
+        )
 
 
 def dispatch(
@@ -219,19 +226,35 @@ def dispatch(
     sms_ids: Iterable[int] = (),
     call_ids: Iterable[int] = (),
     escalation: EscalationCheck | None = None,
+    later: Iterable[Later] = (),
 ) -> None:
-    """Enqueue committed work: calls first (they take longest to ring), then SMS, then a check.
+    """Enqueue committed work: calls first (they take longest to ring), then SMS, a check, follow-ups.
+
+    Every job goes to Redis in one pipelined transaction, one round trip
+    however many members the group has: a webhook enqueuing a whole fan-out
+    costs about as much as enqueuing one job.
 
     Raises:
-        redis.exceptions.RedisError: Redis is unreachable. The rows stay
-            ``pending`` in the database, where the sweeper finds them.
+        redis.exceptions.RedisError: Redis is unreachable. Nothing was
+            enqueued; the rows stay ``pending`` in the database, where the
+            sweeper finds them.
     """
-    for notification_id in call_ids:
-        enqueue_send(queue, Channel.CALL, notification_id)
-    for notification_id in sms_ids:
-        enqueue_send(queue, Channel.SMS, notification_id)
-    if escalation is not None:
-        schedule_escalation(queue, escalation.incident_id, escalation.level, escalation.delay, tag=escalation.tag)
+    with queue.connection.pipeline() as pipeline:
+        # RQ puts its own commands in a transaction: start it before any of them is queued.
+        pipeline.multi()
+        for notification_id in call_ids:
+            enqueue_send(queue, Channel.CALL, notification_id, pipeline=pipeline)
+        for notification_id in sms_ids:
+            enqueue_send(queue, Channel.SMS, notification_id, pipeline=pipeline)
+        if escalation is not None:
+            schedule_escalation(
+                queue, escalation.incident_id, escalation.level, escalation.delay, tag=escalation.tag,
+                pipeline=pipeline,
+            )
+        for follow_up in later:
+            schedule_later(queue, follow_up, pipeline=pipeline)
+        if pipeline.command_stack:
+            pipeline.execute()
 
 
 def dispatch_work(queue: Queue, work: Work) -> None:
@@ -240,9 +263,7 @@ def dispatch_work(queue: Queue, work: Work) -> None:
     Raises:
         redis.exceptions.RedisError: Redis is unreachable; the sweeper finds the rows.
     """
-    dispatch(queue, sms_ids=work.sms_ids, call_ids=work.call_ids, escalation=work.escalation)
-    for later in work.later:
-        schedule_later(queue, later)
+    dispatch(queue, sms_ids=work.sms_ids, call_ids=work.call_ids, escalation=work.escalation, later=work.later)
 
 
 def dispatch_from_request(queue_factory: Callable[[], Queue], work: Work) -> bool:

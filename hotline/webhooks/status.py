@@ -7,7 +7,8 @@ from flask import Response
 from hotline.carriers.twilio import webhooks as twilio
 from hotline.carriers.webhook_events import DeliveryReport
 from hotline.extensions import db, queues
-from hotline.services.backup import backup_after_failure, backup_work
+from hotline.models import Channel
+from hotline.services.backup import FAILED_CALL, FAILED_SMS, backup_after_failure, backup_work
 from hotline.services.delivery import find_notification, record_status
 from hotline.services.outbox import dispatch_from_request
 from hotline.webhooks import bp
@@ -21,8 +22,10 @@ def _apply(report: DeliveryReport) -> Response:
         db.session, notification, status=report.status, sid=report.provider_id,
         error_code=report.carrier_code, reason=report.reason,
     ):
-        # Only the report that moved the row can start a backup: a repeated one changed nothing.
-        backup_id = backup_after_failure(db.session, notification)
+        # Only the report that moved the row to a failure can start a backup: a repeated one changed
+        # nothing, and a success needs no look at the member.
+        failures = FAILED_SMS if notification.channel == Channel.SMS else FAILED_CALL
+        backup_id = backup_after_failure(db.session, notification) if report.status in failures else None
         db.session.commit()
         dispatch_from_request(queues.queue, backup_work(notification.channel, backup_id))
     return Response("", status=204)
