@@ -6,13 +6,15 @@ through :mod:`hotline.console.scope`.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, Subquery, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, func, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from hotline.console.arguments import whole_number
@@ -133,14 +135,19 @@ class IncidentFilter:
         return found
 
 
-def first_accepts() -> Subquery:
-    """Subquery: each incident's first accepting response time (``first_accept_at``)."""
-    return (
-        select(Response.incident_id, func.min(Response.received_at).label("first_accept_at"))
-        .where(Response.answer == Answer.ACCEPT.value)
-        .group_by(Response.incident_id)
-        .subquery("first_accepts")
+def first_accepts(incident_ids: list[int] | None = None) -> Subquery:
+    """Subquery: each incident's first accepting response time (``first_accept_at``).
+
+    With ``incident_ids`` only those incidents' responses are read, through
+    the index on ``(incident_id, answer, received_at)``; without, every
+    response is grouped.
+    """
+    query = select(Response.incident_id, func.min(Response.received_at).label("first_accept_at")).where(
+        Response.answer == Answer.ACCEPT.value
     )
+    if incident_ids is not None:
+        query = query.where(Response.incident_id.in_(incident_ids))
+    return query.group_by(Response.incident_id).subquery("first_accepts")
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,10 @@ class IncidentRow:
         return (self.first_accept_at - self.incident.opened_at).total_seconds()
 
 
+# The incident list's order, newest first; the id breaks ties so that every row has one place.
+NEWEST_FIRST = (Incident.opened_at.desc(), Incident.id.desc())
+
+
 def _listing(viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo) -> Select:
     first = first_accepts()
     query = (
@@ -167,7 +178,7 @@ def _listing(viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo) -> Select:
         .outerjoin(Village, Group.village_id == Village.id)
         .outerjoin(first, first.c.incident_id == Incident.id)
         .where(*flt.conditions(zone))
-        .order_by(Incident.opened_at.desc(), Incident.id.desc())
+        .order_by(*NEWEST_FIRST)
     )
     return scoped(query, viewer, Incident)
 
@@ -176,29 +187,200 @@ def _rows(session: Session, query: Select) -> list[IncidentRow]:
     return [IncidentRow(incident, village, group, first) for incident, village, group, first in session.execute(query)]
 
 
+def _rows_for(session: Session, ids: list[int]) -> list[IncidentRow]:
+    """The list's rows for these incidents (already chosen and scoped), in the list's order.
+
+    The names and first acceptances are read for these rows only, never for
+    every incident before the page is cut.
+    """
+    if not ids:
+        return []
+    chosen = first_accepts(ids)
+    query = (
+        select(Incident, Village.name, Group.name, chosen.c.first_accept_at)
+        .outerjoin(Group, Incident.group_id == Group.id)
+        .outerjoin(Village, Group.village_id == Village.id)
+        .outerjoin(chosen, chosen.c.incident_id == Incident.id)
+        .where(Incident.id.in_(ids))
+        .order_by(*NEWEST_FIRST)
+    )
+    return _rows(session, query)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the incident list: just after (or before) the incident opened at ``opened_at`` with ``id``.
+
+    Written in addresses as ``<microseconds since 1970>.<id>``, so a link
+    names the row it continues from and the next page is found through the
+    index, however deep in the history it lies.
+    """
+
+    opened_at: datetime
+    id: int
+
+    def __str__(self) -> str:
+        delta = self.opened_at - EPOCH
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return f"{micros}.{self.id}"
+
+    @classmethod
+    def parse(cls, name: str, raw: str | None) -> Cursor | None:
+        """Read a cursor argument; None when absent or empty.
+
+        Raises:
+            FilterError: The argument is given but is not a cursor this list wrote.
+        """
+        if raw is None or not raw.strip():
+            return None
+        micros_text, dot, id_text = raw.strip().partition(".")
+        micros = _whole(micros_text, allow_negative=True)
+        row_id = whole_number(id_text) if dot else None
+        if micros is None or row_id is None:
+            raise FilterError(name)
+        try:
+            opened_at = EPOCH + timedelta(microseconds=micros)
+        except OverflowError:
+            raise FilterError(name) from None
+        if not MIN_YEAR <= opened_at.year <= MAX_YEAR:
+            raise FilterError(name)
+        return cls(opened_at, row_id)
+
+    @classmethod
+    def of(cls, row: IncidentRow) -> Cursor:
+        return cls(row.incident.opened_at, row.incident.id)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _whole(text: str, *, allow_negative: bool = False) -> int | None:
+    digits = text[1:] if allow_negative and text.startswith("-") else text
+    if not digits or len(digits) > 18 or not all("0" <= c <= "9" for c in digits):
+        return None
+    return int(text)
+
+
+# Up to this many matching incidents are counted exactly; past it the total is the planner's estimate,
+# so that a page never counts years of history. Page numbers reach this far; past it, Next and Previous.
+COUNT_LIMIT = 10_000
+
+
 @dataclass(frozen=True)
 class Page:
+    """One page of the incident list.
+
+    Attributes:
+        rows: The page's incidents, newest first.
+        total: How many incidents match: exact when ``exact``, else an estimate (above :data:`COUNT_LIMIT`).
+        page: The page's number, as the link that led here said.
+        pages: How many pages ``total`` makes.
+        next: Where the next (older) page starts, if there is one.
+        previous: Where the previous (newer) page ends, if there is one.
+    """
+
     rows: list[IncidentRow]
     total: int
     page: int
     pages: int
+    exact: bool = True
+    next: Cursor | None = None
+    previous: Cursor | None = None
+
+
+def count_matching(session: Session, viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo) -> tuple[int, bool]:
+    """How many incidents match, and whether the count is exact.
+
+    Counts at most :data:`COUNT_LIMIT` + 1 rows; when more match, PostgreSQL's
+    planner estimates the total from its statistics (never below the limit).
+    Other databases count them all (they hold small installations).
+    """
+    matching = scoped(select(Incident.id).where(*flt.conditions(zone)), viewer, Incident)
+    dialect = session.get_bind().dialect.name
+    if dialect != "postgresql":
+        return session.scalar(select(func.count()).select_from(matching.subquery())) or 0, True
+    counted = session.scalar(select(func.count()).select_from(matching.limit(COUNT_LIMIT + 1).subquery())) or 0
+    if counted <= COUNT_LIMIT:
+        return counted, True
+    return max(_planner_rows(session, matching), COUNT_LIMIT + 1), False
+
+
+def _planner_rows(session: Session, query: Select) -> int:
+    """PostgreSQL's estimate of how many rows ``query`` returns (EXPLAIN, without running it)."""
+    compiled = query.compile(dialect=session.get_bind().dialect)
+    explained = session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params)
+    plan: Any = explained.scalar()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def incident_page(
-    session: Session, viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo, page: int = 1, per_page: int = PER_PAGE
+    session: Session,
+    viewer: Viewer,
+    flt: IncidentFilter,
+    zone: ZoneInfo,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
 ) -> Page:
-    """One page of the filtered incidents, newest first; a page past the end is clamped."""
-    count_query = scoped(select(func.count(Incident.id)).where(*flt.conditions(zone)), viewer, Incident)
-    total = session.scalar(count_query) or 0
+    """One page of the filtered incidents, newest first.
+
+    Without a cursor, ``page`` is counted from the newest (a page past the
+    end is clamped, and numbers stop at :data:`COUNT_LIMIT` rows). With
+    ``after`` the page holds the incidents just older than that one, with
+    ``before`` those just newer: found through the ``(opened_at, id)`` index
+    in the same time on any page, and ``page`` is only the number to show.
+    """
+    total, exact = count_matching(session, viewer, flt, zone)
     pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    rows = _rows(session, _listing(viewer, flt, zone).limit(per_page).offset((page - 1) * per_page))
-    return Page(rows=rows, total=total, page=page, pages=pages)
+    matching = scoped(select(Incident.id, Incident.opened_at).where(*flt.conditions(zone)), viewer, Incident)
+    place = tuple_(Incident.opened_at, Incident.id)
+    if before is not None:
+        found = list(
+            session.execute(
+                matching.where(place > tuple_(before.opened_at, before.id))
+                .order_by(Incident.opened_at, Incident.id)
+                .limit(per_page + 1)
+            )
+        )
+        newer = len(found) > per_page
+        found = list(reversed(found[:per_page]))
+        older = True
+    else:
+        query = matching.order_by(*NEWEST_FIRST)
+        if after is not None:
+            query = query.where(place < tuple_(after.opened_at, after.id))
+        else:
+            page = min(max(1, page), pages, max(1, COUNT_LIMIT // per_page))
+            query = query.offset((page - 1) * per_page)
+        found = list(session.execute(query.limit(per_page + 1)))
+        older = len(found) > per_page
+        found = found[:per_page]
+        newer = after is not None or page > 1
+    if before is not None and not newer:
+        page = 1
+    rows = _rows_for(session, [row_id for row_id, _ in found])
+    return Page(
+        rows=rows,
+        total=total,
+        page=max(1, page),
+        pages=max(pages, page),
+        exact=exact,
+        next=Cursor.of(rows[-1]) if rows and older else None,
+        previous=Cursor.of(rows[0]) if rows and newer else None,
+    )
 
 
 def all_incidents(session: Session, viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo) -> list[IncidentRow]:
     """Every filtered incident, newest first (for exports)."""
     return _rows(session, _listing(viewer, flt, zone))
+
+
+# The board shows at most this many incidents, the most urgent; it says how many more are open.
+BOARD_LIMIT = 100
 
 
 @dataclass
@@ -210,28 +392,52 @@ class BoardEntry:
     responses: list[Response] = field(default_factory=list)
 
 
-def board(session: Session, viewer: Viewer, now: datetime) -> list[BoardEntry]:
-    """Incidents not yet closed, oldest first, with every response so far."""
-    first = first_accepts()
-    query = (
-        select(Incident, Village.name, Group.name, first.c.first_accept_at)
-        .outerjoin(Group, Incident.group_id == Group.id)
-        .outerjoin(Village, Group.village_id == Village.id)
-        .outerjoin(first, first.c.incident_id == Incident.id)
-        .where(Incident.status != IncidentStatus.CLOSED)
-        .options(selectinload(Incident.responses))
-        .order_by(Incident.opened_at, Incident.id)
+@dataclass
+class Board:
+    """The board's incidents, most urgent first, and how many more are open than it shows."""
+
+    entries: list[BoardEntry]
+    more: int = 0
+
+
+def board(session: Session, viewer: Viewer, now: datetime, limit: int | None = None) -> Board:
+    """Incidents not yet closed, most urgent first, at most ``limit`` (:data:`BOARD_LIMIT`), with their responses.
+
+    Urgency: nobody has accepted yet before acknowledged ones, then the
+    escalation level reached (highest first), then age (oldest first). The
+    partial index on open incidents serves the order and the count alike.
+    """
+    limit = limit or BOARD_LIMIT
+    not_closed = Incident.status != IncidentStatus.CLOSED
+    waiting = case((Incident.status == IncidentStatus.OPEN, 0), else_=1)
+    chosen = (
+        scoped(select(Incident.id).where(not_closed), viewer, Incident)
+        .order_by(waiting, Incident.escalation_level.desc(), Incident.opened_at, Incident.id)
+        .limit(limit)
     )
-    entries = []
-    for row in _rows(session, scoped(query, viewer, Incident)):
-        entries.append(
-            BoardEntry(
-                row=row,
-                elapsed_seconds=max(0.0, (now - row.incident.opened_at).total_seconds()),
-                responses=list(row.incident.responses),
+    ids = list(session.scalars(chosen))
+    open_count = len(ids)
+    if len(ids) == limit:
+        open_count = session.scalar(scoped(select(func.count(Incident.id)).where(not_closed), viewer, Incident)) or 0
+    rows = {row.incident.id: row for row in _rows_for(session, ids)}
+    if ids:
+        # Everything the board shows of each incident, in three statements rather than three per row.
+        session.execute(
+            select(Incident)
+            .where(Incident.id.in_(ids))
+            .options(
+                selectinload(Incident.responses), selectinload(Incident.group), selectinload(Incident.taken_by)
             )
+        ).all()
+    entries = [
+        BoardEntry(
+            row=rows[incident_id],
+            elapsed_seconds=max(0.0, (now - rows[incident_id].incident.opened_at).total_seconds()),
+            responses=list(rows[incident_id].incident.responses),
         )
-    return entries
+        for incident_id in ids
+    ]
+    return Board(entries=entries, more=max(0, open_count - len(entries)))
 
 
 def incident_names(session: Session, incident: Incident) -> tuple[str | None, str | None]:

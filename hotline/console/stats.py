@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -113,21 +113,29 @@ class Bucket:
     count: int
 
 
+def bucket_index(seconds: float, bounds: Sequence[int] = RESPONSE_BUCKETS) -> int:
+    """Which bucket of :func:`response_histogram` a time to first response falls in (0 for the fastest)."""
+    return sum(1 for edge in bounds if seconds >= edge)
+
+
 def response_histogram(facts: Iterable[Fact], bounds: Sequence[int] = RESPONSE_BUCKETS) -> list[Bucket]:
     """The distribution of time to first response, then the unanswered count."""
-    facts = list(facts)
-    edges = [0, *bounds]
-    counts = [0] * len(edges)
+    counts: dict[int, int] = defaultdict(int)
     unanswered = 0
     for fact in facts:
         seconds = fact.first_response_seconds
         if seconds is None:
             unanswered += 1
             continue
-        index = sum(1 for edge in bounds if seconds >= edge)
-        counts[index] += 1
+        counts[bucket_index(seconds, bounds)] += 1
+    return histogram_of(counts, unanswered, bounds)
+
+
+def histogram_of(counts: Mapping[int, int], unanswered: int, bounds: Sequence[int] = RESPONSE_BUCKETS) -> list[Bucket]:
+    """The histogram's buckets from counts per :func:`bucket_index` (as a database counts them)."""
+    edges = [0, *bounds]
     buckets = [
-        Bucket(lower=edges[i], upper=edges[i + 1] if i + 1 < len(edges) else None, count=counts[i])
+        Bucket(lower=edges[i], upper=edges[i + 1] if i + 1 < len(edges) else None, count=counts.get(i, 0))
         for i in range(len(edges))
     ]
     buckets.append(Bucket(lower=None, upper=None, count=unanswered))
@@ -156,6 +164,13 @@ def weekly_counts(
     counts: dict[date, int] = defaultdict(int)
     for fact in facts:
         counts[week_start(fact.opened_at, zone)] += 1
+    return weeks_of(counts, first, last, max_weeks)
+
+
+def weeks_of(
+    counts: Mapping[date, int], first: date | None = None, last: date | None = None, max_weeks: int = 104
+) -> list[tuple[date, int]]:
+    """:func:`weekly_counts` from incidents per local week's Monday (as a database counts them)."""
     if not counts and (first is None or last is None):
         return []
     start = first - timedelta(days=first.weekday()) if first else min(counts)

@@ -65,6 +65,8 @@ class Incident(Base):
     is_drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first accepting response's time, kept by the database (a trigger on responses, migration 0009).
+    first_accept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     # Members who accepted so far; the alert is covered once the group's minimum is reached.
     accepted_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -139,13 +139,26 @@
     });
   }
 
+  // The board holds the most urgent incidents only; it says how many more are open.
+  function showMore(count) {
+    var more = document.getElementById("board-more");
+    if (!more) { return; }
+    more.hidden = count === 0;
+    more.textContent = more.dataset.template.replace("__N__", String(count));
+  }
+
   function load() {
     fetch(root.dataset.source, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
       .then(function (response) {
         if (response.redirected || !response.ok) { throw new Error(String(response.status)); }
         return response.json();
       })
-      .then(function (data) { draw(data.incidents); status.textContent = normalStatus; root.dataset.state = "live"; })
+      .then(function (data) {
+        draw(data.incidents);
+        showMore(data.more || 0);
+        status.textContent = normalStatus;
+        root.dataset.state = "live";
+      })
       .catch(function () { status.textContent = root.dataset.stale; root.dataset.state = "stale"; });
   }
 

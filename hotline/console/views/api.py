@@ -29,6 +29,7 @@ from hotline.console.stats import Summary
 from hotline.console.views import make_blueprint
 from hotline.console.views.board import board_json
 from hotline.console.views.common import incident_filter, number_argument, page_number, session, viewer, zone
+from hotline.console.views.incidents import page_cursors
 from hotline.console.views.stats import compute
 from hotline.models import Group, Incident, Member, User, utcnow
 
@@ -55,12 +56,18 @@ def _row_json(row: queries.IncidentRow) -> dict[str, Any]:
 def incidents() -> ResponseReturnValue:
     flt = incident_filter()
     per_page = min(number_argument("per_page", queries.PER_PAGE), MAX_PER_PAGE)
-    page = queries.incident_page(session(), viewer(), flt, zone(), page_number(), per_page)
+    after, before = page_cursors()
+    page = queries.incident_page(session(), viewer(), flt, zone(), page_number(), per_page, after=after, before=before)
     return jsonify(
         items=[_row_json(row) for row in page.rows],
         page=page.page,
         pages=page.pages,
         total=page.total,
+        # False when more than COUNT_LIMIT match: total and pages are then the database's estimate.
+        total_exact=page.exact,
+        # Pass as ?after= (older) or ?before= (newer) for the neighbouring page, found as fast on any page.
+        next=str(page.next) if page.next else None,
+        previous=str(page.previous) if page.previous else None,
         filter=flt.to_args(),
     )
 
@@ -83,7 +90,8 @@ def incident(incident_id: int) -> ResponseReturnValue:
 
 @bp.get("/board")
 def board() -> ResponseReturnValue:
-    return jsonify(incidents=board_json(queries.board(session(), viewer(), utcnow())))
+    found = queries.board(session(), viewer(), utcnow())
+    return jsonify(incidents=board_json(found.entries), more=found.more)
 
 
 def _summary_json(summary: Summary) -> dict[str, Any]:

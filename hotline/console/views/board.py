@@ -1,4 +1,4 @@
-"""The live board: every incident not yet closed, refreshed every few seconds."""
+"""The live board: the most urgent incidents not yet closed, refreshed every few seconds."""
 
 from __future__ import annotations
 
@@ -81,11 +81,14 @@ def home() -> ResponseReturnValue:
 
 @bp.get("/board")
 def index() -> ResponseReturnValue:
-    entries = queries.board(session(), viewer(), utcnow())
-    return render_template("console/board.html", rows=board_json(entries), refresh_seconds=REFRESH_SECONDS)
+    found = queries.board(session(), viewer(), utcnow())
+    return render_template(
+        "console/board.html", rows=board_json(found.entries), more=found.more, refresh_seconds=REFRESH_SECONDS
+    )
 
 
 @bp.get("/board.json")
 def data() -> ResponseReturnValue:
-    entries = queries.board(session(), viewer(), utcnow())
-    return jsonify(incidents=board_json(entries), refresh_seconds=REFRESH_SECONDS)
+    """The most urgent open incidents (at most ``queries.BOARD_LIMIT``) and how many more are open."""
+    found = queries.board(session(), viewer(), utcnow())
+    return jsonify(incidents=board_json(found.entries), more=found.more, refresh_seconds=REFRESH_SECONDS)

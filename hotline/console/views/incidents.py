@@ -15,7 +15,16 @@ from hotline.console.i18n import select_locale
 from hotline.console.report import report_pdf
 from hotline.console.scope import get_visible_or_404
 from hotline.console.views import make_blueprint
-from hotline.console.views.common import filter_choices, incident_filter, page_number, session, settings, viewer, zone
+from hotline.console.views.common import (
+    filter_choices,
+    incident_filter,
+    page_number,
+    refuse_argument,
+    session,
+    settings,
+    viewer,
+    zone,
+)
 from hotline.extensions import queues
 from hotline.models import Channel, Incident, IncidentStatus, User, utcnow
 from hotline.presenters.timeline import key_steps, timeline_rows
@@ -28,10 +37,27 @@ bp = protect(make_blueprint("incidents", __name__))
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def page_cursors() -> tuple[queries.Cursor | None, queries.Cursor | None]:
+    """The ``after`` and ``before`` arguments: where a Next or Previous link continues the list.
+
+    Raises:
+        werkzeug.exceptions.BadRequest: One is given but is not a cursor the list wrote; the answer names it.
+    """
+    try:
+        return (
+            queries.Cursor.parse("after", request.args.get("after")),
+            queries.Cursor.parse("before", request.args.get("before")),
+        )
+    except queries.FilterError as error:
+        refuse_argument(_("The filter “%(name)s” is not valid; correct or remove it.", name=error.name))
+        raise  # unreachable: refuse_argument always raises
+
+
 @bp.get("/incidents")
 def index() -> str:
     flt = incident_filter()
-    page = queries.incident_page(session(), viewer(), flt, zone(), page_number())
+    after, before = page_cursors()
+    page = queries.incident_page(session(), viewer(), flt, zone(), page_number(), after=after, before=before)
     return render_template(
         "console/incidents.html", page=page, flt=flt, args=flt.to_args(), **filter_choices()
     )

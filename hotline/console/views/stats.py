@@ -13,7 +13,7 @@ from hotline.console import stats as calc
 from hotline.console.access import protect
 from hotline.console.charts import bar_chart
 from hotline.console.queries import IncidentFilter
-from hotline.console.stats_queries import group_health, load_facts
+from hotline.console.stats_queries import figures, group_health
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import filter_choices, incident_filter, session, viewer, zone
 
@@ -44,12 +44,12 @@ def bucket_label(bucket: calc.Bucket) -> str:
 
 def compute(flt: IncidentFilter) -> dict[str, Any]:
     """Everything the page (and the API) shows for ``flt``."""
-    facts = load_facts(session(), viewer(), flt, zone())
+    found = figures(session(), viewer(), flt, zone())
     health = group_health(session(), viewer(), [flt.group_id] if flt.group_id else None)
     if flt.village_id is not None:
         health = [entry for entry in health if entry.group.village_id == flt.village_id]
-    by_group = calc.summarise_by(facts, lambda fact: fact.group_id)
-    by_village = calc.summarise_by(facts, lambda fact: fact.village_id)
+    by_group = found.by_group
+    by_village = found.by_village
     empty = calc.summarise([])
 
     groups: list[StatsRow] = []
@@ -70,15 +70,12 @@ def compute(flt: IncidentFilter) -> dict[str, Any]:
         # Callers in no group (unregistered numbers) still count in the totals.
         groups.append(StatsRow(None, _("(no group)"), by_group[None], 0))
         village_rows.append(StatsRow(None, _("(no group)"), by_village[None], 0))
-    histogram = calc.response_histogram(facts)
-    weeks = calc.weekly_counts(facts, zone(), flt.date_from, flt.date_to)
     return {
-        "facts": facts,
-        "total": calc.summarise(facts),
+        "total": found.total,
         "villages": village_rows,
         "groups": groups,
-        "histogram": histogram,
-        "weeks": weeks,
+        "histogram": found.histogram,
+        "weeks": found.weeks,
         "health": health,
     }
 
