@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from support import twilio_spec
+from tests.support import twilio_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC_ENV = "HOTLINE_TWILIO_OAI_SPEC"

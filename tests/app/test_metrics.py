@@ -14,7 +14,7 @@ from hotline.app import create_app
 from hotline.extensions import get_settings, use_carrier
 from hotline.models import Answer, Channel, Role
 from hotline.services.responses import record_response
-from tests.test_jobs import FakeCarrier, _sms_incident
+from tests.workers.test_jobs import FakeCarrier, _sms_incident
 from workers import runtime
 from workers.jobs import check_escalation, send_sms
 

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from hotline.console.i18n import clock
 from tests.support.console import login
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "hotline" / "translations"
 PO = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
 MO = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.mo"

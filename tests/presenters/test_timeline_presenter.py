@@ -21,7 +21,7 @@ from hotline.presenters.timeline import Audience, clock, event_detail, event_tit
 from hotline.services import delivery
 from tests.support.console import at, login, make_incident
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "hotline" / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -71,7 +71,7 @@ def test_due_at_counts_each_delay_from_the_previous_level():
 
 @pytest.fixture
 def settings(app):
-    # The levels as configured, without the repeats past the last one (tests/test_never_silent.py covers those).
+    # The levels as configured, without the repeats past the last one (test_never_silent.py covers those).
     return get_settings(app).model_copy(update={"escalation_repeat": 0})
 
 

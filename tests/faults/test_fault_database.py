@@ -5,7 +5,7 @@ server) is frozen with SIGSTOP, then stopped for real, while calls come in
 over HTTP. The voice webhook must answer within two seconds with TwiML that
 puts the caller through to the duty line, ``/twilio/voice/fallback`` must not
 touch the database at all, and each call must be recorded, with its fan-out
-sent, once the database is back. (tests/test_outages.py covers a database
+sent, once the database is back. (tests/webhooks/test_outages.py covers a database
 hung by a lock and one that was never there.)
 """
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.models import Member, Station
-from test_directory_import import EN_HEADER, e164, good_rows, phone, write, write_csv, write_xlsx
+from tests.directory.test_directory_import import EN_HEADER, e164, good_rows, phone, write, write_csv, write_xlsx
 
 STATION = "城关派出所"
 

@@ -18,7 +18,7 @@ from twilio.http.response import Response
 from hotline.carriers.base import CarrierError, OutboundSms, Submitted
 from hotline.carriers.twilio import TwilioCarrier
 from hotline.carriers.twilio.codes import OPTED_OUT
-from support.prism import running_prism, spec_path
+from tests.support.prism import running_prism, spec_path
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

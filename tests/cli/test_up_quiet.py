@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from tests.cli.test_up import _wait_for_line
 from tests.support.stack import ROOT, free_port
-from tests.test_up import _wait_for_line
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from support.twilio_spec import SOURCE, SpecUnavailable, declare_form_arrays, prepare
+from tests.support.twilio_spec import SOURCE, SpecUnavailable, declare_form_arrays, prepare
 
 FORM = "application/x-www-form-urlencoded"
 REPEATED = {"style": "form", "explode": True}

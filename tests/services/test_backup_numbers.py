@@ -27,7 +27,7 @@ from hotline.services.incidents import open_incident
 from hotline.services.outbox import send_job_id
 from tests.factories import call_sid, make_group, message_sid, signed_post
 from tests.support.stack import rows, running_stack
-from tests.test_jobs import FakeCarrier, refusal
+from tests.workers.test_jobs import FakeCarrier, refusal
 from workers import runtime
 from workers.jobs import place_call, send_sms
 

@@ -43,7 +43,7 @@ def test_worker_killed_mid_fan_out_every_member_still_gets_exactly_one_sms(app, 
     caller, others = people(group)
     refused, accepted = others[2], others[5]
     # One send at a time, as this story is told: the first worker dies inside the refused request
-    # before it reaches the accepted one (sends side by side: tests/test_fault_send_kill.py).
+    # before it reaches the accepted one (sends side by side: tests/faults/test_fault_send_kill.py).
     one_at_a_time = {"HOTLINE_SEND_CONCURRENCY": "1"}
     with fault_stack(environ, tmp_path, redis_url=own_redis.url, extra_env=one_at_a_time) as stack:
         # 20 simulated seconds = 4 s real: time enough to kill the worker inside the request.

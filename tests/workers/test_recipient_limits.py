@@ -18,7 +18,7 @@ from hotline.carriers import Capabilities
 from hotline.extensions import use_carrier
 from hotline.models import Notification, utcnow
 from hotline.services.outbox import dispatch
-from tests.test_jobs import FakeCarrier
+from tests.workers.test_jobs import FakeCarrier
 from workers import runtime
 from workers.sweeper import sweep_outbox
 
