@@ -178,7 +178,12 @@ def test_pressing_1_on_a_dial_leg_accepts_and_bridges(client, session, redis_con
     assert (incident.status, incident.acknowledged_by_id) == ("acknowledged", responder.id)
     notices = session.scalars(select(Notification).where(Notification.purpose == "ack_notice")).all()
     assert notices and responder.phone not in {n.phone for n in notices}
-    assert set(Queue("alerts", connection=redis_conn).job_ids) - queued == {f"sms-{n.id}" for n in notices}
+    # The others are told who is coming; the one who accepted is texted the caller's number and address.
+    details = session.scalars(select(Notification).where(Notification.purpose == "accepted_details")).all()
+    assert [n.phone for n in details] == [responder.phone]
+    assert set(Queue("alerts", connection=redis_conn).job_ids) - queued == {
+        f"sms-{n.id}" for n in [*notices, *details]
+    }
     kinds = session.scalars(select(TimelineEvent.kind).where(TimelineEvent.incident_id == incident.id)).all()
     assert "call_accepted" in kinds and "acknowledged" in kinds
 
