@@ -32,7 +32,7 @@ from hotline.models import (
 )
 from hotline.services.escalation import escalation_delays, last_level
 from hotline.services.messages import compose
-from hotline.services.outbox import Work, add_notification, call_back_later
+from hotline.services.outbox import Work, add_notification, call_back_later, text_everyone_alerted
 from hotline.services.timeline import record_event
 
 MISDIAL = "misdial"  # the closing outcome of a call the caller cancelled
@@ -161,24 +161,8 @@ def cancel_as_misdial(session: Session, settings: Settings, incident: Incident, 
         return Work()
     session.refresh(incident)
     record_event(session, incident.id, EventKind.CALLER_CANCELLED, at=now, phone=incident.caller_phone)
-    message = compose(settings, incident, "sms_misdial")
-    alerted = session.scalars(
-        select(Notification).where(
-            Notification.incident_id == incident.id,
-            Notification.channel == Channel.SMS,
-            Notification.purpose.in_((Purpose.ALERT, Purpose.ESCALATION)),
-        )
-    ).all()
-    recipients: dict[str, Notification] = {}
-    for notification in alerted:
-        recipients.setdefault(notification.phone, notification)
-    notices = [
-        add_notification(
-            session, incident, phone=phone, channel=Channel.SMS, purpose=Purpose.CANCEL_NOTICE, key="misdial",
-            member=source.member, name=source.recipient_name, message=message,
-        )
-        for phone, source in recipients.items()
-        if source.member is None or not source.member.opted_out
-    ]
-    session.flush()
-    return Work(sms_ids=[n.id for n in notices])
+    notices = text_everyone_alerted(
+        session, incident, purposes=(Purpose.ALERT, Purpose.ESCALATION), purpose=Purpose.CANCEL_NOTICE,
+        key="misdial", message=compose(settings, incident, "sms_misdial"),
+    )
+    return Work(sms_ids=notices)

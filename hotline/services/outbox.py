@@ -113,6 +113,43 @@ def add_notification(
     return notification
 
 
+def text_everyone_alerted(
+    session: Session,
+    incident: Incident,
+    *,
+    purposes: Iterable[Purpose],
+    purpose: Purpose,
+    key: str,
+    message: Message,
+    skip: Callable[[Notification], bool] = lambda _: False,
+) -> list[int]:
+    """One SMS to every number the incident texted for ``purposes``, once per number; their ids.
+
+    A member who texted STOP is left out, and so is any number ``skip``
+    rejects (its first SMS row of the incident is what it sees).
+    """
+    texted = session.scalars(
+        select(Notification).where(
+            Notification.incident_id == incident.id,
+            Notification.channel == Channel.SMS,
+            Notification.purpose.in_(tuple(purposes)),
+        ).order_by(Notification.id)
+    ).all()
+    first: dict[str, Notification] = {}
+    for notification in texted:
+        first.setdefault(notification.phone, notification)
+    notices = [
+        add_notification(
+            session, incident, phone=phone, channel=Channel.SMS, purpose=purpose, key=key,
+            member=source.member, name=source.recipient_name, message=message,
+        )
+        for phone, source in first.items()
+        if not skip(source) and (source.member is None or not source.member.opted_out)
+    ]
+    session.flush()
+    return [n.id for n in notices]
+
+
 def find_by_dedupe_key(session: Session, key: str) -> Notification | None:
     """The row a dedupe key already names, if any."""
     return session.scalar(select(Notification).where(Notification.dedupe_key == key))

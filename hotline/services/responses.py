@@ -26,7 +26,7 @@ from hotline.models import (
     utcnow,
 )
 from hotline.services.messages import compose
-from hotline.services.outbox import Work, add_notification
+from hotline.services.outbox import Work, add_notification, text_everyone_alerted
 from hotline.services.timeline import record_event
 
 
@@ -207,28 +207,21 @@ def _tell_the_others(
         message = compose(settings, incident, "sms_ack_progress", responder=responder, accepted=accepted, needed=needed)
     else:
         message = compose(settings, incident, "sms_ack_notice", responder=responder)
-    alerted = session.scalars(
-        select(Notification).where(
-            Notification.incident_id == incident.id,
-            Notification.channel == Channel.SMS,
-            Notification.purpose.in_((Purpose.ALERT, Purpose.ESCALATION, Purpose.CONFIRMATION)),
+    unreachable = set(
+        session.scalars(
+            select(Notification.phone).where(
+                Notification.incident_id == incident.id,
+                Notification.channel == Channel.SMS,
+                Notification.status == "failed",
+                Notification.failure_reason.in_(PERMANENT_REASONS),
+            )
         )
-    ).all()
-    recipients: dict[str, Notification] = {}
-    unreachable = {n.phone for n in alerted if n.status == "failed" and _permanent(n.failure_reason)}
-    for notification in alerted:
-        if notification.phone != response.phone and notification.phone not in unreachable:
-            recipients.setdefault(notification.phone, notification)
-    notices = [
-        add_notification(
-            session, incident, phone=phone, channel=Channel.SMS, purpose=Purpose.ACK_NOTICE,
-            key=f"ack-{response.id}", member=source.member, name=source.recipient_name, message=message,
-        )
-        for phone, source in recipients.items()
-        if source.member is None or not source.member.opted_out
-    ]
-    session.flush()
-    return [n.id for n in notices]
+    )
+    return text_everyone_alerted(
+        session, incident, purposes=(Purpose.ALERT, Purpose.ESCALATION, Purpose.CONFIRMATION),
+        purpose=Purpose.ACK_NOTICE, key=f"ack-{response.id}", message=message,
+        skip=lambda first: first.phone == response.phone or first.phone in unreachable,
+    )
 
 
 def _tell_the_acceptor(
@@ -255,9 +248,10 @@ def _tell_the_acceptor(
     return [notification.id]
 
 
-def _permanent(reason: str | None) -> bool:
-    """Whether a failure says the number cannot be reached this way, however often it is tried."""
-    return reason is not None and reason not in TRANSIENT_REASONS and reason != FailureReason.UNKNOWN
+# Failures that say a number cannot be reached this way, however often it is tried.
+PERMANENT_REASONS = tuple(
+    str(reason) for reason in FailureReason if reason not in TRANSIENT_REASONS and reason != FailureReason.UNKNOWN
+)
 
 
 def acknowledge_by_duty_line(session: Session, incident: Incident, now: datetime | None = None) -> bool:

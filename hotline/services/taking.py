@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from hotline.db import rows_changed
-from hotline.models import Channel, EventKind, Incident, IncidentStatus, Notification, Purpose, User, utcnow
+from hotline.models import EventKind, Incident, IncidentStatus, Purpose, User, utcnow
 from hotline.services.messages import compose
-from hotline.services.outbox import Work, add_notification
+from hotline.services.outbox import Work, text_everyone_alerted
 from hotline.services.timeline import record_event
 
 
@@ -43,24 +43,9 @@ def take_incident(
         raise AlreadySettled(f"incident {incident.id} is {incident.status}")
     session.refresh(incident)
     record_event(session, incident.id, EventKind.TAKEN, at=now, by=user.username)
-    message = compose(settings, incident, "sms_taken", officer=user.username)
-    sent_to = session.scalars(
-        select(Notification).where(
-            Notification.incident_id == incident.id,
-            Notification.channel == Channel.SMS,
-            Notification.purpose.in_((Purpose.ALERT, Purpose.ESCALATION, Purpose.CONFIRMATION)),
-        )
-    ).all()
-    recipients: dict[str, Notification] = {}
-    for notification in sent_to:
-        recipients.setdefault(notification.phone, notification)
-    notices = [
-        add_notification(
-            session, incident, phone=phone, channel=Channel.SMS, purpose=Purpose.TAKEN_NOTICE, key="taken",
-            member=source.member, name=source.recipient_name, message=message,
-        )
-        for phone, source in recipients.items()
-        if source.member is None or not source.member.opted_out
-    ]
-    session.flush()
-    return Work(sms_ids=[n.id for n in notices])
+    notices = text_everyone_alerted(
+        session, incident, purposes=(Purpose.ALERT, Purpose.ESCALATION, Purpose.CONFIRMATION),
+        purpose=Purpose.TAKEN_NOTICE, key="taken",
+        message=compose(settings, incident, "sms_taken", officer=user.username),
+    )
+    return Work(sms_ids=notices)
