@@ -14,8 +14,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from rq import Queue
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -24,18 +22,10 @@ from hotline.models import Broadcast, BroadcastStatus
 from hotline.queues import BROADCASTS
 from hotline.services.broadcasts import release_calls, settle, start_due
 from hotline.services.outbox import dispatch_broadcast
-from workers.runtime import job_context
+from workers.runtime import job_context, job_waiting
 
 BROADCAST_UPKEEP_JOB = "workers.broadcasts.broadcast_upkeep"
 JOB_ID = "broadcasts-due"
-
-
-def _waiting(queue: Queue) -> bool:
-    try:
-        job = Job.fetch(JOB_ID, connection=queue.connection)
-    except NoSuchJobError:
-        return False
-    return job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 
 def enqueue_broadcast_upkeep(session: Session, queue: Queue, now: datetime) -> bool:
@@ -51,7 +41,7 @@ def enqueue_broadcast_upkeep(session: Session, queue: Queue, now: datetime) -> b
             Broadcast.status == BroadcastStatus.SENDING,
         )).limit(1)
     )
-    if needed is None or _waiting(queue):
+    if needed is None or job_waiting(queue, JOB_ID):
         return False
     queue.enqueue(BROADCAST_UPKEEP_JOB, job_id=JOB_ID)
     return True

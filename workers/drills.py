@@ -14,8 +14,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from rq import Queue
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,18 +21,10 @@ from hotline.extensions import queues
 from hotline.models import DrillSchedule
 from hotline.services.drills import start_due
 from hotline.services.outbox import dispatch_work
-from workers.runtime import job_context
+from workers.runtime import job_context, job_waiting
 
 START_DUE_DRILLS_JOB = "workers.drills.start_due_drills"
 JOB_ID = "drills-due"
-
-
-def _waiting(queue: Queue) -> bool:
-    try:
-        job = Job.fetch(JOB_ID, connection=queue.connection)
-    except NoSuchJobError:
-        return False
-    return job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 
 def enqueue_due_drills(session: Session, queue: Queue, now: datetime) -> bool:
@@ -49,7 +39,7 @@ def enqueue_due_drills(session: Session, queue: Queue, now: datetime) -> bool:
         .where(DrillSchedule.next_run_at <= now, DrillSchedule.cancelled_at.is_(None))
         .limit(1)
     )
-    if due is None or _waiting(queue):
+    if due is None or job_waiting(queue, JOB_ID):
         return False
     queue.enqueue(START_DUE_DRILLS_JOB, job_id=JOB_ID)
     return True

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Flask
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -68,3 +71,16 @@ def job_context() -> Iterator[JobContext]:
     app = worker_app()
     with app.app_context():
         yield JobContext(app=app, session=db.session, settings=get_settings(app))
+
+
+def job_waiting(queue: Queue, job_id: str) -> bool:
+    """Whether job ``job_id`` is queued, deferred or scheduled: enqueuing it again would do nothing new.
+
+    Raises:
+        redis.exceptions.RedisError: Redis is unreachable.
+    """
+    try:
+        job = Job.fetch(job_id, connection=queue.connection)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
