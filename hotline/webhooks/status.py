@@ -7,9 +7,9 @@ from flask import Response
 from hotline.carriers.twilio import webhooks as twilio
 from hotline.carriers.webhook_events import DeliveryReport
 from hotline.extensions import db, queues
-from hotline.models import Channel
+from hotline.models import Channel, Notification
 from hotline.services.backup import FAILED_CALL, FAILED_SMS, backup_after_failure, backup_work
-from hotline.services.delivery import find_notification, record_status
+from hotline.services.delivery import apply_report
 from hotline.services.outbox import dispatch_from_request
 from hotline.webhooks import bp
 from hotline.webhooks.params import parsed, query_id
@@ -17,17 +17,24 @@ from hotline.webhooks.signature import twilio_signed
 
 
 def _apply(report: DeliveryReport) -> Response:
-    notification = find_notification(db.session, query_id("n"), report.provider_id)
-    if notification is not None and report.status is not None and record_status(
-        db.session, notification, status=report.status, sid=report.provider_id,
+    notification_id = query_id("n")
+    if report.status is None:
+        return Response("", status=204)
+    moved = apply_report(
+        db.session, sid=report.provider_id, notification_id=notification_id, status=report.status,
         error_code=report.carrier_code, reason=report.reason,
-    ):
-        # Only the report that moved the row to a failure can start a backup: a repeated one changed
-        # nothing, and a success needs no look at the member.
-        failures = FAILED_SMS if notification.channel == Channel.SMS else FAILED_CALL
-        backup_id = backup_after_failure(db.session, notification) if report.status in failures else None
-        db.session.commit()
-        dispatch_from_request(queues.queue, backup_work(notification.channel, backup_id))
+    )
+    if moved is None:
+        return Response("", status=204)
+    # Only the report that moved the row to a failure can start a backup: a repeated one changed
+    # nothing, and a success needs no look at the member. Only then is the row loaded whole.
+    backup_id = None
+    if report.status in (FAILED_SMS if moved.channel == Channel.SMS else FAILED_CALL):
+        notification = db.session.get(Notification, moved.id)
+        assert notification is not None  # the UPDATE just returned it, in this transaction
+        backup_id = backup_after_failure(db.session, notification)
+    db.session.commit()
+    dispatch_from_request(queues.queue, backup_work(moved.channel, backup_id))
     return Response("", status=204)
 
 

@@ -14,7 +14,7 @@ from rq import Queue
 from sqlalchemy import event, select
 
 from hotline.extensions import db
-from hotline.models import Incident, Notification
+from hotline.models import Incident, Notification, TimelineEvent
 from tests.factories import call_sid, make_group, signed_post
 
 
@@ -62,3 +62,51 @@ def test_a_call_writes_its_fan_out_in_one_insert_per_table_and_enqueues_once(
     assert sorted(queue.scheduled_job_registry.get_job_ids()) == [
         f"escalation-{incident.id}-1", f"recall-{incident.id}-1"
     ]
+
+
+def _statements_of(app, send):  # type: ignore[no-untyped-def]
+    """The SQL statements (first word, or INSERT INTO table) the web process runs while ``send()`` runs."""
+    statements: Counter[str] = Counter()
+
+    def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        words = statement.split()
+        statements[" ".join(words[:3]) if words[0] == "INSERT" else words[0]] += 1
+
+    engine = db.state(app).engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = send()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 204, response.data
+    return statements
+
+
+def test_a_delivery_report_is_one_statement_and_a_repeat_writes_nothing(app, client, session, redis_conn):
+    group = make_group(session, households=2)
+    caller = next(m for m in group.members if m.role == "household")
+    assert signed_post(client, "/twilio/voice", {"CallSid": call_sid(), "From": caller.phone,
+                                                 "To": "+8657188880000"}).status_code == 200
+    text_row = session.scalars(select(Notification).where(Notification.channel == "sms")).first()
+    sid = "SM" + "ab" * 16
+    text_row.provider_sid, text_row.status = sid, "queued"
+    session.commit()
+    report = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+    path = f"/twilio/sms-status?n={text_row.id}"
+
+    first = _statements_of(app, lambda: signed_post(client, path, report))
+    again = _statements_of(app, lambda: signed_post(client, path, report))
+
+    postgresql = db.state(app).engine.dialect.name == "postgresql"
+    # The row is found, checked and moved by one UPDATE, which on PostgreSQL writes the timeline
+    # event too; no SELECT loads the row first.
+    writes = {"WITH": 1} if postgresql else {"UPDATE": 1, "INSERT INTO timeline_events": 1}
+    assert {k: v for k, v in first.items() if k in ("SELECT", "UPDATE", "WITH", "INSERT INTO timeline_events")} \
+        == writes, first
+    assert "INSERT INTO timeline_events" not in again and again.get("SELECT", 0) == 0, again
+    session.expire_all()
+    assert session.get(Notification, text_row.id).status == "delivered"
+    [moved] = session.scalars(select(TimelineEvent).where(TimelineEvent.notification_id == text_row.id)).all()
+    assert moved.kind == "sms_delivered" and moved.detail == {
+        "phone": text_row.phone, "name": text_row.recipient_name, "purpose": "alert"
+    }
