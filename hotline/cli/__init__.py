@@ -78,7 +78,19 @@ def db_upgrade(revision: str) -> None:
 
 def _register_commands(cli: click.Group) -> None:
     """Add every command group to ``cli``; the app factory registers none."""
-    from hotline.cli import admin, aliyun, broadcasts, console, directory, drills, simulator, triggers, up, worker
+    from hotline.cli import (
+        admin,
+        aliyun,
+        broadcasts,
+        console,
+        directory,
+        drills,
+        simulator,
+        stats,
+        triggers,
+        up,
+        worker,
+    )
 
     cli.add_command(db_group)
     admin.register(cli)
@@ -91,6 +103,7 @@ def _register_commands(cli: click.Group) -> None:
     triggers.register(cli)
     drills.register(cli)
     broadcasts.register(cli)
+    stats.register(cli)
 
 
 _register_commands(main)

@@ -181,3 +181,22 @@ def weeks_of(
         weeks.append((current, counts.get(current, 0)))
         current += timedelta(days=7)
     return weeks[-max_weeks:]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The statistics of the filtered incidents, as this module defines them.
+
+    Attributes:
+        total: Every filtered incident.
+        by_group: Per group id (None: callers in no group).
+        by_village: Per village id (None: callers in no group).
+        histogram: Time to first response, then the unanswered.
+        weeks: Incidents per local week.
+    """
+
+    total: Summary
+    by_group: dict[int | None, Summary]
+    by_village: dict[int | None, Summary]
+    histogram: list[Bucket]
+    weeks: list[tuple[date, int]]

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, case, cast, func, literal, literal_column, select, text, tuple_
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from hotline.console.present import FAILED_DELIVERY
@@ -16,8 +16,8 @@ from hotline.console.queries import IncidentFilter
 from hotline.console.scope import Viewer, scoped
 from hotline.console.stats import (
     RESPONSE_BUCKETS,
-    Bucket,
     Fact,
+    Figures,
     Summary,
     histogram_of,
     response_histogram,
@@ -26,6 +26,7 @@ from hotline.console.stats import (
     weekly_counts,
     weeks_of,
 )
+from hotline.console.stats_rollups import figures_from_rollups, rollups_serve
 from hotline.models import Channel, Group, Incident, Member, Notification, Village
 
 MIN_REACHABLE = 3  # a group with fewer reachable members cannot be relied on
@@ -69,27 +70,32 @@ def load_facts(session: Session, viewer: Viewer, flt: IncidentFilter, zone: Zone
     return facts
 
 
-@dataclass(frozen=True)
-class Figures:
-    """The statistics of the filtered incidents, as :mod:`hotline.console.stats` defines them.
+# Up to this many filtered incidents the statistics are computed from the incidents themselves (exact to
+# the microsecond); beyond, from the rollups (percentiles exact to the whole second).
+EXACT_UP_TO = 20_000
 
-    Attributes:
-        total: Every filtered incident.
-        by_group: Per group id (None: callers in no group).
-        by_village: Per village id (None: callers in no group).
-        histogram: Time to first response, then the unanswered.
-        weeks: Incidents per local week.
+
+def figures(
+    session: Session, viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo, *, exact_up_to: int = EXACT_UP_TO
+) -> Figures:
+    """The statistics for ``flt``: from the rollups for many incidents, else from the incidents.
+
+    The rollups (:mod:`hotline.console.stats_rollups`) answer in time that does
+    not grow with years of history, with times to first response rounded down
+    to the whole second. When they count no more than ``exact_up_to`` filtered
+    incidents, or cannot serve the filter, the figures are computed exactly
+    from the incidents (:func:`exact_figures`): a small station's numbers are
+    then the same to the microsecond as before the rollups existed.
     """
+    if rollups_serve(session, flt, zone):
+        found = figures_from_rollups(session, viewer, flt, zone)
+        if found.total.incidents > exact_up_to:
+            return found
+    return exact_figures(session, viewer, flt, zone)
 
-    total: Summary
-    by_group: dict[int | None, Summary]
-    by_village: dict[int | None, Summary]
-    histogram: list[Bucket]
-    weeks: list[tuple[date, int]]
 
-
-def figures(session: Session, viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo) -> Figures:
-    """The statistics for ``flt``: computed by PostgreSQL where it runs, else from one fact per incident.
+def exact_figures(session: Session, viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo) -> Figures:
+    """The statistics for ``flt`` from every filtered incident: computed by PostgreSQL where it runs.
 
     On PostgreSQL one statement reads each filtered incident once and returns
     the counts, rates, medians and 90th percentiles per group, per village and
@@ -290,6 +296,69 @@ def last_failures(session: Session, member_ids: list[int]) -> dict[int, list[tup
             if member_id is not None:  # always so: the query asks for these members
                 failures[member_id].append((str(channel), status))
     return failures
+
+
+@dataclass(frozen=True)
+class GroupReach:
+    """A group as the statistics list it.
+
+    Attributes:
+        unreachable: Its active members who opted out or whose latest text or
+            call to their own number failed (:attr:`GroupHealth.unreachable`).
+    """
+
+    group_id: int
+    name: str
+    village_id: int
+    village: str
+    unreachable: int
+
+
+def group_reach(
+    session: Session, viewer: Viewer, *, group_id: int | None = None, village_id: int | None = None
+) -> list[GroupReach]:
+    """Every visible group (or the one, or a village's), by village and name, with its unreachable count.
+
+    One statement, with no member loaded: :func:`group_health`'s answer
+    counted by the database, for pages that show only the count.
+    """
+
+    def latest_failed(channel: Channel) -> ColumnElement[bool]:
+        # The (member_id, channel, phone, id) index read backwards: one short look per member and channel.
+        status = (
+            select(Notification.status)
+            .where(
+                Notification.member_id == Member.id,
+                Notification.channel == channel.value,
+                # A backup number's delivery (hotline/services/backup.py) says nothing of the member's own number.
+                Notification.phone == Member.phone,
+            )
+            .order_by(Notification.id.desc())
+            .limit(1)
+            .correlate(Member)
+            .scalar_subquery()
+        )
+        return status.in_(sorted(FAILED_DELIVERY))
+
+    unreachable = and_(
+        Member.active.is_(True),
+        or_(Member.opted_out.is_(True), latest_failed(Channel.SMS), latest_failed(Channel.CALL)),
+    )
+    query = (
+        select(Group.id, Group.name, Village.id, Village.name, func.sum(case((unreachable, 1), else_=0)))
+        .join(Village, Group.village_id == Village.id)
+        .outerjoin(Member, Member.group_id == Group.id)
+        .group_by(Group.id, Group.name, Village.id, Village.name)
+        .order_by(Village.name, Group.name)
+    )
+    if group_id is not None:
+        query = query.where(Group.id == group_id)
+    if village_id is not None:
+        query = query.where(Group.village_id == village_id)
+    return [
+        GroupReach(group_id=gid, name=name, village_id=vid, village=village, unreachable=int(count or 0))
+        for gid, name, vid, village, count in session.execute(scoped(query, viewer, Group))
+    ]
 
 
 def group_health(session: Session, viewer: Viewer, group_ids: list[int] | None = None) -> list[GroupHealth]:

@@ -13,7 +13,7 @@ from hotline.console import stats as calc
 from hotline.console.access import protect
 from hotline.console.charts import bar_chart
 from hotline.console.queries import IncidentFilter
-from hotline.console.stats_queries import figures, group_health
+from hotline.console.stats_queries import figures, group_reach
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import filter_choices, incident_filter, session, viewer, zone
 
@@ -45,23 +45,21 @@ def bucket_label(bucket: calc.Bucket) -> str:
 def compute(flt: IncidentFilter) -> dict[str, Any]:
     """Everything the page (and the API) shows for ``flt``."""
     found = figures(session(), viewer(), flt, zone())
-    health = group_health(session(), viewer(), [flt.group_id] if flt.group_id else None)
-    if flt.village_id is not None:
-        health = [entry for entry in health if entry.group.village_id == flt.village_id]
+    reach = group_reach(session(), viewer(), group_id=flt.group_id, village_id=flt.village_id)
     by_group = found.by_group
     by_village = found.by_village
     empty = calc.summarise([])
 
-    groups: list[StatsRow] = []
-    villages: dict[int, tuple[str, int]] = {}
-    for entry in health:
-        unreachable = len(entry.unreachable)
-        group = entry.group
-        groups.append(
-            StatsRow(group.id, f"{group.village.name}/{group.name}", by_group.get(group.id, empty), unreachable)
+    groups = [
+        StatsRow(
+            group.group_id, f"{group.village}/{group.name}", by_group.get(group.group_id, empty), group.unreachable
         )
-        name, count = villages.get(group.village_id, (group.village.name, 0))
-        villages[group.village_id] = (name, count + unreachable)
+        for group in reach
+    ]
+    villages: dict[int, tuple[str, int]] = {}
+    for group in reach:
+        name, count = villages.get(group.village_id, (group.village, 0))
+        villages[group.village_id] = (name, count + group.unreachable)
     village_rows = [
         StatsRow(village_id, name, by_village.get(village_id, empty), unreachable)
         for village_id, (name, unreachable) in sorted(villages.items(), key=lambda item: item[1][0])
@@ -76,7 +74,6 @@ def compute(flt: IncidentFilter) -> dict[str, Any]:
         "groups": groups,
         "histogram": found.histogram,
         "weeks": found.weeks,
-        "health": health,
     }
 
 

@@ -1,0 +1,322 @@
+"""The statistics read from the rollups (:mod:`hotline.models.stats_rollups`), scoped to the viewer.
+
+With no dates, ``stats_all_time`` alone answers; with dates, the whole local
+months inside the range come from ``stats_months`` and the weeks from
+``stats_weeks``, and only the days at the range's ends that do not fill a
+month (or a week) are counted from the incidents themselves, grouped by the
+very expressions the triggers use. The counters then go through one statement
+that adds them up per group, per village and in total and picks, from the
+running count per second, the ranks the median and the 90th percentile fall
+between, so what crosses to Python is one row per group and village.
+
+Times to first response are whole seconds (rounded down): the percentiles are
+exact to the second, the histogram's buckets (whole seconds at their edges)
+and every count exactly as :mod:`hotline.console.stats` defines them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, ColumnElement, Select, Table, and_, case, cast, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from hotline.console.queries import IncidentFilter
+from hotline.console.scope import Viewer, scoped
+from hotline.console.stats import RESPONSE_BUCKETS, Bucket, Figures, Summary, weeks_of
+from hotline.models import Group, Incident
+from hotline.models.stats_rollups import ALL_TIME, MONTHS, WEEKS
+from hotline.services.stats_rollups import Keys, fixed_offset, keys, rollup_zone
+
+_GROUP, _VILLAGE, _TOTAL = 0, 1, 2
+# The median and the 90th percentile as whole fractions, so ranks are integer arithmetic in SQL.
+_MEDIAN, _P90 = (1, 2), (9, 10)
+
+
+def rollups_serve(session: Session, flt: IncidentFilter, zone: ZoneInfo) -> bool:
+    """Whether the rollups can give ``flt``'s statistics in ``zone``.
+
+    Not when filtering on status (the rollups do not count by status, which
+    changes all the time; the statistics page does not offer it, only an
+    address typed by hand does, and that is computed exactly however many
+    incidents it covers); not when they are cut by another zone than the
+    console's (``hotline stats rebuild`` cuts them again); not on SQLite for a
+    zone that changes its offset during the year (SQLite's triggers shift UTC
+    by one fixed offset).
+    """
+    if flt.status is not None:
+        return False
+    connection = session.connection()
+    if connection.dialect.name not in ("postgresql", "sqlite"):
+        return False
+    if connection.dialect.name == "sqlite" and not fixed_offset(zone):
+        return False
+    return rollup_zone(connection) == zone.key
+
+
+def _place(table: Table, viewer: Viewer, flt: IncidentFilter) -> list[ColumnElement[bool]]:
+    """The rollup rows of what ``viewer`` may see and ``flt`` keeps (dates aside)."""
+    found: list[ColumnElement[bool]] = []
+    if flt.drill == "real":
+        found.append(table.c.is_drill.is_(False))
+    elif flt.drill == "drill":
+        found.append(table.c.is_drill.is_(True))
+    if viewer.station_id is not None:
+        found.append(table.c.station_key == viewer.station_id)
+    if flt.group_id is not None:
+        found.append(table.c.group_key == flt.group_id)
+    if flt.village_id is not None:
+        found.append(table.c.group_key.in_(select(Group.id).where(Group.village_id == flt.village_id)))
+    return found
+
+
+def _raw_filter(flt: IncidentFilter, first: date | None, end: date | None) -> IncidentFilter:
+    """``flt`` over the local days from ``first`` up to, not including, ``end`` (None: unbounded)."""
+    return replace(flt, date_from=first, date_to=end - timedelta(days=1) if end else None)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+# Local days from the first up to, not including, the second (None: unbounded).
+Span = tuple[date | None, date | None]
+
+
+def _spans(
+    first: date | None, end: date | None, period_start: date | None, period_end: date | None
+) -> tuple[Span, list[Span]] | None:
+    """Whole periods ``[period_start, period_end)`` and the edges around them, or None when none fit."""
+    if period_start is not None and period_end is not None and period_start >= period_end:
+        return None
+    edges: list[Span] = []
+    if first is not None and period_start is not None and first < period_start:
+        edges.append((first, period_start))
+    if end is not None and period_end is not None and period_end < end:
+        edges.append((period_end, end))
+    return (period_start, period_end), edges
+
+
+def figures_from_rollups(session: Session, viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo) -> Figures:
+    """The statistics for ``flt`` from the rollups (see the module's docstring); ``flt.status`` is ignored.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The rollups are missing (migration 0010 not applied).
+    """
+    dialect = session.connection().dialect.name
+    incident_keys = keys(dialect, zone)
+    first = flt.date_from
+    end = flt.date_to + timedelta(days=1) if flt.date_to else None
+
+    def raw(span: Span) -> IncidentFilter:
+        return _raw_filter(flt, *span)
+
+    counters: list[Select] = []
+    weeks: list[Select] = []
+    if first is None and end is None:
+        counters.append(_rollup_counters(ALL_TIME, _place(ALL_TIME, viewer, flt)))
+        weeks.append(_rollup_weeks(_place(WEEKS, viewer, flt)))
+    else:
+        months = _spans(
+            first,
+            end,
+            None if first is None else (first if first.day == 1 else _next_month(first)),
+            None if end is None else _month_start(end),
+        )
+        if months is None:
+            counters.append(_raw_counters(viewer, raw((first, end)), zone, incident_keys))
+        else:
+            (low, high), edges = months
+            place = _place(MONTHS, viewer, flt)
+            if low is not None:
+                place.append(MONTHS.c.month >= low)
+            if high is not None:
+                place.append(MONTHS.c.month < high)
+            counters.append(_rollup_counters(MONTHS, place))
+            counters += [_raw_counters(viewer, raw(edge), zone, incident_keys) for edge in edges]
+        whole_weeks = _spans(
+            first,
+            end,
+            None if first is None else (first if first.weekday() == 0 else _monday(first) + timedelta(days=7)),
+            None if end is None else _monday(end),
+        )
+        if whole_weeks is None:
+            weeks.append(_raw_weeks(viewer, raw((first, end)), zone, incident_keys))
+        else:
+            (low, high), edges = whole_weeks
+            place = _place(WEEKS, viewer, flt)
+            if low is not None:
+                place.append(WEEKS.c.week >= low)
+            if high is not None:
+                place.append(WEEKS.c.week < high)
+            weeks.append(_rollup_weeks(place))
+            weeks += [_raw_weeks(viewer, raw(edge), zone, incident_keys) for edge in edges]
+    total, by_group, by_village, histogram = _summaries(session, counters)
+    per_week = union_all(*weeks).subquery("weeks")
+    week_counts = {
+        week: int(count)
+        for week, count in session.execute(
+            select(per_week.c.week, func.sum(per_week.c.incidents))
+            .group_by(per_week.c.week)
+            .having(func.sum(per_week.c.incidents) > 0)
+        )
+    }
+    return Figures(
+        total=total,
+        by_group=by_group,
+        by_village=by_village,
+        histogram=histogram,
+        weeks=weeks_of(week_counts, flt.date_from, flt.date_to),
+    )
+
+
+def _rollup_counters(table: Table, conditions: list[ColumnElement[bool]]) -> Select:
+    c = table.c
+    return select(
+        c.group_key.label("group_key"),
+        c.seconds.label("seconds"),
+        c.incidents.label("incidents"),
+        c.acknowledged.label("acknowledged"),
+        c.escalated.label("escalated"),
+    ).where(*conditions)
+
+
+def _raw_counters(viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo, k: Keys) -> Select:
+    query = (
+        select(
+            k.group_key.label("group_key"),
+            k.seconds.label("seconds"),
+            func.count().label("incidents"),
+            func.sum(k.acknowledged).label("acknowledged"),
+            func.sum(k.escalated).label("escalated"),
+        )
+        .where(*flt.conditions(zone))
+        .group_by(k.group_key, k.seconds)
+    )
+    return scoped(query, viewer, Incident)
+
+
+def _rollup_weeks(conditions: list[ColumnElement[bool]]) -> Select:
+    return select(WEEKS.c.week.label("week"), WEEKS.c.incidents.label("incidents")).where(*conditions)
+
+
+def _raw_weeks(viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo, k: Keys) -> Select:
+    query = select(k.week.label("week"), func.count().label("incidents")).where(*flt.conditions(zone)).group_by(k.week)
+    return scoped(query, viewer, Incident)
+
+
+def _summaries(
+    session: Session, counters: list[Select]
+) -> tuple[Summary, dict[int | None, Summary], dict[int | None, Summary], list[Bucket]]:
+    """Per group, per village and in total: counts, median and 90th percentile; the histogram of the total."""
+    counted = union_all(*counters).subquery("counted")
+    whole = lambda column: cast(func.sum(column), BigInteger)  # noqa: E731 - PostgreSQL sums bigints as numeric
+    by_second = (
+        select(
+            counted.c.group_key,
+            counted.c.seconds,
+            whole(counted.c.incidents).label("n"),
+            whole(counted.c.acknowledged).label("a"),
+            whole(counted.c.escalated).label("e"),
+        )
+        .group_by(counted.c.group_key, counted.c.seconds)
+        .cte("by_second")
+    )
+    s = by_second.c
+    village = func.coalesce(Group.village_id, 0)
+    levels = union_all(
+        select(literal(_GROUP).label("level"), s.group_key.label("key"), s.seconds, s.n, s.a, s.e),
+        select(literal(_VILLAGE), village, s.seconds, whole(s.n), whole(s.a), whole(s.e))
+        .select_from(by_second.outerjoin(Group, Group.id == s.group_key))
+        .group_by(village, s.seconds),
+        select(literal(_TOTAL), literal(0), s.seconds, whole(s.n), whole(s.a), whole(s.e)).group_by(s.seconds),
+    ).subquery("levels")
+    v = levels.c
+    answered_n = case((v.seconds >= 0, v.n), else_=0)
+    ranked = select(
+        v.level,
+        v.key,
+        v.seconds,
+        v.n,
+        v.a,
+        v.e,
+        # How many answered incidents took at most this many seconds, and how many were answered at all.
+        cast(func.sum(answered_n).over(partition_by=(v.level, v.key), order_by=v.seconds), BigInteger).label("upto"),
+        cast(func.sum(answered_n).over(partition_by=(v.level, v.key)), BigInteger).label("answered"),
+    ).subquery("ranked")
+    r = ranked.c
+
+    def at_rank(rank: ColumnElement[int]) -> ColumnElement[int]:
+        # The value at a 0-based rank: the first second whose running count passes it.
+        return func.min(case((and_(r.seconds >= 0, r.upto > rank), r.seconds)))
+
+    def ranks(fraction: tuple[int, int]) -> list[ColumnElement[int]]:
+        lower = (r.answered - 1) * fraction[0] // fraction[1]
+        return [at_rank(lower), at_rank(lower + 1)]
+
+    edges = [0, *RESPONSE_BUCKETS]
+    buckets = [
+        func.sum(case((and_(r.seconds >= low, r.seconds < high) if high else r.seconds >= low, r.n), else_=0))
+        for low, high in zip(edges, [*RESPONSE_BUCKETS, None], strict=True)
+    ]
+    rows = session.execute(
+        select(
+            r.level,
+            r.key,
+            func.sum(r.n),
+            func.sum(r.a),
+            func.sum(r.e),
+            func.max(r.answered),
+            *ranks(_MEDIAN),
+            *ranks(_P90),
+            *buckets,
+        )
+        .group_by(r.level, r.key)
+        .having(func.sum(r.n) > 0)
+    )
+    total = Summary(0, 0, 0, None, None)
+    by_group: dict[int | None, Summary] = {}
+    by_village: dict[int | None, Summary] = {}
+    histogram = [Bucket(low, high, 0) for low, high in zip(edges, [*RESPONSE_BUCKETS, None], strict=True)]
+    histogram.append(Bucket(None, None, 0))
+    for level, key, incidents, acknowledged, escalated, answered, m_low, m_high, p_low, p_high, *counts in rows:
+        answered = int(answered or 0)
+        summary = Summary(
+            incidents=int(incidents),
+            acknowledged=int(acknowledged),
+            escalated=int(escalated),
+            median_seconds=_interpolated(answered, _MEDIAN, m_low, m_high),
+            p90_seconds=_interpolated(answered, _P90, p_low, p_high),
+        )
+        if level == _GROUP:
+            by_group[key or None] = summary
+        elif level == _VILLAGE:
+            by_village[key or None] = summary
+        else:
+            total = summary
+            histogram = [
+                Bucket(low, high, int(count))
+                for (low, high), count in zip(zip(edges, [*RESPONSE_BUCKETS, None], strict=True), counts, strict=True)
+            ]
+            histogram.append(Bucket(None, None, int(incidents) - answered))
+    return total, by_group, by_village, histogram
+
+
+def _interpolated(answered: int, fraction: tuple[int, int], low: int | None, high: int | None) -> float | None:
+    """The percentile between the values at the two closest ranks, as :func:`~hotline.console.stats.percentile`."""
+    if not answered or low is None:
+        return None
+    remainder = (answered - 1) * fraction[0] % fraction[1]
+    if not remainder or high is None:
+        return float(low)
+    return low + (high - low) * remainder / fraction[1]

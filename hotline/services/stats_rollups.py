@@ -1,0 +1,287 @@
+"""Keeping the statistics rollups (:mod:`hotline.models.stats_rollups`) in step with the incidents.
+
+The database keeps them: triggers on ``incidents`` take an incident's old
+contribution away and add its new one in the same transaction as the change,
+whoever makes it (a webhook's UPDATE, the trigger that records the first
+acceptance, a group deleted under its incidents, a bulk load). The same SQL
+expressions group incidents for :func:`rebuild` and for the statistics' exact
+edges (:func:`keys`), so a trigger, a rebuild and a direct count cannot
+disagree on which month, week or second an incident falls in.
+
+A TRUNCATE of ``incidents`` fires no row trigger: rebuild afterwards
+(``hotline stats rebuild``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Date, Integer, func, literal_column, select, text
+from sqlalchemy.sql.elements import ColumnElement
+
+from hotline.models import Incident
+from hotline.models.stats_rollups import ALL_TIME, MONTHS, ROLLUPS, WEEKS, ZONE
+
+# Columns whose change moves an incident in the rollups.
+WATCHED = ("station_id", "group_id", "is_drill", "opened_at", "acknowledged_at", "first_accept_at", "escalation_level")
+
+_COMMON = {
+    "station_key": "COALESCE({r}.station_id, 0)",
+    "group_key": "COALESCE({r}.group_id, 0)",
+    "is_drill": "{r}.is_drill",
+    "acknowledged": "CASE WHEN {r}.acknowledged_at IS NOT NULL OR {r}.first_accept_at IS NOT NULL THEN 1 ELSE 0 END",
+    "escalated": "CASE WHEN {r}.escalation_level > 0 THEN 1 ELSE 0 END",
+}
+# Whole seconds to the first acceptance, rounded down; -1 for none. SQLite's julianday is a float of days:
+# rounded to the millisecond first, so 45.000 s does not become 44.99999 s and fall a second short.
+_SECONDS = {
+    "postgresql": "CASE WHEN {r}.first_accept_at IS NULL THEN -1 "
+    "ELSE GREATEST(0, floor(extract(epoch FROM {r}.first_accept_at - {r}.opened_at)))::integer END",
+    "sqlite": "CASE WHEN {r}.first_accept_at IS NULL THEN -1 "
+    "ELSE MAX(0, CAST(round((julianday({r}.first_accept_at) - julianday({r}.opened_at)) * 86400000) AS INTEGER)"
+    " / 1000) END",
+}
+# The local month's first day and the local week's Monday (PostgreSQL's weeks start on Monday).
+_PERIODS = {
+    "postgresql": {
+        "month": "date_trunc('month', timezone({zone}, {r}.opened_at))::date",
+        "week": "date_trunc('week', timezone({zone}, {r}.opened_at))::date",
+    },
+    "sqlite": {
+        "month": "date({r}.opened_at, {zone}, 'start of month')",
+        "week": "date({r}.opened_at, {zone}, 'weekday 0', '-6 days')",
+    },
+}
+# Inside the triggers the zone is read from stats_zone (UTC should its row be missing: never fail a write).
+_TRIGGER_ZONE = {
+    "postgresql": "zone_name",
+    "sqlite": "COALESCE((SELECT sqlite_offset FROM stats_zone WHERE id = 1), '+0 minutes')",
+}
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sqlite_offset(zone: ZoneInfo) -> str:
+    """SQLite's date modifier for ``zone``'s offset from UTC now, e.g. ``'+480 minutes'``."""
+    offset = datetime.now(UTC).astimezone(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    return f"{minutes:+d} minutes"
+
+
+def fixed_offset(zone: ZoneInfo) -> bool:
+    """Whether ``zone`` keeps one offset all year (SQLite's triggers can cut its days only then)."""
+    year = datetime.now(UTC).year
+    return len({datetime(year, month, 1, tzinfo=zone).utcoffset() for month in (1, 4, 7, 10)}) == 1
+
+
+def _expressions(dialect: str, row: str, zone: str) -> dict[str, str]:
+    """Each key column's SQL for the incident row called ``row``, local periods in ``zone`` (SQL text)."""
+    found = {name: template.format(r=row) for name, template in _COMMON.items()}
+    found["seconds"] = _SECONDS[dialect].format(r=row)
+    for name, template in _PERIODS[dialect].items():
+        found[name] = template.format(r=row, zone=zone)
+    return found
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Where incidents fall in the rollups, as columns of a query on ``incidents``."""
+
+    station_key: ColumnElement[int]
+    group_key: ColumnElement[int]
+    is_drill: ColumnElement[bool]
+    seconds: ColumnElement[int]
+    acknowledged: ColumnElement[int]
+    escalated: ColumnElement[int]
+    month: ColumnElement
+    week: ColumnElement
+
+
+def keys(dialect: str, zone: ZoneInfo) -> Keys:
+    """The rollups' keys for a query on ``incidents`` (what the triggers compute for one row).
+
+    Raises:
+        KeyError: ``dialect`` is neither PostgreSQL nor SQLite.
+    """
+    where = _quoted(zone.key) if dialect == "postgresql" else _quoted(sqlite_offset(zone))
+    sql = _expressions(dialect, Incident.__tablename__, where)
+    return Keys(
+        station_key=literal_column(sql["station_key"], Integer),
+        group_key=literal_column(sql["group_key"], Integer),
+        is_drill=literal_column(sql["is_drill"]),
+        seconds=literal_column(sql["seconds"], Integer),
+        acknowledged=literal_column(sql["acknowledged"], Integer),
+        escalated=literal_column(sql["escalated"], Integer),
+        month=literal_column(sql["month"], Date),
+        week=literal_column(sql["week"], Date),
+    )
+
+
+# Each rollup: its key columns (beyond the place) and the counters it adds up.
+_LAYOUT = {
+    ALL_TIME.name: ((), ("seconds",), ("incidents", "acknowledged", "escalated")),
+    MONTHS.name: (("month",), ("seconds",), ("incidents", "acknowledged", "escalated")),
+    WEEKS.name: (("week",), (), ("incidents",)),
+}
+_PLACE = ("is_drill", "station_key", "group_key")
+
+
+def _key_columns(table: str) -> tuple[str, ...]:
+    period, tail, _ = _LAYOUT[table]
+    return (*period, *_PLACE, *tail)
+
+
+def _merge(table: str) -> str:
+    counters = _LAYOUT[table][2]
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in counters)
+    return f"ON CONFLICT ({', '.join(_key_columns(table))}) DO UPDATE SET {updates}"
+
+
+def _upsert(table: str, sql: dict[str, str], sign: str) -> str:
+    """One incident's contribution (``sign`` 1 or -1) added to ``table``."""
+    columns = _key_columns(table)
+    counters = _LAYOUT[table][2]
+    values = [sql[name] for name in columns] + [
+        sign if name == "incidents" else f"{sign} * ({sql[name]})" for name in counters
+    ]
+    return f"INSERT INTO {table} ({', '.join((*columns, *counters))}) VALUES ({', '.join(values)}) {_merge(table)}"
+
+
+def _contribution(dialect: str, row: str, sign: str) -> str:
+    sql = _expressions(dialect, row, _TRIGGER_ZONE[dialect])
+    return "".join(f"    {_upsert(table.name, sql, sign)};\n" for table in ROLLUPS)
+
+
+def _trigger_ddl(dialect: str) -> list[str]:
+    watched = ", ".join(WATCHED)
+    if dialect == "postgresql":
+        changed = " OR ".join(f"OLD.{name} IS DISTINCT FROM NEW.{name}" for name in WATCHED)
+        return [
+            "CREATE OR REPLACE FUNCTION hotline_stats_count(r incidents, sign integer) RETURNS void AS $$\n"
+            "DECLARE zone_name text := COALESCE((SELECT zone FROM stats_zone WHERE id = 1), 'UTC');\n"
+            "BEGIN\n" + _contribution(dialect, "r", "sign") + "END\n$$ LANGUAGE plpgsql",
+            "CREATE OR REPLACE FUNCTION hotline_stats_rollup() RETURNS trigger AS $$\n"
+            "BEGIN\n"
+            "    IF TG_OP <> 'INSERT' THEN PERFORM hotline_stats_count(OLD, -1); END IF;\n"
+            "    IF TG_OP <> 'DELETE' THEN PERFORM hotline_stats_count(NEW, 1); END IF;\n"
+            "    RETURN NULL;\n"
+            "END\n$$ LANGUAGE plpgsql",
+            "CREATE TRIGGER incidents_stats_rollup AFTER INSERT OR DELETE ON incidents "
+            "FOR EACH ROW EXECUTE FUNCTION hotline_stats_rollup()",
+            f"CREATE TRIGGER incidents_stats_rollup_update AFTER UPDATE OF {watched} ON incidents "
+            f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION hotline_stats_rollup()",
+        ]
+    return [
+        "CREATE TRIGGER incidents_stats_insert AFTER INSERT ON incidents\nBEGIN\n"
+        + _contribution(dialect, "NEW", "1")
+        + "END",
+        "CREATE TRIGGER incidents_stats_delete AFTER DELETE ON incidents\nBEGIN\n"
+        + _contribution(dialect, "OLD", "-1")
+        + "END",
+        f"CREATE TRIGGER incidents_stats_update AFTER UPDATE OF {watched} ON incidents\nBEGIN\n"
+        + _contribution(dialect, "OLD", "-1")
+        + _contribution(dialect, "NEW", "1")
+        + "END",
+    ]
+
+
+# The triggers by name, for disabling and dropping them.
+PG_TRIGGERS = ("incidents_stats_rollup", "incidents_stats_rollup_update")
+SQLITE_TRIGGERS = ("incidents_stats_insert", "incidents_stats_delete", "incidents_stats_update")
+
+
+def install_triggers(connection: Connection) -> None:
+    """Create the triggers that keep the rollups (and PostgreSQL's functions they call).
+
+    Raises:
+        KeyError: The database is neither PostgreSQL nor SQLite.
+    """
+    for statement in _trigger_ddl(connection.dialect.name):
+        connection.execute(text(statement))
+
+
+def drop_triggers(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        for name in PG_TRIGGERS:
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON incidents"))
+        connection.execute(text("DROP FUNCTION IF EXISTS hotline_stats_rollup()"))
+        connection.execute(text("DROP FUNCTION IF EXISTS hotline_stats_count(incidents, integer)"))
+    else:
+        for name in SQLITE_TRIGGERS:
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+
+
+def pause_triggers(connection: Connection) -> None:
+    """PostgreSQL: stop the triggers until this transaction ends (a bulk load followed by :func:`rebuild`).
+
+    ALTER TABLE is transactional there: should the load fail, the triggers are back as before.
+
+    Raises:
+        NotImplementedError: Not PostgreSQL (SQLite has no way to pause a trigger).
+    """
+    if connection.dialect.name != "postgresql":
+        raise NotImplementedError("pausing the statistics triggers is for PostgreSQL bulk loads")
+    for name in PG_TRIGGERS:
+        connection.execute(text(f"ALTER TABLE incidents DISABLE TRIGGER {name}"))
+
+
+def resume_triggers(connection: Connection) -> None:
+    for name in PG_TRIGGERS:
+        connection.execute(text(f"ALTER TABLE incidents ENABLE TRIGGER {name}"))
+
+
+def rollup_zone(connection: Connection) -> str | None:
+    """The zone the rollups are cut by (None before migration 0010 filled them)."""
+    return connection.scalar(select(ZONE.c.zone).where(ZONE.c.id == 1))
+
+
+def rebuild(
+    connection: Connection, zone: ZoneInfo, *, chunk: int = 100_000, say: Callable[[str], None] | None = None
+) -> int:
+    """Count every incident again into empty rollups cut by ``zone``; returns how many incidents.
+
+    Runs in the caller's transaction. On PostgreSQL it first locks ``incidents``
+    against writers (readers go on) until that transaction ends, so an incident
+    changing meanwhile is neither lost nor counted twice.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The database refused a statement (e.g. migration 0010 is missing).
+    """
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("LOCK TABLE incidents IN SHARE MODE"))
+    connection.execute(ZONE.delete())
+    connection.execute(ZONE.insert().values(id=1, zone=zone.key, sqlite_offset=sqlite_offset(zone)))
+    for table in ROLLUPS:
+        connection.execute(table.delete())
+    low, high = connection.execute(select(func.min(Incident.id), func.max(Incident.id))).one()
+    if low is None:
+        return 0
+    where = _quoted(zone.key) if dialect == "postgresql" else _quoted(sqlite_offset(zone))
+    sql = _expressions(dialect, "incidents", where)
+    for first in range(low, high + 1, chunk):
+        last = min(high, first + chunk - 1)
+        for table in ROLLUPS:
+            connection.execute(text(_grouped_insert(table.name, sql)), {"first": first, "last": last})
+        if say:
+            say(f"{last - low + 1:,} of {high - low + 1:,} incident ids counted")
+    return connection.scalar(select(func.count()).select_from(Incident)) or 0
+
+
+def _grouped_insert(table: str, sql: dict[str, str]) -> str:
+    columns = _key_columns(table)
+    counters = _LAYOUT[table][2]
+    chosen = [sql[name] for name in columns] + [
+        "count(*)" if name == "incidents" else f"sum({sql[name]})" for name in counters
+    ]
+    # SQLite needs the WHERE for INSERT ... SELECT ... ON CONFLICT to parse (it is there anyway).
+    return (
+        f"INSERT INTO {table} ({', '.join((*columns, *counters))}) "
+        f"SELECT {', '.join(chosen)} FROM incidents WHERE incidents.id BETWEEN :first AND :last "
+        f"GROUP BY {', '.join(str(position) for position in range(1, len(columns) + 1))} {_merge(table)}"
+    )

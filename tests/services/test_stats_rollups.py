@@ -1,0 +1,99 @@
+"""The statistics rollups: kept by the database in the incident's own transaction, and rebuilt on demand."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from hotline.models import Group, Incident
+from hotline.models.stats_rollups import ALL_TIME, MONTHS, ROLLUPS, WEEKS
+from hotline.services.stats_rollups import rebuild, rollup_zone
+from tests.support.console import at, make_incident
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def empty_rollups(session):
+    for table in ROLLUPS:  # SQLite's emptying between tests runs the triggers in no fixed order
+        session.execute(delete(table))
+    session.commit()
+
+
+def _all_time(session) -> dict[tuple, tuple[int, int, int]]:
+    return {
+        (bool(row.is_drill), row.station_key, row.group_key, row.seconds): (
+            row.incidents,
+            row.acknowledged,
+            row.escalated,
+        )
+        for row in session.execute(select(ALL_TIME)).all()
+        if row.incidents or row.acknowledged or row.escalated
+    }
+
+
+def test_an_incident_is_counted_by_its_month_week_and_second_in_beijing_time(session, world, empty_rollups):
+    # 16:30 UTC on 31 January is 00:30 on Sunday 1 February in Beijing: February's month, the week of 26 January.
+    incident = make_incident(session, world.group_a, opened_at=at("2026-01-31 16:30:00"), accept_after=29.9, level=1)
+    station = world.group_a.village.station_id
+    assert _all_time(session) == {(False, station, world.group_a.id, 29): (1, 1, 1)}
+    # The second was -1 (nobody yet) when the incident was written, then moved: that row is left at 0.
+    assert session.execute(
+        select(MONTHS.c.month, MONTHS.c.seconds, MONTHS.c.incidents).where(MONTHS.c.incidents != 0)
+    ).all() == [(date(2026, 2, 1), 29, 1)]
+    assert session.execute(select(WEEKS.c.week, WEEKS.c.incidents)).all() == [(date(2026, 1, 26), 1)]
+    session.execute(update(Incident).where(Incident.id == incident.id).values(escalation_level=0, is_drill=True))
+    session.commit()
+    assert _all_time(session) == {(True, station, world.group_a.id, 29): (1, 1, 0)}
+
+
+def test_the_rollups_change_with_the_incident_or_not_at_all(session, world, empty_rollups):
+    make_incident(session, world.group_a, opened_at=at("2026-03-02 01:00:00"))
+    kept = _all_time(session)
+    station = world.group_a.village.station_id
+    assert kept == {(False, station, world.group_a.id, -1): (1, 0, 0)}
+    session.execute(update(Incident).values(acknowledged_at=at("2026-03-02 01:05:00")))
+    assert _all_time(session) == {(False, station, world.group_a.id, -1): (1, 1, 0)}  # seen inside the transaction
+    session.rollback()
+    assert _all_time(session) == kept
+
+
+def test_deleting_a_group_moves_its_incidents_to_no_group(session, world, empty_rollups):
+    if session.get_bind().dialect.name == "sqlite" and not session.scalar(text("PRAGMA foreign_keys")):
+        pytest.skip("SQLite here does not enforce foreign keys, so no SET NULL reaches the incidents")
+    make_incident(session, world.group_b, opened_at=at("2026-03-02 01:00:00"), accept_after=8)
+    station = world.group_b.village.station_id
+    session.execute(update(Incident).values(caller_member_id=None))
+    session.execute(text("DELETE FROM members WHERE group_id = :id"), {"id": world.group_b.id})
+    session.execute(delete(Group).where(Group.id == world.group_b.id))
+    session.commit()
+    assert _all_time(session) == {(False, station, 0, 8): (1, 1, 0)}
+
+
+def test_rebuild_command_counts_every_incident_again_and_shows_its_progress(app, session, world, empty_rollups):
+    for minute in range(5):
+        make_incident(session, world.group_a, opened_at=at(f"2026-03-02 01:0{minute}:00"), accept_after=10 + minute)
+    kept = _all_time(session)
+    for table in ROLLUPS:
+        session.execute(delete(table))
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["stats", "rebuild", "--chunk", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("incident ids counted") == 3
+    assert "5 起警情" in result.output and "Asia/Shanghai" in result.output
+    session.expire_all()
+    assert _all_time(session) == kept
+    assert rollup_zone(session.connection()) == "Asia/Shanghai"
+
+
+def test_rebuild_cuts_the_months_by_the_zone_it_is_given(session, world, empty_rollups):
+    make_incident(session, world.group_a, opened_at=at("2026-01-31 16:30:00"))
+    rebuild(session.connection(), ZoneInfo("Europe/London"))
+    assert rollup_zone(session.connection()) == "Europe/London"
+    assert session.scalar(select(MONTHS.c.month)) == date(2026, 1, 1)
+    rebuild(session.connection(), SHANGHAI)
+    session.commit()
+    assert session.scalar(select(MONTHS.c.month)) == date(2026, 2, 1)
