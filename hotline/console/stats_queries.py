@@ -71,7 +71,7 @@ def load_facts(session: Session, viewer: Viewer, flt: IncidentFilter, zone: Zone
 
 
 # Up to this many filtered incidents the statistics are computed from the incidents themselves (exact to
-# the microsecond); beyond, from the rollups (percentiles exact to the whole second).
+# the microsecond); beyond, from the rollups (percentiles exact to the bucket: to the second below 2 minutes).
 EXACT_UP_TO = 20_000
 
 
@@ -82,7 +82,7 @@ def figures(
 
     The rollups (:mod:`hotline.console.stats_rollups`) answer in time that does
     not grow with years of history, with times to first response rounded down
-    to the whole second. When they count no more than ``exact_up_to`` filtered
+    to their bucket (the whole second below 2 minutes). When they count no more than ``exact_up_to`` filtered
     incidents, or cannot serve the filter, the figures are computed exactly
     from the incidents (:func:`exact_figures`): a small station's numbers are
     then the same to the microsecond as before the rollups existed.

@@ -6,21 +6,38 @@ months inside the range come from ``stats_months`` and the weeks from
 month (or a week) are counted from the incidents themselves, grouped by the
 very expressions the triggers use. The counters then go through one statement
 that adds them up per group, per village and in total and picks, from the
-running count per second, the ranks the median and the 90th percentile fall
-between, so what crosses to Python is one row per group and village.
+running count per bucket of response time, the ranks the median and the
+90th percentile fall between, so what crosses to Python is one row per group and village.
 
-Times to first response are whole seconds (rounded down): the percentiles are
-exact to the second, the histogram's buckets (whole seconds at their edges)
-and every count exactly as :mod:`hotline.console.stats` defines them.
+Times to first response are counted in buckets named by their first second
+(every second below 2 minutes, 5 seconds to 10 minutes, wider beyond: see
+:data:`hotline.services.stats_rollups.RESPONSE_TIERS`): the median and 90th
+percentile are exact to the bucket, rounded down; the histogram (whose edges
+are bucket edges) and every count are exactly as :mod:`hotline.console.stats`
+defines them.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, Select, Table, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from hotline.console.queries import IncidentFilter
@@ -30,7 +47,8 @@ from hotline.models import Group, Incident
 from hotline.models.stats_rollups import ALL_TIME, MONTHS, WEEKS
 from hotline.services.stats_rollups import Keys, fixed_offset, keys, rollup_zone
 
-_GROUP, _VILLAGE, _TOTAL = 0, 1, 2
+# Memory for the statistics' sorts, for this transaction only.
+STATS_WORK_MEM = "64MB"
 # The median and the 90th percentile as whole fractions, so ranks are integer arithmetic in SQL.
 _MEDIAN, _P90 = (1, 2), (9, 10)
 
@@ -218,46 +236,78 @@ def _raw_weeks(viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo, k: Keys) -> 
 def _summaries(
     session: Session, counters: list[Select]
 ) -> tuple[Summary, dict[int | None, Summary], dict[int | None, Summary], list[Bucket]]:
-    """Per group, per village and in total: counts, median and 90th percentile; the histogram of the total."""
-    counted = union_all(*counters).subquery("counted")
-    whole = lambda column: cast(func.sum(column), BigInteger)  # noqa: E731 - PostgreSQL sums bigints as numeric
-    by_second = (
-        select(
-            counted.c.group_key,
-            counted.c.seconds,
-            whole(counted.c.incidents).label("n"),
-            whole(counted.c.acknowledged).label("a"),
-            whole(counted.c.escalated).label("e"),
-        )
-        .group_by(counted.c.group_key, counted.c.seconds)
-        .cte("by_second")
-    )
-    s = by_second.c
+    """Per group, per village and in total: counts, median and 90th percentile; the histogram of the total.
+
+    One statement per level, each reading the counters once: the groups' straight from them (in the
+    rollup's own order where one table alone answers, so nothing is sorted), the villages' and the
+    total's from them added up per village and per bucket.
+    """
+    if session.connection().dialect.name == "postgresql":
+        # Sort and add up in memory, not in temporary files; compiling to machine code (JIT) costs more than it saves.
+        session.execute(text(f"SET LOCAL work_mem = '{STATS_WORK_MEM}'"))
+        session.execute(text("SET LOCAL jit = off"))
+    counted = (counters[0] if len(counters) == 1 else union_all(*counters)).subquery("counted")
+    c = counted.c
+    by_group = select(c.group_key.label("key"), c.seconds, c.incidents, c.acknowledged, c.escalated)
     village = func.coalesce(Group.village_id, 0)
-    levels = union_all(
-        select(literal(_GROUP).label("level"), s.group_key.label("key"), s.seconds, s.n, s.a, s.e),
-        select(literal(_VILLAGE), village, s.seconds, whole(s.n), whole(s.a), whole(s.e))
-        .select_from(by_second.outerjoin(Group, Group.id == s.group_key))
-        .group_by(village, s.seconds),
-        select(literal(_TOTAL), literal(0), s.seconds, whole(s.n), whole(s.a), whole(s.e)).group_by(s.seconds),
-    ).subquery("levels")
-    v = levels.c
-    answered_n = case((v.seconds >= 0, v.n), else_=0)
+    by_village = (
+        select(village.label("key"), c.seconds, *_added(c))
+        .select_from(counted.outerjoin(Group, Group.id == c.group_key))
+        .group_by(village, c.seconds)
+    )
+    in_total = select(literal(0).label("key"), c.seconds, *_added(c)).group_by(c.seconds)
+    groups = {key or None: summary for key, summary, _ in _ranked(session, by_group)}
+    villages = {key or None: summary for key, summary, _ in _ranked(session, by_village)}
+    edges = [0, *RESPONSE_BUCKETS]
+    histogram = [Bucket(low, high, 0) for low, high in zip(edges, [*RESPONSE_BUCKETS, None], strict=True)]
+    histogram.append(Bucket(None, None, 0))
+    total = Summary(0, 0, 0, None, None)
+    for _, total, counts in _ranked(session, in_total, histogram=True):
+        histogram = [
+            Bucket(low, high, count)
+            for (low, high), count in zip(zip(edges, [*RESPONSE_BUCKETS, None], strict=True), counts, strict=True)
+        ]
+        answered = sum(counts)
+        histogram.append(Bucket(None, None, total.incidents - answered))
+    return total, groups, villages, histogram
+
+
+def _whole(column: ColumnElement) -> ColumnElement[int]:
+    # PostgreSQL adds bigints up as numeric: back to whole numbers, so that ranks are integer arithmetic.
+    return cast(func.sum(column), BigInteger)
+
+
+def _added(c: Any) -> list[ColumnElement[int]]:
+    return [
+        _whole(c.incidents).label("incidents"),
+        _whole(c.acknowledged).label("acknowledged"),
+        _whole(c.escalated).label("escalated"),
+    ]
+
+
+def _ranked(session: Session, source: Select, *, histogram: bool = False) -> list[tuple[int, Summary, list[int]]]:
+    """Per ``key`` of ``source`` (key, seconds, incidents, acknowledged, escalated): its summary, and the
+    histogram's answered counts when asked.
+
+    A key's rows may repeat a bucket (a month's rollup and the incidents at a range's end): the running
+    count takes a bucket's rows together (the window's frame ends at the last row of equal seconds).
+    """
+    v = source.subquery("level")
+    answered_n = case((v.c.seconds >= 0, v.c.incidents), else_=0)
     ranked = select(
-        v.level,
-        v.key,
-        v.seconds,
-        v.n,
-        v.a,
-        v.e,
-        # How many answered incidents took at most this many seconds, and how many were answered at all.
-        cast(func.sum(answered_n).over(partition_by=(v.level, v.key), order_by=v.seconds), BigInteger).label("upto"),
-        cast(func.sum(answered_n).over(partition_by=(v.level, v.key)), BigInteger).label("answered"),
+        v.c.key,
+        v.c.seconds,
+        v.c.incidents,
+        v.c.acknowledged,
+        v.c.escalated,
+        # How many answered incidents fell in this bucket or a faster one, and how many were answered at all.
+        cast(func.sum(answered_n).over(partition_by=v.c.key, order_by=v.c.seconds), BigInteger).label("upto"),
+        cast(func.sum(answered_n).over(partition_by=v.c.key), BigInteger).label("answered"),
     ).subquery("ranked")
     r = ranked.c
 
     def at_rank(rank: ColumnElement[int]) -> ColumnElement[int]:
-        # The value at a 0-based rank: the first second whose running count passes it.
+        # The value at a 0-based rank: the first bucket whose running count passes it.
         return func.min(case((and_(r.seconds >= 0, r.upto > rank), r.seconds)))
 
     def ranks(fraction: tuple[int, int]) -> list[ColumnElement[int]]:
@@ -265,31 +315,32 @@ def _summaries(
         return [at_rank(lower), at_rank(lower + 1)]
 
     edges = [0, *RESPONSE_BUCKETS]
-    buckets = [
-        func.sum(case((and_(r.seconds >= low, r.seconds < high) if high else r.seconds >= low, r.n), else_=0))
-        for low, high in zip(edges, [*RESPONSE_BUCKETS, None], strict=True)
-    ]
+    buckets = (
+        [
+            func.sum(
+                case((and_(r.seconds >= low, r.seconds < high) if high else r.seconds >= low, r.incidents), else_=0)
+            )
+            for low, high in zip(edges, [*RESPONSE_BUCKETS, None], strict=True)
+        ]
+        if histogram
+        else []
+    )
     rows = session.execute(
         select(
-            r.level,
             r.key,
-            func.sum(r.n),
-            func.sum(r.a),
-            func.sum(r.e),
+            func.sum(r.incidents),
+            func.sum(r.acknowledged),
+            func.sum(r.escalated),
             func.max(r.answered),
             *ranks(_MEDIAN),
             *ranks(_P90),
             *buckets,
         )
-        .group_by(r.level, r.key)
-        .having(func.sum(r.n) > 0)
+        .group_by(r.key)
+        .having(func.sum(r.incidents) > 0)
     )
-    total = Summary(0, 0, 0, None, None)
-    by_group: dict[int | None, Summary] = {}
-    by_village: dict[int | None, Summary] = {}
-    histogram = [Bucket(low, high, 0) for low, high in zip(edges, [*RESPONSE_BUCKETS, None], strict=True)]
-    histogram.append(Bucket(None, None, 0))
-    for level, key, incidents, acknowledged, escalated, answered, m_low, m_high, p_low, p_high, *counts in rows:
+    found = []
+    for key, incidents, acknowledged, escalated, answered, m_low, m_high, p_low, p_high, *counts in rows:
         answered = int(answered or 0)
         summary = Summary(
             incidents=int(incidents),
@@ -298,18 +349,8 @@ def _summaries(
             median_seconds=_interpolated(answered, _MEDIAN, m_low, m_high),
             p90_seconds=_interpolated(answered, _P90, p_low, p_high),
         )
-        if level == _GROUP:
-            by_group[key or None] = summary
-        elif level == _VILLAGE:
-            by_village[key or None] = summary
-        else:
-            total = summary
-            histogram = [
-                Bucket(low, high, int(count))
-                for (low, high), count in zip(zip(edges, [*RESPONSE_BUCKETS, None], strict=True), counts, strict=True)
-            ]
-            histogram.append(Bucket(None, None, int(incidents) - answered))
-    return total, by_group, by_village, histogram
+        found.append((key, summary, [int(count) for count in counts]))
+    return found
 
 
 def _interpolated(answered: int, fraction: tuple[int, int], low: int | None, high: int | None) -> float | None:

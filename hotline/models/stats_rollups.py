@@ -1,4 +1,4 @@
-"""Statistics rollups: incidents counted by place, drill and whole second of first response.
+"""Statistics rollups: incidents counted by place, drill and time to first response.
 
 The database keeps these tables itself (triggers on ``incidents``, see
 :mod:`hotline.services.stats_rollups` and migration 0010), so the console's
@@ -7,8 +7,9 @@ than every incident.
 
 Every table counts incidents per key; ``station_key`` and ``group_key`` are
 the incident's station and group ids, 0 for none (a primary key cannot hold
-NULL); ``seconds`` is the whole seconds from the call to the first accepting
-response (rounded down, a time before the call counting as 0), -1 when nobody
+NULL); ``seconds`` is the first second of the bucket the time from the call
+to the first accepting response falls in (every second below 2 minutes, then
+wider: :data:`hotline.services.stats_rollups.RESPONSE_TIERS`), -1 when nobody
 accepted. ``acknowledged`` and ``escalated`` count, of those incidents, the
 ones someone acknowledged and the ones that escalated.
 
@@ -33,20 +34,24 @@ def _counters() -> list[Column[int]]:
     ]
 
 
+def _key(name: str) -> Column[int]:
+    return Column(name, Integer, primary_key=True, autoincrement=False)
+
+
 def _place() -> list[Column]:
-    return [
-        Column("is_drill", Boolean, primary_key=True),
-        Column("station_key", Integer, primary_key=True, autoincrement=False),
-        Column("group_key", Integer, primary_key=True, autoincrement=False),
-    ]
+    return [Column("is_drill", Boolean, primary_key=True), _key("station_key"), _key("group_key")]
+
+
+def _by_group() -> list[Column]:
+    # In this order (the primary key's): a group's buckets are read in order, its running count needs no sort.
+    return [Column("is_drill", Boolean, primary_key=True), _key("group_key"), _key("seconds"), _key("station_key")]
 
 
 # In the shared metadata so that whatever empties every table (tests) empties these with the incidents.
 ALL_TIME = Table(
     "stats_all_time",
     Base.metadata,
-    *_place(),
-    Column("seconds", Integer, primary_key=True, autoincrement=False),
+    *_by_group(),
     *_counters(),
 )
 
@@ -54,8 +59,7 @@ MONTHS = Table(
     "stats_months",
     Base.metadata,
     Column("month", Date, primary_key=True),  # first: a date range reads consecutive months
-    *_place(),
-    Column("seconds", Integer, primary_key=True, autoincrement=False),
+    *_by_group(),
     *_counters(),
 )
 

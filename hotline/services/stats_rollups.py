@@ -35,14 +35,40 @@ _COMMON = {
     "acknowledged": "CASE WHEN {r}.acknowledged_at IS NOT NULL OR {r}.first_accept_at IS NOT NULL THEN 1 ELSE 0 END",
     "escalated": "CASE WHEN {r}.escalation_level > 0 THEN 1 ELSE 0 END",
 }
-# Whole seconds to the first acceptance, rounded down; -1 for none. SQLite's julianday is a float of days:
-# rounded to the millisecond first, so 45.000 s does not become 44.99999 s and fall a second short.
+# Whole seconds to the first acceptance, rounded down (a time before the call counts as 0). SQLite's julianday
+# is a float of days: rounded to the millisecond first, so 45.000 s does not become 44.99999 s.
+_WHOLE_SECONDS = {
+    "postgresql": "GREATEST(0, floor(extract(epoch FROM {r}.first_accept_at - {r}.opened_at)))::integer",
+    "sqlite": "MAX(0, CAST(round((julianday({r}.first_accept_at) - julianday({r}.opened_at)) * 86400000) AS INTEGER)"
+    " / 1000)",
+}
+# Response times are counted in buckets named by their first second: every second below 2 minutes, then
+# 5 seconds to 10 minutes, 30 seconds to an hour, 5 minutes to a day, hours beyond. A group's distribution
+# then takes at most a few hundred rows however its times spread, and the median and 90th percentile stay
+# exact to the bucket (to the second where most answers fall). The histogram's edges (15 s … 5 min) are
+# bucket edges too, so its counts are exact. RESPONSE_TIERS: (below this many seconds, buckets this wide).
+RESPONSE_TIERS: tuple[tuple[int, int], ...] = ((120, 1), (600, 5), (3600, 30), (86400, 300))
+BEYOND_TIERS = 3600
+
+
+def response_bucket(seconds: int) -> int:
+    """The first second of the bucket a whole number of seconds to first response is counted in."""
+    width = next((width for below, width in RESPONSE_TIERS if seconds < below), BEYOND_TIERS)
+    return seconds - seconds % width
+
+
+def _bucketed(whole: str) -> str:
+    tiers = " ".join(
+        f"WHEN {whole} < {below} THEN " + (whole if width == 1 else f"{whole} - {whole} % {width}")
+        for below, width in RESPONSE_TIERS
+    )
+    return f"CASE {tiers} ELSE {whole} - {whole} % {BEYOND_TIERS} END"
+
+
+# The bucket of the time to first acceptance; -1 for none.
 _SECONDS = {
-    "postgresql": "CASE WHEN {r}.first_accept_at IS NULL THEN -1 "
-    "ELSE GREATEST(0, floor(extract(epoch FROM {r}.first_accept_at - {r}.opened_at)))::integer END",
-    "sqlite": "CASE WHEN {r}.first_accept_at IS NULL THEN -1 "
-    "ELSE MAX(0, CAST(round((julianday({r}.first_accept_at) - julianday({r}.opened_at)) * 86400000) AS INTEGER)"
-    " / 1000) END",
+    dialect: "CASE WHEN {r}.first_accept_at IS NULL THEN -1 ELSE " + _bucketed(whole) + " END"
+    for dialect, whole in _WHOLE_SECONDS.items()
 }
 # The local month's first day and the local week's Monday (PostgreSQL's weeks start on Monday).
 _PERIODS = {

@@ -1,9 +1,10 @@
 """The statistics from the rollups agree with the exact computation, filter by filter.
 
-Times to first response here are whole seconds, so the rollups' percentiles
-(exact to the second) must equal the exact ones; a test with fractions of a
-second checks they stay within that second, and that a small set is computed
-exactly whatever its fractions.
+Times to first response here are whole seconds that begin a bucket of the
+rollups (every second below 2 minutes, 5 seconds to 10 minutes, 30 seconds to
+an hour), so the rollups' percentiles must equal the exact ones; a test with
+fractions of a second checks they stay within the bucket, and that a small set
+is computed exactly whatever its fractions.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def history(session, world):
             session,
             chooser.choice(groups),
             opened_at=opened,
-            accept_after=chooser.choice([None, 3, 15, 29, 30, 59, 61, 140, 299, 300, 1000]),
+            accept_after=chooser.choice([None, 3, 15, 29, 30, 59, 61, 119, 140, 295, 300, 990]),
             level=chooser.choice([0, 0, 1, 2]),
             drill=index % 7 == 0,
         )
@@ -110,8 +111,12 @@ def test_rollups_agree_with_the_incidents_for_every_filter(session, history):
 
 def test_rollups_follow_acceptance_escalation_and_new_incidents(session, history):
     unanswered = session.scalars(select_unanswered()).all()
-    assert len(unanswered) >= 3
-    first, second, third, *_ = unanswered
+    assert len(unanswered) >= 2
+    first, second, *_ = unanswered
+    third = session.scalars(
+        select(Incident).where(Incident.escalation_level == 0, Incident.id.not_in([first.id, second.id]))
+    ).first()
+    assert third is not None
     # Accepted the way the services record it: a response (the first-acceptance trigger), then the incident.
     leader = member(first.group, "leader")
     session.add(
@@ -192,7 +197,7 @@ def test_fractions_of_a_second_stay_within_the_second_and_small_sets_are_exact(s
     rolled = figures_from_rollups(session, CITY, flt, SHANGHAI)
     assert rolled.total.incidents == exact.total.incidents == 7
     assert exact.total.median_seconds == pytest.approx(10.9)
-    assert rolled.total.median_seconds == 10  # rounded down to the whole second
+    assert rolled.total.median_seconds == 10  # rounded down to the whole second (below 2 minutes)
     assert 0 <= exact.total.p90_seconds - rolled.total.p90_seconds < 1
     assert rolled.histogram == exact.histogram
     # Seven incidents are few: the page computes them exactly.

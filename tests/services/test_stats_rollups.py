@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from sqlalchemy import delete, select, text, update
 
 from hotline.models import Group, Incident
 from hotline.models.stats_rollups import ALL_TIME, MONTHS, ROLLUPS, WEEKS
-from hotline.services.stats_rollups import rebuild, rollup_zone
+from hotline.services.stats_rollups import rebuild, response_bucket, rollup_zone
 from tests.support.console import at, make_incident
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -48,6 +49,17 @@ def test_an_incident_is_counted_by_its_month_week_and_second_in_beijing_time(ses
     session.execute(update(Incident).where(Incident.id == incident.id).values(escalation_level=0, is_drill=True))
     session.commit()
     assert _all_time(session) == {(True, station, world.group_a.id, 29): (1, 1, 0)}
+
+
+def test_response_times_are_counted_by_the_second_below_two_minutes_then_in_wider_buckets(
+    session, world, empty_rollups
+):
+    times = [0.2, 119.99, 120, 124.9, 299.5, 300, 599, 600, 3599, 3600, 86399, 90061]
+    for minute, seconds in enumerate(times):
+        make_incident(session, world.group_a, opened_at=at(f"2026-03-02 01:{minute:02d}:00"), accept_after=seconds)
+    buckets = [0, 119, 120, 120, 295, 300, 595, 600, 3570, 3600, 86100, 90000]
+    assert [response_bucket(int(seconds)) for seconds in times] == buckets
+    assert {key[3]: counts[0] for key, counts in _all_time(session).items()} == Counter(buckets)
 
 
 def test_the_rollups_change_with_the_incident_or_not_at_all(session, world, empty_rollups):

@@ -58,7 +58,8 @@ def upgrade() -> None:
         *_place(),
         sa.Column('seconds', sa.Integer(), autoincrement=False, nullable=False),
         *_counters(),
-        sa.PrimaryKeyConstraint('is_drill', 'station_key', 'group_key', 'seconds', name=op.f('pk_stats_all_time')),
+        # A group's buckets in order: its running count (the percentiles) needs no sort.
+        sa.PrimaryKeyConstraint('is_drill', 'group_key', 'seconds', 'station_key', name=op.f('pk_stats_all_time')),
     )
     op.create_table(
         'stats_months',
@@ -67,7 +68,7 @@ def upgrade() -> None:
         sa.Column('seconds', sa.Integer(), autoincrement=False, nullable=False),
         *_counters(),
         sa.PrimaryKeyConstraint(
-            'month', 'is_drill', 'station_key', 'group_key', 'seconds', name=op.f('pk_stats_months')
+            'month', 'is_drill', 'group_key', 'seconds', 'station_key', name=op.f('pk_stats_months')
         ),
     )
     op.create_table(
