@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
@@ -56,6 +57,9 @@ DEFER_RETRIES = 10_000
 HANDED_BACK = "handed back"
 # Keeps the first carrier acceptance of each incident from being timed twice.
 FIRST_ACCEPTED_KEY = "hotline:metrics:first-accepted:{}"
+
+# A carrier request, built and ready to leave: hands the row to the carrier when called.
+Request = Callable[[], Submitted]
 
 
 def _count(channel: str, outcome: str, reason: str = "") -> None:
@@ -215,8 +219,15 @@ def _pending(ctx: JobContext, notification_id: int) -> tuple[str, str, str] | No
     return None if row is None else (str(row.channel), row.phone, row.sender)
 
 
-def _hand_over(ctx: JobContext, notification_id: int, go: Go) -> Notification | str:
-    """Claim a paced row and check it is still wanted; the row, ready to leave, or what became of it."""
+def _hand_over(
+    ctx: JobContext, notification_id: int, go: Go, prepare: Callable[[JobContext, Notification], Request]
+) -> tuple[Notification, Request] | str:
+    """Claim a paced row and check it is still wanted; the row and its request, ready to leave, or what became of it.
+
+    The request is built (with whatever it reads from the database) before
+    the slot is stamped, so that only the request itself lies between the
+    stamp and the carrier: the window the rate counts is the carrier's.
+    """
     notification = _claim(ctx, notification_id)
     if notification is None:
         release(go.reservation)
@@ -224,23 +235,20 @@ def _hand_over(ctx: JobContext, notification_id: int, go: Go) -> Notification | 
     if _cancel_if_answered(ctx, notification):
         _count(notification.channel, "canceled")
         return "canceled: incident already answered"
+    request = prepare(ctx, notification)
     # End the transaction: no connection is held while the carrier answers.
     ctx.session.commit()
     go.leaving()
-    return notification
+    return notification, request
 
 
-def _submit(ctx: JobContext, notification: Notification) -> Submitted:
-    """Hand a claimed row to the carrier on its channel.
-
-    Raises:
-        CarrierError: The carrier refused it, or could not be reached.
-    """
-    return (_submit_sms if notification.channel == Channel.SMS else _submit_call)(ctx, notification)
+def _request_for(ctx: JobContext, notification: Notification) -> Request:
+    """The carrier request that hands a claimed row over on its channel."""
+    return (_sms_request if notification.channel == Channel.SMS else _call_request)(ctx, notification)
 
 
-def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], Submitted]) -> str | Retry:
-    """Pace a row, claim it, hand it to the carrier with ``submit``, and record the outcome.
+def _deliver(notification_id: int, prepare: Callable[[JobContext, Notification], Request]) -> str | Retry:
+    """Pace a row, claim it, hand it to the carrier with the request ``prepare`` builds, and record the outcome.
 
     Returns:
         The carrier's id, or what became of the row; a :class:`rq.Retry` for
@@ -263,11 +271,12 @@ def _deliver(notification_id: int, submit: Callable[[JobContext, Notification], 
             # or the number's limit would put it off once more.
             return Retry(max=DEFER_RETRIES, interval=math.ceil(paced.seconds) + 1)
         assert paced is not None  # nothing asked it to give up
-        notification = _hand_over(ctx, notification_id, paced)
-        if isinstance(notification, str):
-            return notification
+        handed = _hand_over(ctx, notification_id, paced, prepare)
+        if isinstance(handed, str):
+            return handed
+        notification, request = handed
         try:
-            submitted = submit(ctx, notification)
+            submitted = request()
         except CarrierError as error:
             job = get_current_job()
             will_retry = error.transient and job is not None and job.should_retry
@@ -299,11 +308,12 @@ def _deliver_in_batch(notification_id: int, queue: Queue) -> str:
             defer_send(queue, channel, notification_id, paced.seconds)
             _count(channel, "deferred")
             return "deferred"
-        notification = _hand_over(ctx, notification_id, paced)
-        if isinstance(notification, str):
-            return notification.partition(":")[0]
+        handed = _hand_over(ctx, notification_id, paced, _request_for)
+        if isinstance(handed, str):
+            return handed.partition(":")[0]
+        notification, request = handed
         try:
-            submitted = _submit(ctx, notification)
+            submitted = request()
         except CarrierError as error:
             outcome, retrying = _record_failure(ctx, notification, error, will_retry=error.transient)
             if retrying:
@@ -313,28 +323,26 @@ def _deliver_in_batch(notification_id: int, queue: Queue) -> str:
         return "sent"
 
 
-def _submit_sms(ctx: JobContext, notification: Notification) -> Submitted:
+def _sms_request(ctx: JobContext, notification: Notification) -> Request:
     message = OutboundSms(
         to=notification.phone, text=notification.body,
         template=notification.template, params=dict(notification.template_params or {}),
         drill=notification.incident is not None and notification.incident.is_drill,
     )
-    return ctx.carrier.send_sms(
-        message, status_callback=callback_url(ctx.settings, "/twilio/sms-status", n=notification.id)
-    )
+    status_callback = callback_url(ctx.settings, "/twilio/sms-status", n=notification.id)
+    return partial(ctx.carrier.send_sms, message, status_callback=status_callback)
 
 
-def _submit_call(ctx: JobContext, notification: Notification) -> Submitted:
+def _call_request(ctx: JobContext, notification: Notification) -> Request:
     url = callback_url(ctx.settings, "/twilio/voice/screen", n=notification.id)
     status_callback = callback_url(ctx.settings, "/twilio/call-status", n=notification.id)
     timeout = ctx.settings.ring_timeout
+    call = partial(ctx.carrier.place_call, to=notification.phone, url=url, status_callback=status_callback,
+                   timeout=timeout)
     if ctx.carrier.capabilities.free_text:
-        return ctx.carrier.place_call(to=notification.phone, url=url, status_callback=status_callback, timeout=timeout)
+        return call
     # A carrier that speaks only registered prompts is told the prompt now; the others fetch it from the URL.
-    prompt = call_prompt(ctx.settings, notification)
-    return ctx.carrier.place_call(
-        to=notification.phone, url=url, status_callback=status_callback, timeout=timeout, prompt=prompt
-    )
+    return partial(call, prompt=call_prompt(ctx.settings, notification))
 
 
 def send_sms(notification_id: int) -> str | Retry:
@@ -348,7 +356,7 @@ def send_sms(notification_id: int) -> str | Retry:
         CarrierError: A transient failure (429/20429, 5xx, timeout) that RQ
             will retry with backoff. Permanent failures are recorded, not raised.
     """
-    return _deliver(notification_id, _submit_sms)
+    return _deliver(notification_id, _sms_request)
 
 
 def place_call(notification_id: int) -> str | Retry:
@@ -362,7 +370,7 @@ def place_call(notification_id: int) -> str | Retry:
         CarrierError: A transient failure that RQ will retry. Permanent
             failures are recorded, not raised.
     """
-    return _deliver(notification_id, _submit_call)
+    return _deliver(notification_id, _call_request)
 
 
 def send_broadcast(notification_ids: list[int]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import logging
 import signal
@@ -27,8 +26,6 @@ MAINTENANCE_INTERVAL = 15
 WORKER_TTL = 20
 # Between a worker that stopped unexpectedly and the next, so a fault that recurs at once cannot spin.
 RESTART_PAUSE = 1.0
-# What twilio-python imports on its first message and first call.
-TWILIO_API_MODULES = ("twilio.rest.api.v2010.account.message", "twilio.rest.api.v2010.account.call")
 
 
 @click.command("worker")
@@ -57,12 +54,9 @@ def worker_command(burst: bool, name: str | None, log_level: str) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     use_app(app)
-    # Jobs run in this process's threads: the carrier's client (Twilio's library) is loaded once, now,
-    # and not by the first sends, which would reach the carrier later than the rate counted them.
+    # Jobs run in this process's threads: the carrier's client is loaded once, now, and not by the
+    # first sends, which would reach the carrier later than the rate counted them.
     get_carrier(app)
-    if get_settings(app).uses_twilio:
-        for module in TWILIO_API_MODULES:
-            importlib.import_module(module)
     for problem in warn_about_durability(queues.connection):
         click.secho(f"WARNING: {problem}", fg="red", err=True)
     for attempt in itertools.count():

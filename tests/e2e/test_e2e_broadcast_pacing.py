@@ -1,7 +1,7 @@
 """A 300-number broadcast from the command line, measured at a fake of Twilio's REST API, with a real worker.
 
 At ``HOTLINE_SMS_PER_SECOND=10`` the carrier never sees more than 10 texts in
-any one second, the broadcast goes at the whole rate (about 30 s), each
+any one second, the broadcast alone goes at the whole rate, each
 number gets it once and the number that texted TD gets nothing; an emergency
 call placed meanwhile has its group texted at once, before the broadcast
 goes on. The only test of this size: the rest use a handful of numbers.
@@ -75,7 +75,6 @@ def test_a_300_number_broadcast_keeps_the_rate_skips_the_opted_out_and_lets_an_e
         worker = WorkerProcess({**os.environ, **settings}, tmp_path / "worker.log", "broadcast-300")
         try:
             worker.wait_ready()
-            started = time.time()
             result = web.test_cli_runner().invoke(args=[
                 "broadcast", "send", "--station", "城关派出所", "--channel", "sms", "--yes",
                 "--template", "fraud", "--var", "content=冒充公检法要求转账的电话一律是诈骗",
@@ -101,12 +100,21 @@ def test_a_300_number_broadcast_keeps_the_rate_skips_the_opted_out_and_lets_an_e
     assert sorted(p for p in sent if p in broadcast_phones) == sorted(broadcast_phones), "each number exactly once"
     assert stopped not in sent, "the number that texted TD gets no broadcast"
     assert carrier.busiest_second() <= RATE, carrier.timeline()
-    last = max(a.at for a in arrivals if a.to in broadcast_phones)
-    assert last - started <= 33, f"the broadcast took {last - started:.1f} s"
+    before_call = [a.at for a in arrivals if a.to in broadcast_phones and a.at < called_at]
+    # The broadcast share is 8 of 10; evenly spaced at the whole rate, 9 or 10 fall in a second.
+    assert _busiest_second(before_call) >= RATE - 1, "a broadcast alone uses the whole rate, not only its share"
 
     alert = [a for a in arrivals if a.to in group_phones]
     assert {a.to for a in alert} == group_phones, "every member of the calling group is texted"
     first_alert, last_alert = min(a.at for a in alert), max(a.at for a in alert)
-    assert last_alert - called_at <= 2.5, f"the group was texted {last_alert - called_at:.1f} s after the call"
+    # Broadcast texts let through before the call may still arrive: at most one second's worth.
+    after_call = [a for a in arrivals if called_at < a.at < last_alert and a.to in broadcast_phones]
+    assert len(after_call) <= RATE, f"{len(after_call)} broadcast texts went after the call, before its group's"
     between = [a for a in arrivals if first_alert < a.at < last_alert and a.to in broadcast_phones]
     assert len(between) <= 2, f"{len(between)} broadcast texts went between the alert's texts"
+
+
+def _busiest_second(times: list[float]) -> int:
+    """The most of ``times`` within any one second."""
+    times = sorted(times)
+    return max((sum(1 for later in times[i:] if later - at < 1.0) for i, at in enumerate(times)), default=0)

@@ -24,15 +24,6 @@ pytestmark = pytest.mark.e2e
 
 
 
-# A test marked with this still runs; it reports XFAIL while the defect stands and XPASS when it holds.
-RATE_DEFECT = pytest.mark.xfail(
-    reason=(
-        "known defect (issue 12, open): on PostgreSQL with a real Redis the shared rate sometimes lets more "
-        "than the limit reach the carrier within one second (2 of 4 full runs); the test stays to show it"
-    ),
-    strict=False,
-)
-
 def _rows(session, sender: str, count: int, first_phone: int) -> list[int]:
     """``count`` pending SMS rows from ``sender``, to numbers of their own, with no incident."""
     rows = [
@@ -69,7 +60,6 @@ def _start(env: dict[str, str], tmp_path, name: str) -> WorkerProcess:
     return worker
 
 
-@RATE_DEFECT
 def test_two_workers_share_the_rate_and_send_each_row_once(app, environ, session, redis_conn, tmp_path):
     with fake_carrier(latency=0.2) as carrier:
         env = _worker_env(environ, carrier, HOTLINE_SMS_PER_SECOND="4")
@@ -95,7 +85,6 @@ def test_two_workers_share_the_rate_and_send_each_row_once(app, environ, session
             )
 
 
-@RATE_DEFECT
 def test_an_alert_goes_before_a_broadcast_queued_earlier(app, environ, session, redis_conn, tmp_path):
     with fake_carrier(latency=0.2) as carrier:
         broadcast = _rows(session, BROADCAST, 24, 100)
