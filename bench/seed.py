@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from config.settings import Settings
 from hotline.models import User
-from hotline.services.stats_rollups import pause_triggers, rebuild
+from hotline.services.stats_rollups import rebuild, triggers_paused
 
 STATIONS, VILLAGES, GROUPS, MEMBERS = 5, 10, 10, 10
 BENCH_USER, BENCH_PASSWORD = "bench", "bench-password"
@@ -43,7 +43,8 @@ SELECT setval('groups_id_seq', (SELECT max(id) FROM groups));
 SELECT setval('members_id_seq', (SELECT max(id) FROM members));
 """
 
-# Incident i: its group and caller follow from i; it opened (i / n) of the way through three years.
+# Incident i: its group and caller follow from i; it opened (i / n) of the way through three years. The bounds
+# are cast: psycopg sends small numbers as smallint, for which generate_series has no single match.
 _INCIDENTS = """
 INSERT INTO incidents (id, station_id, group_id, caller_member_id, caller_phone, caller_name, source, call_sid,
                        status, unregistered, is_drill, opened_at, acknowledged_at, escalation_level, escalated_at,
@@ -63,7 +64,7 @@ SELECT i, ((g - 1) / (:villages * :groups)) + 1, g, (g - 1) * :members + 2,
 FROM (
     SELECT i, 1 + (i * 7) % (:stations * :villages * :groups) AS g,
            now() - interval '3 years' * (1 - i::float / :total) - interval '1 minute' AS opened
-    FROM generate_series(:first, :last) i
+    FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) i
 ) AS planned;
 """
 
@@ -125,9 +126,8 @@ def seed(engine: Engine, incidents: int, open_incidents: int, *, chunk: int = 10
     for first in range(1, incidents + 1, chunk):
         last = min(incidents, first + chunk - 1)
         values = {**sizes, "first": first, "last": last, "total": incidents, "open": open_incidents}
-        with engine.begin() as connection:
-            # Row by row, the statistics triggers would double the load's time: counted once at the end instead.
-            pause_triggers(connection)
+        # Row by row, the statistics triggers would double the load's time: counted once at the end instead.
+        with engine.begin() as connection, triggers_paused(connection):
             for script in (_INCIDENTS, _RESPONSES, _NOTIFICATIONS, _EVENTS):
                 for statement in _statements(script):
                     connection.execute(text(statement), values)

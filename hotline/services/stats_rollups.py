@@ -14,7 +14,8 @@ A TRUNCATE of ``incidents`` fires no row trigger: rebuild afterwards
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -242,10 +243,12 @@ def drop_triggers(connection: Connection) -> None:
             connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
 
 
-def pause_triggers(connection: Connection) -> None:
-    """PostgreSQL: stop the triggers until this transaction ends (a bulk load followed by :func:`rebuild`).
+@contextmanager
+def triggers_paused(connection: Connection) -> Iterator[None]:
+    """PostgreSQL: the triggers stopped for the statements inside (a bulk load, to be followed by :func:`rebuild`).
 
-    ALTER TABLE is transactional there: should the load fail, the triggers are back as before.
+    They are started again before the transaction commits; should the load
+    fail, its rollback undoes the pause too (ALTER TABLE is transactional).
 
     Raises:
         NotImplementedError: Not PostgreSQL (SQLite has no way to pause a trigger).
@@ -254,9 +257,7 @@ def pause_triggers(connection: Connection) -> None:
         raise NotImplementedError("pausing the statistics triggers is for PostgreSQL bulk loads")
     for name in PG_TRIGGERS:
         connection.execute(text(f"ALTER TABLE incidents DISABLE TRIGGER {name}"))
-
-
-def resume_triggers(connection: Connection) -> None:
+    yield
     for name in PG_TRIGGERS:
         connection.execute(text(f"ALTER TABLE incidents ENABLE TRIGGER {name}"))
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 
 from hotline.models import Group, Incident
 from hotline.models.stats_rollups import ALL_TIME, MONTHS, ROLLUPS, WEEKS
-from hotline.services.stats_rollups import rebuild, response_bucket, rollup_zone
+from hotline.services.stats_rollups import rebuild, response_bucket, rollup_zone, triggers_paused
 from tests.support.console import at, make_incident
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -109,3 +109,29 @@ def test_rebuild_cuts_the_months_by_the_zone_it_is_given(session, world, empty_r
     rebuild(session.connection(), SHANGHAI)
     session.commit()
     assert session.scalar(select(MONTHS.c.month)) == date(2026, 2, 1)
+
+
+def test_a_bulk_load_pauses_the_triggers_for_itself_only(session, world, empty_rollups):
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("pausing the triggers is for PostgreSQL bulk loads")
+    opened = at("2026-03-02 01:00:00")
+    with triggers_paused(session.connection()):
+        session.execute(
+            insert(Incident).values(
+                station_id=world.group_a.village.station_id,
+                group_id=world.group_a.id,
+                caller_phone="+8613800000000",
+                source="call",
+                opened_at=opened,
+                acknowledged_at=opened + timedelta(seconds=20),
+                first_accept_at=opened + timedelta(seconds=20),
+            )
+        )
+    session.commit()
+    assert _all_time(session) == {}
+    make_incident(session, world.group_a, opened_at=at("2026-03-03 01:00:00"), accept_after=20)
+    station = world.group_a.village.station_id
+    assert _all_time(session) == {(False, station, world.group_a.id, 20): (1, 1, 0)}  # the triggers are back
+    rebuild(session.connection(), SHANGHAI)
+    session.commit()
+    assert _all_time(session) == {(False, station, world.group_a.id, 20): (2, 2, 0)}
