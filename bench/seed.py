@@ -133,7 +133,10 @@ def seed(engine: Engine, incidents: int, open_incidents: int, *, chunk: int = 10
                     connection.execute(text(statement), values)
         say(f"  seeded {last:,} of {incidents:,} incidents ({time.monotonic() - started:.0f} s)")
     with engine.begin() as connection:
-        rebuild(connection, rollup_zone(), say=lambda message: say(f"  statistics rollups: {message}"))
+        rebuild(
+            connection, rollup_zone(),
+            progress=lambda done, ids: say(f"  statistics rollups: {done:,} of {ids:,} incident ids counted"),
+        )
     with engine.begin() as connection:
         for table in ("incidents", "responses", "notifications", "timeline_events"):
             connection.execute(text(f"SELECT setval('{table}_id_seq', (SELECT coalesce(max(id), 1) FROM {table}))"))

@@ -29,11 +29,11 @@ def stats_rebuild(chunk: int) -> None:
     started = time.monotonic()
     zone = local_zone()
 
-    def say(message: str) -> None:
-        click.echo(f"  {message}（{time.monotonic() - started:.0f} 秒）", err=True)
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  已统计警情编号 {done:,} / {total:,}（{time.monotonic() - started:.0f} 秒）", err=True)
 
     with db.engine.begin() as connection:
-        counted = rebuild(connection, zone, chunk=chunk, say=say)
+        counted = rebuild(connection, zone, chunk=chunk, progress=progress)
     click.echo(
         f"统计汇总已重建：{counted:,} 起警情，按 {zone.key} 的日历分月、分周（{time.monotonic() - started:.0f} 秒）"
     )

@@ -19,6 +19,7 @@ defines them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ from hotline.models import Group, Incident
 from hotline.models.stats_rollups import ALL_TIME, MONTHS, WEEKS
 from hotline.services.stats_rollups import Keys, fixed_offset, keys, rollup_zone
 
+log = logging.getLogger(__name__)
 # Memory for the statistics' sorts, for this transaction only.
 STATS_WORK_MEM = "64MB"
 # The median and the 90th percentile as whole fractions, so ranks are integer arithmetic in SQL.
@@ -71,7 +73,16 @@ def rollups_serve(session: Session, flt: IncidentFilter, zone: ZoneInfo) -> bool
         return False
     if connection.dialect.name == "sqlite" and not fixed_offset(zone):
         return False
-    return rollup_zone(connection) == zone.key
+    cut_by = rollup_zone(connection)
+    if cut_by != zone.key:
+        log.warning(
+            "statistics computed from every incident: the rollups are cut by %s, the console shows %s "
+            "(run: hotline stats rebuild)",
+            cut_by,
+            zone.key,
+        )
+        return False
+    return True
 
 
 def _place(table: Table, viewer: Viewer, flt: IncidentFilter) -> list[ColumnElement[bool]]:

@@ -268,9 +268,15 @@ def rollup_zone(connection: Connection) -> str | None:
 
 
 def rebuild(
-    connection: Connection, zone: ZoneInfo, *, chunk: int = 100_000, say: Callable[[str], None] | None = None
+    connection: Connection,
+    zone: ZoneInfo,
+    *,
+    chunk: int = 100_000,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Count every incident again into empty rollups cut by ``zone``; returns how many incidents.
+
+    ``progress(done, total)`` is told after each ``chunk`` of incident ids (of the span of ids there are).
 
     Runs in the caller's transaction. On PostgreSQL it first locks ``incidents``
     against writers (readers go on) until that transaction ends, so an incident
@@ -295,8 +301,8 @@ def rebuild(
         last = min(high, first + chunk - 1)
         for table in ROLLUPS:
             connection.execute(text(_grouped_insert(table.name, sql)), {"first": first, "last": last})
-        if say:
-            say(f"{last - low + 1:,} of {high - low + 1:,} incident ids counted")
+        if progress:
+            progress(last - low + 1, high - low + 1)
     return connection.scalar(select(func.count()).select_from(Incident)) or 0
 
 

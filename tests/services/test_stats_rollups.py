@@ -94,7 +94,7 @@ def test_rebuild_command_counts_every_incident_again_and_shows_its_progress(app,
     session.commit()
     result = app.test_cli_runner().invoke(args=["stats", "rebuild", "--chunk", "2"])
     assert result.exit_code == 0, result.output
-    assert result.stderr.count("incident ids counted") == 3
+    assert result.stderr.count("已统计警情编号") == 3 and "5 / 5" in result.stderr
     assert "5 起警情" in result.output and "Asia/Shanghai" in result.output
     session.expire_all()
     assert _all_time(session) == kept
