@@ -31,6 +31,8 @@ from tests.support.fake_carrier import FakeCarrier, fake_carrier
 
 LATENCY = 0.2  # seconds the fake carrier takes to answer
 MEMBERS = 9  # responders in a seeded group: every member but the caller
+IDLE_GAP = 1.5  # seconds between idle alerts: longer than the sending rate's window
+BROADCAST_RATE = 50  # texts a second during the broadcast figure: a short code's or a China carrier's rate
 
 
 @dataclass
@@ -96,7 +98,11 @@ def _fresh(redis_url: str) -> None:
 
 
 def idle_fan_out(places: Places, rounds: int) -> list[float]:
-    """``rounds`` alerts, one at a time on an idle system: each one's time to its 9th SMS."""
+    """``rounds`` alerts, one at a time on an idle system: each one's time to its 9th SMS.
+
+    Idle includes the sending rate: each alert waits until the last one's texts have left the rate's
+    one-second window. Sooner, and its texts would wait for the last alert's slots (that is the burst).
+    """
     _fresh(places.redis_url)
     with fake_carrier(LATENCY) as carrier, worker(service_env(places, carrier.url), places.logs / "worker-idle.log",
                                                   "bench-idle"):
@@ -106,7 +112,7 @@ def idle_fan_out(places: Places, rounds: int) -> list[float]:
         times = []
         for _ in range(rounds):
             times.append(ninth_sms(carrier, alerts.open()))
-            time.sleep(0.5)
+            time.sleep(IDLE_GAP)
     return times
 
 
@@ -171,29 +177,42 @@ def throughput(places: Places, rows: int, rate: int) -> tuple[float, int, float]
         return reached, carrier.busiest_second(), span
 
 
-def during_broadcast(places: Places, broadcast_rows: int, rounds: int) -> tuple[list[float], int]:
-    """``rounds`` alerts, one every two seconds, while a broadcast of ``broadcast_rows`` texts is being sent.
+def during_broadcast(places: Places, broadcast_rows: int, rounds: int) -> tuple[list[float], list[float], int]:
+    """``rounds`` alerts on an idle worker, then ``rounds`` more, one every two seconds, during a broadcast.
+
+    Both at :data:`BROADCAST_RATE`, with the broadcasts' default share of it (80 %): the rest leaves room
+    for a group's texts at once. At 10 a second a 9-member alert needs nearly the whole second's rate, so it
+    waits for the broadcast's slots to clear whatever the share (see the README).
 
     Returns:
-        Each alert's time to its 9th SMS, and how many broadcast texts reached the carrier meanwhile.
+        Each idle alert's time to its 9th SMS, each one's during the broadcast, and how many broadcast texts
+        reached the carrier meanwhile.
     """
     _fresh(places.redis_url)
     ids = _pending_rows(places, "broadcast", broadcast_rows)
+    env = service_env(places, "", HOTLINE_SMS_PER_SECOND=str(BROADCAST_RATE))
     try:
-        with fake_carrier(LATENCY) as carrier, worker(service_env(places, carrier.url),
-                                                      places.logs / "worker-broadcast.log", "bench-broadcast"):
-            dispatch_broadcast(Queue(BROADCASTS, connection=Redis.from_url(places.redis_url)), ids)
-            alerts = Alerts(places, carrier)
-            # Let the broadcast fill the sending rate before the first alert arrives.
-            wait_for(lambda: len(carrier.sent_to("sms")) >= 20, 60)
-            times = []
-            for _ in range(rounds):
-                times.append(ninth_sms(carrier, alerts.open()))
+        with fake_carrier(LATENCY) as carrier:
+            env["HOTLINE_TWILIO_API_BASE"] = carrier.url
+            with worker(env, places.logs / "worker-broadcast.log", "bench-broadcast"):
+                alerts = Alerts(places, carrier)
+                alerts.open()  # warms the worker's connections, as any running system is
                 time.sleep(2)
-            sent = sum(1 for phone in carrier.sent_to("sms") if phone.startswith("+86135"))
+                idle = []
+                for _ in range(rounds):
+                    idle.append(ninth_sms(carrier, alerts.open()))
+                    time.sleep(IDLE_GAP)
+                dispatch_broadcast(Queue(BROADCASTS, connection=Redis.from_url(places.redis_url)), ids)
+                # Let the broadcast fill its share of the rate before the first alert arrives.
+                wait_for(lambda: sum(1 for p in carrier.sent_to("sms") if p.startswith("+86135")) >= 100, 60)
+                during = []
+                for _ in range(rounds):
+                    during.append(ninth_sms(carrier, alerts.open()))
+                    time.sleep(2)
+                sent = sum(1 for phone in carrier.sent_to("sms") if phone.startswith("+86135"))
     finally:
         _cancel(places, ids)
-    return times, sent
+    return idle, during, sent
 
 
 def _cancel(places: Places, ids: list[int]) -> None:
@@ -241,9 +260,10 @@ def figures(places: Places, *, rounds: int, burst_calls: int, burst_seconds: flo
     found.append(Figure("Busiest one-second window (texts)", busiest, "", "configured rate", rate,
                         "never above the rate", busiest <= rate))
     say(f"alerts during a broadcast of {broadcast_rows} texts…")
-    during, _sent = during_broadcast(places, broadcast_rows, rounds)
-    during_p99 = p(during, 0.99)
-    found.append(Figure(f"Fan-out during a {broadcast_rows:,}-text broadcast, p99", during_p99, "s",
-                        "idle fan-out, p99", idle_p99, "≤ 1.5 × idle", during_p99 <= 1.5 * idle_p99))
+    idle_there, during, _sent = during_broadcast(places, broadcast_rows, rounds)
+    during_p99, idle_there_p99 = p(during, 0.99), p(idle_there, 0.99)
+    found.append(Figure(f"Fan-out during a {broadcast_rows:,}-text broadcast at {BROADCAST_RATE}/s, p99",
+                        during_p99, "s", f"idle fan-out at {BROADCAST_RATE}/s, p99", idle_there_p99,
+                        "≤ 1.5 × idle", during_p99 <= 1.5 * idle_there_p99))
     return found
 

@@ -23,11 +23,6 @@ from hotline.pacing.recipients import Reservation
 from hotline.services.outbox import BROADCAST
 from workers.runtime import JobContext
 
-# For this long after an alert's send, broadcasts keep to HOTLINE_BROADCAST_SHARE of the rate, so
-# the rest of the alert's texts (the caller's confirmation, a second caller) leave at once; the
-# rest of the time a broadcast goes at the whole rate, and an alert that comes meanwhile stops it.
-RESERVED_AFTER_AN_ALERT = 3.0
-
 
 @dataclass(frozen=True)
 class Go:
@@ -81,7 +76,7 @@ def send_rate(ctx: JobContext, channel: str) -> SendRate:
     limit = settings.calls_per_second if channel == Channel.CALL else settings.sms_per_second
     return SendRate(
         queues.connection, f"{channel}:{settings.carrier}:{settings.hotline_number}", limit,
-        bulk_share=settings.broadcast_share, reserve_after=RESERVED_AFTER_AN_ALERT,
+        bulk_share=settings.broadcast_share,
     )
 
 

@@ -55,10 +55,7 @@ def _summary(settings: Settings, composed: Plan) -> str:
         )
     if found.calls:
         lines.append(f"语音电话：{len(found.calls)} 个")
-    lines.append(
-        f"预计用时：约 {duration_text(settings, composed.seconds)}"
-        f"（期间有紧急求助时最多约 {duration_text(settings, composed.seconds_with_alerts)}，求助优先）"
-    )
+    lines.append(f"预计用时：约 {duration_text(settings, composed.seconds)}（期间有紧急求助时求助优先）")
     if composed.calls_wait_until is not None:
         local = composed.calls_wait_until.astimezone(ZoneInfo(settings.timezone))
         lines.append(f"现在是免打扰时段：语音电话将在 {local:%m-%d %H:%M} 后拨出")

@@ -13,13 +13,11 @@ between cannot push two seconds' sends into one at the carrier.
 
 Priorities: an alert or escalation send (:attr:`Priority.URGENT`) may use the
 whole limit, all at once. A bulk send (:attr:`Priority.BULK`, broadcasts) may
-use only its share of it, keeping the rest free so an alert's texts leave at
-once, and takes nothing while an urgent send is waiting: a refused urgent send
-raises a flag that stops every bulk send until it lapses. With
-``reserve_after``, the rest of the limit is kept free only for that many
-seconds after an urgent send: a broadcast alone goes at the whole rate, and an
-alert's first send waits at most the one second the window takes to clear,
-then stops the broadcast until every alert send has gone.
+use only its share of it, keeping the rest free so that an alert's texts leave
+at once however long a broadcast runs, and takes nothing while an urgent send
+is waiting: a refused urgent send raises a flag that stops every bulk send
+until it lapses. A share of 1 lets a broadcast use the whole rate; an alert's
+first send may then wait up to the one second the window takes to clear.
 
 Bulk sends are also spaced evenly (one every ``window / limit``), not let
 through in bursts: requests sent in a burst leave a process less evenly than
@@ -62,30 +60,23 @@ local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local urgent = ARGV[3] == '1'
-local reserve = tonumber(ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if urgent then
-    if reserve > 0 then
-        redis.call('SET', KEYS[3], '1', 'PX', reserve)
-    end
-else
+if not urgent then
     local flagged = redis.call('PTTL', KEYS[2])
     if flagged > 0 then
         return flagged * 1000
     end
-    if reserve == 0 or redis.call('EXISTS', KEYS[3]) == 1 then
-        limit = tonumber(ARGV[4])
-    end
+    limit = tonumber(ARGV[4])
 end
 local count = redis.call('ZCARD', KEYS[1])
 if count < limit then
     if not urgent then
         local spacing = math.floor(window / limit)
-        local last = tonumber(redis.call('GET', KEYS[4]) or '0')
+        local last = tonumber(redis.call('GET', KEYS[3]) or '0')
         if now - last < spacing then
             return last + spacing - now
         end
-        redis.call('SET', KEYS[4], now, 'PX', math.ceil(window / 1000) + 1000)
+        redis.call('SET', KEYS[3], now, 'PX', math.ceil(window / 1000) + 1000)
     end
     redis.call('ZADD', KEYS[1], now, ARGV[5])
     redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
@@ -137,8 +128,6 @@ class SendRate:
         limit: Sends allowed in any one second (at least 1).
         bulk_share: The part of ``limit`` bulk sends may use (0 to 1); at least one a second.
         window: Seconds a send counts for; one second plus a margin.
-        reserve_after: Seconds after an urgent send during which bulk sends keep to
-            their share; None keeps them to it always.
     """
 
     def __init__(
@@ -149,7 +138,6 @@ class SendRate:
         *,
         bulk_share: float = 1.0,
         window: float = 1.0 + WINDOW_MARGIN,
-        reserve_after: float | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("a rate limit must allow at least one send a second")
@@ -157,10 +145,8 @@ class SendRate:
         self.limit = limit
         self.bulk_limit = max(1, min(limit, int(limit * bulk_share)))
         self.window = window
-        self.reserve_after = reserve_after
         self._log_key = f"hotline:rate:{name}"
         self._urgent_key = f"hotline:rate:{name}:urgent-waiting"
-        self._recent_key = f"hotline:rate:{name}:urgent-recent"
         self._bulk_key = f"hotline:rate:{name}:bulk-last"
         self._script = connection.register_script(_ACQUIRE)
         self._stamp = connection.register_script(_STAMP)
@@ -181,10 +167,9 @@ class SendRate:
         """
         urgent = priority is Priority.URGENT
         wait_us = self._script(
-            keys=[self._log_key, self._urgent_key, self._recent_key, self._bulk_key],
+            keys=[self._log_key, self._urgent_key, self._bulk_key],
             args=[self.limit, int(self.window * 1_000_000), "1" if urgent else "0", self.bulk_limit,
-                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000),
-                  0 if self.reserve_after is None else max(1, int(self.reserve_after * 1000))],
+                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000)],
         )
         return int(wait_us) / 1_000_000
 

@@ -299,8 +299,7 @@ class Plan:
     values: dict[str, str]
     texts: Texts
     recipients: Recipients
-    seconds: int  # at the carrier's whole rate, with no alert coming in
-    seconds_with_alerts: int  # at the broadcasts' share of it, the most it should take
+    seconds: int  # at the broadcasts' share of the carrier's rates
     calls_wait_until: datetime | None  # calls written now would wait for the end of quiet hours
 
     @property
@@ -351,8 +350,7 @@ def plan(
     return Plan(
         station=station, channel=channel, audience=audience, kind=kind.removeprefix("broadcast_"),
         values=dict(values), texts=texts, recipients=found,
-        seconds=sending_seconds(settings, len(found.sms), len(found.calls)),
-        seconds_with_alerts=sending_seconds(settings, len(found.sms), len(found.calls), settings.broadcast_share),
+        seconds=sending_seconds(settings, len(found.sms), len(found.calls), settings.broadcast_share),
         calls_wait_until=waits,
     )
 

@@ -1,7 +1,7 @@
 """A 300-number broadcast from the command line, measured at a fake of Twilio's REST API, with a real worker.
 
 At ``HOTLINE_SMS_PER_SECOND=10`` the carrier never sees more than 10 texts in
-any one second, the broadcast alone goes at the whole rate, each
+any one second, the broadcast keeps to its share of the rate, each
 number gets it once and the number that texted TD gets nothing; an emergency
 call placed meanwhile has its group texted at once, before the broadcast
 goes on. The only test of this size: the rest use a handful of numbers.
@@ -23,6 +23,7 @@ from tests.support.faults import WorkerProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 RATE = 10
+SHARE = 8  # HOTLINE_BROADCAST_SHARE's default, 0.8 of RATE
 TOKEN = "fake-carrier-token"
 
 
@@ -101,8 +102,8 @@ def test_a_300_number_broadcast_keeps_the_rate_skips_the_opted_out_and_lets_an_e
     assert stopped not in sent, "the number that texted TD gets no broadcast"
     assert carrier.busiest_second() <= RATE, carrier.timeline()
     before_call = [a.at for a in arrivals if a.to in broadcast_phones and a.at < called_at]
-    # The broadcast share is 8 of 10; evenly spaced at the whole rate, 9 or 10 fall in a second.
-    assert _busiest_second(before_call) >= RATE - 1, "a broadcast alone uses the whole rate, not only its share"
+    # A broadcast keeps to its share (8 of 10 a second, the default) even alone, evenly spaced.
+    assert SHARE - 1 <= _busiest_second(before_call) <= SHARE, "a broadcast uses its share of the rate"
 
     alert = [a for a in arrivals if a.to in group_phones]
     assert {a.to for a in alert} == group_phones, "every member of the calling group is texted"

@@ -75,7 +75,6 @@ def _summary_json(composed: service.Plan) -> dict[str, Any]:
         "matched": found.matched, "duplicates": found.duplicates, "opted_out": found.opted_out,
         "no_sms": found.no_sms, "segments_per_sms": composed.texts.segments,
         "segments_total": composed.segments_total, "seconds": composed.seconds,
-        "seconds_with_alerts": composed.seconds_with_alerts,
         "calls_wait_until": composed.calls_wait_until.isoformat() if composed.calls_wait_until else None,
         "sms_text": composed.texts.sms, "voice_text": composed.texts.voice,
     }
