@@ -5,9 +5,10 @@ months inside the range come from ``stats_months`` and the weeks from
 ``stats_weeks``, and only the days at the range's ends that do not fill a
 month (or a week) are counted from the incidents themselves, grouped by the
 very expressions the triggers use. The counters then go through one statement
-that adds them up per group, per village and in total and picks, from the
-running count per bucket of response time, the ranks the median and the
-90th percentile fall between, so what crosses to Python is one row per group and village.
+per level (groups, villages, the total) that adds them up and picks, from the
+running count per bucket of response time, the buckets the median and the
+90th percentile fall between, so what crosses to Python is one row per group
+and village.
 
 Times to first response are counted in buckets named by their first second
 (every second below 2 minutes, 5 seconds to 10 minutes, wider beyond: see
@@ -20,6 +21,7 @@ defines them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -150,46 +152,38 @@ def figures_from_rollups(session: Session, viewer: Viewer, flt: IncidentFilter, 
     def raw(span: Span) -> IncidentFilter:
         return _raw_filter(flt, *span)
 
-    counters: list[Select] = []
-    weeks: list[Select] = []
     if first is None and end is None:
-        counters.append(_rollup_counters(ALL_TIME, _place(ALL_TIME, viewer, flt)))
-        weeks.append(_rollup_weeks(_place(WEEKS, viewer, flt)))
+        counters = [_rollup_counters(_place(ALL_TIME, viewer, flt), ALL_TIME)]
+        weeks = [_rollup_weeks(_place(WEEKS, viewer, flt))]
     else:
-        months = _spans(
+        month_spans = _spans(
             first,
             end,
             None if first is None else (first if first.day == 1 else _next_month(first)),
             None if end is None else _month_start(end),
         )
-        if months is None:
-            counters.append(_raw_counters(viewer, raw((first, end)), zone, incident_keys))
-        else:
-            (low, high), edges = months
-            place = _place(MONTHS, viewer, flt)
-            if low is not None:
-                place.append(MONTHS.c.month >= low)
-            if high is not None:
-                place.append(MONTHS.c.month < high)
-            counters.append(_rollup_counters(MONTHS, place))
-            counters += [_raw_counters(viewer, raw(edge), zone, incident_keys) for edge in edges]
-        whole_weeks = _spans(
+        week_spans = _spans(
             first,
             end,
             None if first is None else (first if first.weekday() == 0 else _monday(first) + timedelta(days=7)),
             None if end is None else _monday(end),
         )
-        if whole_weeks is None:
-            weeks.append(_raw_weeks(viewer, raw((first, end)), zone, incident_keys))
-        else:
-            (low, high), edges = whole_weeks
-            place = _place(WEEKS, viewer, flt)
-            if low is not None:
-                place.append(WEEKS.c.week >= low)
-            if high is not None:
-                place.append(WEEKS.c.week < high)
-            weeks.append(_rollup_weeks(place))
-            weeks += [_raw_weeks(viewer, raw(edge), zone, incident_keys) for edge in edges]
+        counters = _parts(
+            (first, end),
+            month_spans,
+            MONTHS.c.month,
+            _place(MONTHS, viewer, flt),
+            _rollup_counters,
+            lambda span: _raw_counters(viewer, raw(span), zone, incident_keys),
+        )
+        weeks = _parts(
+            (first, end),
+            week_spans,
+            WEEKS.c.week,
+            _place(WEEKS, viewer, flt),
+            _rollup_weeks,
+            lambda span: _raw_weeks(viewer, raw(span), zone, incident_keys),
+        )
     total, by_group, by_village, histogram = _summaries(session, counters)
     per_week = union_all(*weeks).subquery("weeks")
     week_counts = {
@@ -209,7 +203,27 @@ def figures_from_rollups(session: Session, viewer: Viewer, flt: IncidentFilter, 
     )
 
 
-def _rollup_counters(table: Table, conditions: list[ColumnElement[bool]]) -> Select:
+def _parts(
+    whole: Span,
+    spans: tuple[Span, list[Span]] | None,
+    period: ColumnElement,
+    place: list[ColumnElement[bool]],
+    from_rollup: Callable[[list[ColumnElement[bool]]], Select],
+    from_incidents: Callable[[Span], Select],
+) -> list[Select]:
+    """The rollup's rows for the whole periods of ``spans``, and the incidents of its edges (of all of
+    ``whole`` when no period fits)."""
+    if spans is None:
+        return [from_incidents(whole)]
+    (low, high), edges = spans
+    if low is not None:
+        place = [*place, period >= low]
+    if high is not None:
+        place = [*place, period < high]
+    return [from_rollup(place), *(from_incidents(edge) for edge in edges)]
+
+
+def _rollup_counters(conditions: list[ColumnElement[bool]], table: Table = MONTHS) -> Select:
     c = table.c
     return select(
         c.group_key.label("group_key"),
