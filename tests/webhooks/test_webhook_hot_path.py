@@ -1,14 +1,16 @@
-"""What one inbound call costs the web process: statements and Redis round trips, not time.
+"""What one inbound call or delivery report costs the web process: statements and Redis round trips, not time.
 
 The fan-out's rows go to the database in one INSERT per table and its jobs to
 Redis in one pipelined transaction, so the webhook's own work does not grow
-with the group.
+with the group. A delivery report is one conditional UPDATE (with its timeline
+event, on PostgreSQL), and loads nothing before it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+from prometheus_client import REGISTRY
 from redis.client import Pipeline
 from rq import Queue
 from sqlalchemy import event, select
@@ -94,8 +96,14 @@ def test_a_delivery_report_is_one_statement_and_a_repeat_writes_nothing(app, cli
     report = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
     path = f"/twilio/sms-status?n={text_row.id}"
 
+    timed = {"route": "/twilio/sms-status"}
+    counted_before = REGISTRY.get_sample_value("hotline_request_seconds_count", timed) or 0.0
+
     first = _statements_of(app, lambda: signed_post(client, path, report))
     again = _statements_of(app, lambda: signed_post(client, path, report))
+
+    # Both are still timed under their route for /metrics.
+    assert REGISTRY.get_sample_value("hotline_request_seconds_count", timed) == counted_before + 2
 
     postgresql = db.state(app).engine.dialect.name == "postgresql"
     # The row is found, checked and moved by one UPDATE, which on PostgreSQL writes the timeline
