@@ -71,8 +71,9 @@ def load_facts(session: Session, viewer: Viewer, flt: IncidentFilter, zone: Zone
 
 
 # Up to this many filtered incidents the statistics are computed from the incidents themselves (exact to
-# the microsecond); beyond, from the rollups (percentiles exact to the bucket: to the second below 2 minutes).
-EXACT_UP_TO = 20_000
+# the microsecond, in tens of milliseconds); beyond, from the rollups (percentiles exact to the bucket: to the
+# second below 2 minutes). Exactly, 20,000 incidents already take about 0.3 s at a million.
+EXACT_UP_TO = 5_000
 
 
 def figures(
