@@ -91,8 +91,9 @@ def _will_run(connection: Redis, job_id: str, now: datetime, grace: timedelta) -
     if status == JobStatus.QUEUED:
         if connection.lpos(Queue(job.origin, connection=connection).key, job_id) is not None:
             return True
-        taken = job.started_at or job.enqueued_at
-        return taken is not None and taken > now - grace
+        # A retried job keeps the start of its last try; it was taken after its latest enqueue.
+        times = [at for at in (job.started_at, job.enqueued_at) if at is not None]
+        return bool(times) and max(times) > now - grace
     if status == JobStatus.SCHEDULED:
         try:
             at = ScheduledJobRegistry(job.origin, connection=connection).get_scheduled_time(job_id)

@@ -91,3 +91,20 @@ def test_sweep_schedules_the_next_sweep(app, session, redis_conn):
     sweep_outbox()
     queue = Queue("alerts", connection=redis_conn)
     assert any(j.startswith("sweep-") for j in queue.scheduled_job_registry.get_job_ids())
+
+
+def test_a_retried_job_a_worker_just_took_is_left_to_it(app, session, redis_conn):
+    opened = _open(app, session)
+    _age(session, 1)
+    use_app(app)
+    sweep_outbox()  # enqueues the stranded rows' jobs
+    queue = Queue("alerts", connection=redis_conn)
+    job = queue.fetch_job(f"sms-{opened.sms_ids[0]}")
+    # Its first try started a minute ago; RQ's scheduler enqueued the retry just now, and a worker has
+    # taken it off the queue but not yet started it.
+    job.started_at = utcnow() - timedelta(minutes=1)
+    job.enqueued_at = utcnow()
+    job.save()
+    queue.remove(job)
+    sweep_outbox()
+    assert job.id not in queue.job_ids, "the worker that took the retry sends it; a second job would reset its backoff"
