@@ -3,7 +3,8 @@
 Five stations of ten villages of ten groups (ten members each), and
 ``incidents`` incidents spread over three years, each with the rows a real one
 leaves: nine notifications, five timeline events and, for most, an accepting
-reply. ``open_incidents`` of the newest are still open, at every escalation level.
+reply, after a time that differs from incident to incident (5 s to 30 min, most
+within a minute or two). ``open_incidents`` of the newest are still open, at every escalation level.
 The statistics rollups are counted once the incidents are in (not row by row).
 """
 
@@ -43,8 +44,12 @@ SELECT setval('groups_id_seq', (SELECT max(id) FROM groups));
 SELECT setval('members_id_seq', (SELECT max(id) FROM members));
 """
 
-# Incident i: its group and caller follow from i; it opened (i / n) of the way through three years. The bounds
-# are cast: psycopg sends small numbers as smallint, for which generate_series has no single match.
+# Incident i: its group and caller follow from i; it opened (i / n) of the way through three years. Whether
+# anyone accepted, and how long that took, are drawn from i too (two independent uniform numbers from its md5, so
+# every run seeds the same): about one in five never accepted, spread over every group, and the rest after 5 s
+# to 30 min, skewed as real answers are (5 s * 360^(u^1.5): a median near 40 s, a 90th percentile near 13 min,
+# a few up to half an hour), so that each group's times take hundreds of distinct seconds, as a real village's do.
+# The bounds are cast: psycopg sends small numbers as smallint, for which generate_series has no single match.
 _INCIDENTS = """
 INSERT INTO incidents (id, station_id, group_id, caller_member_id, caller_phone, caller_name, source, call_sid,
                        status, unregistered, is_drill, opened_at, acknowledged_at, escalation_level, escalated_at,
@@ -54,17 +59,22 @@ SELECT i, ((g - 1) / (:villages * :groups)) + 1, g, (g - 1) * :members + 2,
        'CA' || md5(i::text),
        CASE WHEN i > :total - :open THEN 'open' ELSE 'closed' END,
        false, i % 50 = 0, opened,
-       CASE WHEN i <= :total - :open AND i % 5 <> 0
-            THEN opened + make_interval(secs => 5 + (i::bigint * 7919) % 300) END,
-       CASE WHEN i > :total - :open THEN i % 4 WHEN i % 5 = 0 THEN 1 + i % 2 ELSE 0 END,
-       CASE WHEN i % 5 = 0 OR i > :total - :open THEN opened + interval '60 seconds' END,
-       CASE WHEN i <= :total - :open THEN opened + interval '20 minutes' END,
+       CASE WHEN i <= :total - :open AND answered
+            THEN opened + make_interval(secs => floor(5 * power(360, power(wait, 1.5)))) END,
+       CASE WHEN i > :total - :open THEN i % 4 WHEN NOT answered THEN 1 + i % 2 ELSE 0 END,
+       CASE WHEN NOT answered OR i > :total - :open THEN opened + interval '60 seconds' END,
+       CASE WHEN i <= :total - :open THEN opened + interval '40 minutes' END,
        CASE WHEN i <= :total - :open THEN 'resolved' END,
-       CASE WHEN i <= :total - :open AND i % 5 <> 0 THEN 1 ELSE 0 END
+       CASE WHEN i <= :total - :open AND answered THEN 1 ELSE 0 END
 FROM (
-    SELECT i, 1 + (i * 7) % (:stations * :villages * :groups) AS g,
-           now() - interval '3 years' * (1 - i::float / :total) - interval '1 minute' AS opened
-    FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) i
+    SELECT i, g, opened,
+           ('x' || substr(draw, 1, 8))::bit(32)::bigint % 5 <> 0 AS answered,
+           ('x' || substr(draw, 9, 8))::bit(32)::bigint / 4294967296.0 AS wait
+    FROM (
+        SELECT i, 1 + (i * 7) % (:stations * :villages * :groups) AS g, md5('response ' || i) AS draw,
+               now() - interval '3 years' * (1 - i::float / :total) - interval '1 minute' AS opened
+        FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) i
+    ) AS numbered
 ) AS planned;
 """
 
@@ -134,7 +144,8 @@ def seed(engine: Engine, incidents: int, open_incidents: int, *, chunk: int = 10
         say(f"  seeded {last:,} of {incidents:,} incidents ({time.monotonic() - started:.0f} s)")
     with engine.begin() as connection:
         rebuild(
-            connection, rollup_zone(),
+            connection,
+            rollup_zone(),
             progress=lambda done, ids: say(f"  statistics rollups: {done:,} of {ids:,} incident ids counted"),
         )
     with engine.begin() as connection:

@@ -31,14 +31,18 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
+    Subquery,
     Table,
     and_,
     case,
     cast,
+    false,
     func,
     literal,
     select,
     text,
+    true,
+    union,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -47,8 +51,8 @@ from hotline.console.queries import IncidentFilter
 from hotline.console.scope import Viewer, scoped
 from hotline.console.stats import RESPONSE_BUCKETS, Bucket, Figures, Summary, weeks_of
 from hotline.models import Group, Incident
-from hotline.models.stats_rollups import ALL_TIME, MONTHS, WEEKS
-from hotline.services.stats_rollups import Keys, fixed_offset, keys, rollup_zone
+from hotline.models.stats_rollups import ALL_TIME, ALL_TIME_COARSE, MONTHS, WEEKS
+from hotline.services.stats_rollups import BEYOND_COARSE, COARSE_TIERS, Keys, fixed_offset, keys, rollup_zone
 
 log = logging.getLogger(__name__)
 # Memory for the statistics' sorts, for this transaction only.
@@ -89,11 +93,15 @@ def rollups_serve(session: Session, flt: IncidentFilter, zone: ZoneInfo) -> bool
 
 def _place(table: Table, viewer: Viewer, flt: IncidentFilter) -> list[ColumnElement[bool]]:
     """The rollup rows of what ``viewer`` may see and ``flt`` keeps (dates aside)."""
+    # "= false", not "IS FALSE": only an operator lets PostgreSQL read the primary key's order (drill first);
+    # both values for all, so that a group's buckets are still two ranges of that key, not the whole table.
     found: list[ColumnElement[bool]] = []
     if flt.drill == "real":
-        found.append(table.c.is_drill.is_(False))
+        found.append(table.c.is_drill == false())
     elif flt.drill == "drill":
-        found.append(table.c.is_drill.is_(True))
+        found.append(table.c.is_drill == true())
+    else:
+        found.append(table.c.is_drill.in_([False, True]))
     if viewer.station_id is not None:
         found.append(table.c.station_key == viewer.station_id)
     if flt.group_id is not None:
@@ -153,7 +161,7 @@ def figures_from_rollups(session: Session, viewer: Viewer, flt: IncidentFilter, 
         return _raw_filter(flt, *span)
 
     if first is None and end is None:
-        counters = [_rollup_counters(_place(ALL_TIME, viewer, flt), ALL_TIME)]
+        total, by_group, by_village, histogram = _all_time_summaries(session, viewer, flt)
         weeks = [_rollup_weeks(_place(WEEKS, viewer, flt))]
     else:
         month_spans = _spans(
@@ -184,7 +192,7 @@ def figures_from_rollups(session: Session, viewer: Viewer, flt: IncidentFilter, 
             _rollup_weeks,
             lambda span: _raw_weeks(viewer, raw(span), zone, incident_keys),
         )
-    total, by_group, by_village, histogram = _summaries(session, counters)
+        total, by_group, by_village, histogram = _summaries(session, counters)
     per_week = union_all(*weeks).subquery("weeks")
     week_counts = {
         week: int(count)
@@ -258,43 +266,97 @@ def _raw_weeks(viewer: Viewer, flt: IncidentFilter, zone: ZoneInfo, k: Keys) -> 
     return scoped(query, viewer, Incident)
 
 
-def _summaries(
-    session: Session, counters: list[Select]
-) -> tuple[Summary, dict[int | None, Summary], dict[int | None, Summary], list[Bucket]]:
+Summaries = tuple[Summary, dict[int | None, Summary], dict[int | None, Summary], list[Bucket]]
+# One level's (groups', villages' or the total's) rows: key, summary, the histogram's answered counts.
+Ranked = list[tuple[int, Summary, list[int]]]
+
+
+def _in_memory(session: Session) -> None:
+    if session.connection().dialect.name == "postgresql":
+        # Sort and add up in memory, not in temporary files; compiling to machine code (JIT) costs more than it saves.
+        session.execute(text(f"SET LOCAL work_mem = '{STATS_WORK_MEM}'"))
+        session.execute(text("SET LOCAL jit = off"))
+
+
+def _levels(counted: Subquery, *, added: bool) -> tuple[Select, Select, Select]:
+    """``counted``'s rows (group_key, seconds, incidents[, acknowledged, escalated]) keyed by group, by
+    village and as one total: added up per key and bucket when ``added``, else row by row (key, seconds,
+    incidents) for a caller that takes a few buckets of them."""
+    c = counted.c
+    village = func.coalesce(Group.village_id, 0)
+    with_village = counted.outerjoin(Group, Group.id == c.group_key)
+    if not added:
+        return (
+            select(c.group_key.label("key"), c.seconds, c.incidents),
+            select(village.label("key"), c.seconds, c.incidents).select_from(with_village),
+            select(literal(0).label("key"), c.seconds, c.incidents),
+        )
+    return (
+        select(c.group_key.label("key"), c.seconds, *_added(c)).group_by(c.group_key, c.seconds),
+        select(village.label("key"), c.seconds, *_added(c)).select_from(with_village).group_by(village, c.seconds),
+        select(literal(0).label("key"), c.seconds, *_added(c)).group_by(c.seconds),
+    )
+
+
+def _summaries(session: Session, counters: list[Select]) -> Summaries:
     """Per group, per village and in total: counts, median and 90th percentile; the histogram of the total.
 
     One statement per level, each reading the counters once: the groups' straight from them (in the
     rollup's own order where one table alone answers, so nothing is sorted), the villages' and the
     total's from them added up per village and per bucket.
     """
-    if session.connection().dialect.name == "postgresql":
-        # Sort and add up in memory, not in temporary files; compiling to machine code (JIT) costs more than it saves.
-        session.execute(text(f"SET LOCAL work_mem = '{STATS_WORK_MEM}'"))
-        session.execute(text("SET LOCAL jit = off"))
+    _in_memory(session)
     counted = (counters[0] if len(counters) == 1 else union_all(*counters)).subquery("counted")
     c = counted.c
     by_group = select(c.group_key.label("key"), c.seconds, c.incidents, c.acknowledged, c.escalated)
-    village = func.coalesce(Group.village_id, 0)
-    by_village = (
-        select(village.label("key"), c.seconds, *_added(c))
-        .select_from(counted.outerjoin(Group, Group.id == c.group_key))
-        .group_by(village, c.seconds)
+    _, by_village, in_total = _levels(counted, added=True)
+    return _assembled(
+        _ranked(session, by_group), _ranked(session, by_village), _ranked(session, in_total, histogram=True)
     )
-    in_total = select(literal(0).label("key"), c.seconds, *_added(c)).group_by(c.seconds)
-    groups = {key or None: summary for key, summary, _ in _ranked(session, by_group)}
-    villages = {key or None: summary for key, summary, _ in _ranked(session, by_village)}
+
+
+def _all_time_summaries(session: Session, viewer: Viewer, flt: IncidentFilter) -> Summaries:
+    """:func:`_summaries` since the beginning, from the coarse buckets and the few fine ones the
+    percentiles fall in (:func:`_ranked_in_two_steps`): a few dozen rows a group rather than hundreds."""
+    _in_memory(session)
+    coarse = ALL_TIME_COARSE.c
+    coarse_rows = (
+        select(
+            coarse.group_key, coarse.coarse.label("seconds"), coarse.incidents, coarse.acknowledged, coarse.escalated
+        )
+        .where(*_place(ALL_TIME_COARSE, viewer, flt))
+        .subquery("coarse_counted")
+    )
+    fine = ALL_TIME.c
+    fine_rows = (
+        select(fine.group_key, fine.seconds, fine.incidents).where(*_place(ALL_TIME, viewer, flt)).subquery("counted")
+    )
+    levels = zip(_levels(coarse_rows, added=True), _levels(fine_rows, added=False), strict=True)
+    (groups, villages, in_total) = (
+        _ranked_in_two_steps(session, coarse_level, fine_level, histogram=histogram)
+        for (coarse_level, fine_level), histogram in zip(levels, (False, False, True), strict=True)
+    )
+    return _assembled(groups, villages, in_total)
+
+
+def _assembled(groups: Ranked, villages: Ranked, in_total: Ranked) -> Summaries:
     edges = [0, *RESPONSE_BUCKETS]
     histogram = [Bucket(low, high, 0) for low, high in zip(edges, [*RESPONSE_BUCKETS, None], strict=True)]
     histogram.append(Bucket(None, None, 0))
     total = Summary(0, 0, 0, None, None)
-    for _, total, counts in _ranked(session, in_total, histogram=True):
+    for _, total, counts in in_total:
         histogram = [
             Bucket(low, high, count)
             for (low, high), count in zip(zip(edges, [*RESPONSE_BUCKETS, None], strict=True), counts, strict=True)
         ]
         answered = sum(counts)
         histogram.append(Bucket(None, None, total.incidents - answered))
-    return total, groups, villages, histogram
+    return (
+        total,
+        {key or None: summary for key, summary, _ in groups},
+        {key or None: summary for key, summary, _ in villages},
+        histogram,
+    )
 
 
 def _whole(column: ColumnElement) -> ColumnElement[int]:
@@ -310,37 +372,39 @@ def _added(c: Any) -> list[ColumnElement[int]]:
     ]
 
 
-def _ranked(session: Session, source: Select, *, histogram: bool = False) -> list[tuple[int, Summary, list[int]]]:
-    """Per ``key`` of ``source`` (key, seconds, incidents, acknowledged, escalated): its summary, and the
-    histogram's answered counts when asked.
+def _running(source: Select) -> Subquery:
+    """``source``'s rows (key, seconds, incidents, acknowledged, escalated) with, per key, how many answered
+    incidents fell in each row's bucket (``n``) or a faster one (``upto``) and were answered at all.
 
     A key's rows may repeat a bucket (a month's rollup and the incidents at a range's end): the running
     count takes a bucket's rows together (the window's frame ends at the last row of equal seconds).
     """
     v = source.subquery("level")
     answered_n = case((v.c.seconds >= 0, v.c.incidents), else_=0)
-    ranked = select(
+    return select(
         v.c.key,
         v.c.seconds,
         v.c.incidents,
         v.c.acknowledged,
         v.c.escalated,
-        # How many answered incidents fell in this bucket or a faster one, and how many were answered at all.
+        answered_n.label("n"),
         cast(func.sum(answered_n).over(partition_by=v.c.key, order_by=v.c.seconds), BigInteger).label("upto"),
         cast(func.sum(answered_n).over(partition_by=v.c.key), BigInteger).label("answered"),
     ).subquery("ranked")
-    r = ranked.c
 
-    def at_rank(rank: ColumnElement[int]) -> ColumnElement[int]:
-        # The value at a 0-based rank: the first bucket whose running count passes it.
-        return func.min(case((and_(r.seconds >= 0, r.upto > rank), r.seconds)))
 
-    def ranks(fraction: tuple[int, int]) -> list[ColumnElement[int]]:
+def _ranks(r: Any) -> list[ColumnElement[int]]:
+    """The 0-based ranks whose values the median and the 90th percentile lie between."""
+    found = []
+    for fraction in (_MEDIAN, _P90):
         lower = (r.answered - 1) * fraction[0] // fraction[1]
-        return [at_rank(lower), at_rank(lower + 1)]
+        found += [lower, lower + 1]
+    return found
 
+
+def _histogram_counts(r: Any, histogram: bool) -> list[ColumnElement[int]]:
     edges = [0, *RESPONSE_BUCKETS]
-    buckets = (
+    return (
         [
             func.sum(
                 case((and_(r.seconds >= low, r.seconds < high) if high else r.seconds >= low, r.incidents), else_=0)
@@ -350,6 +414,29 @@ def _ranked(session: Session, source: Select, *, histogram: bool = False) -> lis
         if histogram
         else []
     )
+
+
+def _summary(row: Any, answered: Any, values: Any) -> Summary:
+    answered = int(answered or 0)
+    m_low, m_high, p_low, p_high = values
+    return Summary(
+        incidents=int(row[0]),
+        acknowledged=int(row[1]),
+        escalated=int(row[2]),
+        median_seconds=_interpolated(answered, _MEDIAN, m_low, m_high),
+        p90_seconds=_interpolated(answered, _P90, p_low, p_high),
+    )
+
+
+def _ranked(session: Session, source: Select, *, histogram: bool = False) -> Ranked:
+    """Per ``key`` of ``source`` (key, seconds, incidents, acknowledged, escalated): its summary, and the
+    histogram's answered counts when asked."""
+    r = _running(source).c
+
+    def at_rank(rank: ColumnElement[int]) -> ColumnElement[int]:
+        # The value at a 0-based rank: the first bucket whose running count passes it.
+        return func.min(case((and_(r.seconds >= 0, r.upto > rank), r.seconds)))
+
     rows = session.execute(
         select(
             r.key,
@@ -357,25 +444,107 @@ def _ranked(session: Session, source: Select, *, histogram: bool = False) -> lis
             func.sum(r.acknowledged),
             func.sum(r.escalated),
             func.max(r.answered),
-            *ranks(_MEDIAN),
-            *ranks(_P90),
-            *buckets,
+            *(at_rank(rank) for rank in _ranks(r)),
+            *_histogram_counts(r, histogram),
         )
         .group_by(r.key)
         .having(func.sum(r.incidents) > 0)
     )
-    found = []
-    for key, incidents, acknowledged, escalated, answered, m_low, m_high, p_low, p_high, *counts in rows:
-        answered = int(answered or 0)
-        summary = Summary(
-            incidents=int(incidents),
-            acknowledged=int(acknowledged),
-            escalated=int(escalated),
-            median_seconds=_interpolated(answered, _MEDIAN, m_low, m_high),
-            p90_seconds=_interpolated(answered, _P90, p_low, p_high),
+    return [
+        (key, _summary((incidents, acknowledged, escalated), answered, values[:4]), [int(n) for n in values[4:]])
+        for key, incidents, acknowledged, escalated, answered, *values in rows
+    ]
+
+
+def _coarse_end(low: ColumnElement[int]) -> ColumnElement[int]:
+    """The first second after the coarse bucket that begins at ``low``."""
+    return case(*((low < below, low + width) for below, width in COARSE_TIERS), else_=low + BEYOND_COARSE)
+
+
+def _ranked_in_two_steps(session: Session, coarse: Select, fine: Select, *, histogram: bool = False) -> Ranked:
+    """:func:`_ranked` of ``fine`` (key, seconds, incidents), but reading ``fine`` only where it matters.
+
+    ``coarse`` (key, seconds, incidents, acknowledged, escalated; one row per key and coarse bucket) gives
+    the counts, the histogram (its edges are coarse edges) and, for each rank a percentile needs, the
+    coarse bucket it falls in and how many answers came before that bucket; then only ``fine``'s rows
+    inside those buckets are read, and the rank's value is the first fine bucket whose running count
+    (from that bucket's start) passes what is left of the rank. One statement.
+    """
+    r = _running(coarse).c
+    ranks = _ranks(r)
+    reached = [and_(r.seconds >= 0, r.upto > rank) for rank in ranks]
+    counted = (
+        select(
+            r.key,
+            func.sum(r.incidents).label("incidents"),
+            func.sum(r.acknowledged).label("acknowledged"),
+            func.sum(r.escalated).label("escalated"),
+            func.max(r.answered).label("answered"),
+            # The coarse bucket a rank falls in, and what is left of the rank once its faster ones are counted.
+            *(func.min(case((at, r.seconds))).label(f"low_{index}") for index, at in enumerate(reached)),
+            *(
+                (func.max(rank) - func.min(case((at, r.upto - r.n)))).label(f"left_{index}")
+                for index, (rank, at) in enumerate(zip(ranks, reached, strict=True))
+            ),
+            *(count.label(f"bucket_{index}") for index, count in enumerate(_histogram_counts(r, histogram))),
         )
-        found.append((key, summary, [int(count) for count in counts]))
-    return found
+        .group_by(r.key)
+        .having(func.sum(r.incidents) > 0)
+        .cte("counted")
+    )
+    k = counted.c
+    # Each coarse bucket a rank of a key falls in, once (the median's two ranks mostly share one).
+    wanted = union(
+        *(
+            select(k.key, k[f"low_{index}"].label("low")).where(k[f"low_{index}"].is_not(None))
+            for index in range(len(ranks))
+        )
+    ).subquery("wanted")
+    w = wanted.c
+    fine_rows = fine.subquery("fine")
+    f = fine_rows.c
+    # The running count inside the coarse bucket; rows of equal seconds are one bucket (the frame takes them all).
+    inside = (
+        select(
+            w.key,
+            w.low,
+            f.seconds,
+            func.sum(f.incidents).over(partition_by=(w.key, w.low), order_by=f.seconds).label("upto"),
+        )
+        .select_from(wanted.join(fine_rows, and_(f.key == w.key, f.seconds >= w.low, f.seconds < _coarse_end(w.low))))
+        .subquery("inside")
+    )
+    i = inside.c
+    values = (
+        select(
+            i.key,
+            *(
+                func.min(case((and_(i.low == k[f"low_{index}"], i.upto > k[f"left_{index}"]), i.seconds))).label(
+                    f"value_{index}"
+                )
+                for index in range(len(ranks))
+            ),
+        )
+        .select_from(inside.join(counted, k.key == i.key))
+        .group_by(i.key)
+        .subquery("found")
+    )
+    v = values.c
+    rows = session.execute(
+        select(
+            k.key,
+            k.incidents,
+            k.acknowledged,
+            k.escalated,
+            k.answered,
+            *(v[f"value_{index}"] for index in range(len(ranks))),
+            *(k[f"bucket_{index}"] for index in range(len(_histogram_counts(r, histogram)))),
+        ).select_from(counted.outerjoin(values, v.key == k.key))
+    )
+    return [
+        (key, _summary((incidents, acknowledged, escalated), answered, found[:4]), [int(n) for n in found[4:]])
+        for key, incidents, acknowledged, escalated, answered, *found in rows
+    ]
 
 
 def _interpolated(answered: int, fraction: tuple[int, int], low: int | None, high: int | None) -> float | None:

@@ -14,6 +14,11 @@ accepted. ``acknowledged`` and ``escalated`` count, of those incidents, the
 ones someone acknowledged and the ones that escalated.
 
 - ``stats_all_time``: since the beginning (the statistics with no dates).
+- ``stats_all_time_coarse``: the same counts in coarse buckets of response time
+  (``coarse``: 15 s below 2 minutes, then 1 minute, 5 minutes, an hour, a day;
+  :data:`hotline.services.stats_rollups.COARSE_TIERS`), each a whole number of
+  the fine buckets: the median and 90th percentile find their coarse bucket in
+  a few dozen rows a group and read only the fine buckets inside it (migration 0011).
 - ``stats_months``: per local calendar month (``month`` is its first day).
 - ``stats_weeks``: incidents per local week (``week`` is its Monday), for the weekly chart.
 - ``stats_zone``: the zone whose local months and weeks the tables are cut by.
@@ -55,6 +60,17 @@ ALL_TIME = Table(
     *_counters(),
 )
 
+# The coarse buckets' key in the same order as the fine ones'.
+ALL_TIME_COARSE = Table(
+    "stats_all_time_coarse",
+    Base.metadata,
+    Column("is_drill", Boolean, primary_key=True),
+    _key("group_key"),
+    _key("coarse"),
+    _key("station_key"),
+    *_counters(),
+)
+
 MONTHS = Table(
     "stats_months",
     Base.metadata,
@@ -83,4 +99,4 @@ ZONE = Table(
     Column("sqlite_offset", String(32), nullable=False),
 )
 
-ROLLUPS = (ALL_TIME, MONTHS, WEEKS)
+ROLLUPS = (ALL_TIME, MONTHS, WEEKS, ALL_TIME_COARSE)

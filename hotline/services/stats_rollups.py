@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Date, Integer, func, literal_column, select, text
+from sqlalchemy import Connection, Date, Integer, Table, func, inspect, literal_column, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.models import Incident
-from hotline.models.stats_rollups import ALL_TIME, MONTHS, ROLLUPS, WEEKS, ZONE
+from hotline.models.stats_rollups import ALL_TIME, ALL_TIME_COARSE, MONTHS, ROLLUPS, WEEKS, ZONE
 
 # Columns whose change moves an incident in the rollups.
 WATCHED = ("station_id", "group_id", "is_drill", "opened_at", "acknowledged_at", "first_accept_at", "escalation_level")
@@ -52,23 +52,47 @@ RESPONSE_TIERS: tuple[tuple[int, int], ...] = ((120, 1), (600, 5), (3600, 30), (
 BEYOND_TIERS = 3600
 
 
+# The coarse buckets (``stats_all_time_coarse``): each tier's width a multiple of the fine one's and each edge
+# a multiple of both, so a coarse bucket is whole fine buckets; the histogram's edges are coarse edges too.
+COARSE_TIERS: tuple[tuple[int, int], ...] = ((120, 15), (600, 60), (3600, 300), (86400, 3600))
+BEYOND_COARSE = 86400
+
+
 def response_bucket(seconds: int) -> int:
     """The first second of the bucket a whole number of seconds to first response is counted in."""
     width = next((width for below, width in RESPONSE_TIERS if seconds < below), BEYOND_TIERS)
     return seconds - seconds % width
 
 
-def _bucketed(whole: str) -> str:
-    tiers = " ".join(
+def coarse_bucket(seconds: int) -> int:
+    """The first second of the coarse bucket a whole number of seconds (or a fine bucket) falls in."""
+    width = next((width for below, width in COARSE_TIERS if seconds < below), BEYOND_COARSE)
+    return seconds - seconds % width
+
+
+def _bucketed(whole: str, tiers: tuple[tuple[int, int], ...] = RESPONSE_TIERS, beyond: int = BEYOND_TIERS) -> str:
+    cases = " ".join(
         f"WHEN {whole} < {below} THEN " + (whole if width == 1 else f"{whole} - {whole} % {width}")
-        for below, width in RESPONSE_TIERS
+        for below, width in tiers
     )
-    return f"CASE {tiers} ELSE {whole} - {whole} % {BEYOND_TIERS} END"
+    return f"CASE {cases} ELSE {whole} - {whole} % {beyond} END"
+
+
+def coarse_sql(seconds: str) -> str:
+    """SQL for the first second of the coarse bucket of ``seconds`` (SQL text: whole seconds or a fine
+    bucket; -1, nobody accepted, stays -1)."""
+    return f"CASE WHEN {seconds} < 0 THEN {seconds} ELSE {_bucketed(seconds, COARSE_TIERS, BEYOND_COARSE)} END"
 
 
 # The bucket of the time to first acceptance; -1 for none.
 _SECONDS = {
     dialect: "CASE WHEN {r}.first_accept_at IS NULL THEN -1 ELSE " + _bucketed(whole) + " END"
+    for dialect, whole in _WHOLE_SECONDS.items()
+}
+_COARSE = {
+    dialect: "CASE WHEN {r}.first_accept_at IS NULL THEN -1 ELSE "
+    + _bucketed(whole, COARSE_TIERS, BEYOND_COARSE)
+    + " END"
     for dialect, whole in _WHOLE_SECONDS.items()
 }
 # The local month's first day and the local week's Monday (PostgreSQL's weeks start on Monday).
@@ -110,6 +134,7 @@ def _expressions(dialect: str, row: str, zone: str) -> dict[str, str]:
     """Each key column's SQL for the incident row called ``row``, local periods in ``zone`` (SQL text)."""
     found = {name: template.format(r=row) for name, template in _COMMON.items()}
     found["seconds"] = _SECONDS[dialect].format(r=row)
+    found["coarse"] = _COARSE[dialect].format(r=row)
     for name, template in _PERIODS[dialect].items():
         found[name] = template.format(r=row, zone=zone)
     return found
@@ -154,6 +179,7 @@ _LAYOUT = {
     ALL_TIME.name: ((), ("seconds",), ("incidents", "acknowledged", "escalated")),
     MONTHS.name: (("month",), ("seconds",), ("incidents", "acknowledged", "escalated")),
     WEEKS.name: (("week",), (), ("incidents",)),
+    ALL_TIME_COARSE.name: ((), ("coarse",), ("incidents", "acknowledged", "escalated")),
 }
 _PLACE = ("is_drill", "station_key", "group_key")
 
@@ -179,19 +205,25 @@ def _upsert(table: str, sql: dict[str, str], sign: str) -> str:
     return f"INSERT INTO {table} ({', '.join((*columns, *counters))}) VALUES ({', '.join(values)}) {_merge(table)}"
 
 
-def _contribution(dialect: str, row: str, sign: str) -> str:
+def present_rollups(connection: Connection) -> tuple[Table, ...]:
+    """The rollups the database holds (one migrated only up to 0010 has no ``stats_all_time_coarse``)."""
+    names = set(inspect(connection).get_table_names())
+    return tuple(table for table in ROLLUPS if table.name in names)
+
+
+def _contribution(dialect: str, row: str, sign: str, tables: tuple[Table, ...]) -> str:
     sql = _expressions(dialect, row, _TRIGGER_ZONE[dialect])
-    return "".join(f"    {_upsert(table.name, sql, sign)};\n" for table in ROLLUPS)
+    return "".join(f"    {_upsert(table.name, sql, sign)};\n" for table in tables)
 
 
-def _trigger_ddl(dialect: str) -> list[str]:
+def _trigger_ddl(dialect: str, tables: tuple[Table, ...]) -> list[str]:
     watched = ", ".join(WATCHED)
     if dialect == "postgresql":
         changed = " OR ".join(f"OLD.{name} IS DISTINCT FROM NEW.{name}" for name in WATCHED)
         return [
             "CREATE OR REPLACE FUNCTION hotline_stats_count(r incidents, sign integer) RETURNS void AS $$\n"
             "DECLARE zone_name text := COALESCE((SELECT zone FROM stats_zone WHERE id = 1), 'UTC');\n"
-            "BEGIN\n" + _contribution(dialect, "r", "sign") + "END\n$$ LANGUAGE plpgsql",
+            "BEGIN\n" + _contribution(dialect, "r", "sign", tables) + "END\n$$ LANGUAGE plpgsql",
             "CREATE OR REPLACE FUNCTION hotline_stats_rollup() RETURNS trigger AS $$\n"
             "BEGIN\n"
             "    IF TG_OP <> 'INSERT' THEN PERFORM hotline_stats_count(OLD, -1); END IF;\n"
@@ -205,14 +237,14 @@ def _trigger_ddl(dialect: str) -> list[str]:
         ]
     return [
         "CREATE TRIGGER incidents_stats_insert AFTER INSERT ON incidents\nBEGIN\n"
-        + _contribution(dialect, "NEW", "1")
+        + _contribution(dialect, "NEW", "1", tables)
         + "END",
         "CREATE TRIGGER incidents_stats_delete AFTER DELETE ON incidents\nBEGIN\n"
-        + _contribution(dialect, "OLD", "-1")
+        + _contribution(dialect, "OLD", "-1", tables)
         + "END",
         f"CREATE TRIGGER incidents_stats_update AFTER UPDATE OF {watched} ON incidents\nBEGIN\n"
-        + _contribution(dialect, "OLD", "-1")
-        + _contribution(dialect, "NEW", "1")
+        + _contribution(dialect, "OLD", "-1", tables)
+        + _contribution(dialect, "NEW", "1", tables)
         + "END",
     ]
 
@@ -223,12 +255,12 @@ SQLITE_TRIGGERS = ("incidents_stats_insert", "incidents_stats_delete", "incident
 
 
 def install_triggers(connection: Connection) -> None:
-    """Create the triggers that keep the rollups (and PostgreSQL's functions they call).
+    """Create the triggers that keep the rollups the database holds (and PostgreSQL's functions they call).
 
     Raises:
         KeyError: The database is neither PostgreSQL nor SQLite.
     """
-    for statement in _trigger_ddl(connection.dialect.name):
+    for statement in _trigger_ddl(connection.dialect.name, present_rollups(connection)):
         connection.execute(text(statement))
 
 
@@ -290,7 +322,8 @@ def rebuild(
         connection.execute(text("LOCK TABLE incidents IN SHARE MODE"))
     connection.execute(ZONE.delete())
     connection.execute(ZONE.insert().values(id=1, zone=zone.key, sqlite_offset=sqlite_offset(zone)))
-    for table in ROLLUPS:
+    tables = present_rollups(connection)
+    for table in tables:
         connection.execute(table.delete())
     low, high = connection.execute(select(func.min(Incident.id), func.max(Incident.id))).one()
     if low is None:
@@ -299,7 +332,7 @@ def rebuild(
     sql = _expressions(dialect, "incidents", where)
     for first in range(low, high + 1, chunk):
         last = min(high, first + chunk - 1)
-        for table in ROLLUPS:
+        for table in tables:
             connection.execute(text(_grouped_insert(table.name, sql)), {"first": first, "last": last})
         if progress:
             progress(last - low + 1, high - low + 1)
