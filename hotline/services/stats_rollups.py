@@ -230,10 +230,12 @@ def _trigger_ddl(dialect: str, tables: tuple[Table, ...]) -> list[str]:
             "    IF TG_OP <> 'DELETE' THEN PERFORM hotline_stats_count(NEW, 1); END IF;\n"
             "    RETURN NULL;\n"
             "END\n$$ LANGUAGE plpgsql",
-            "CREATE TRIGGER incidents_stats_rollup AFTER INSERT OR DELETE ON incidents "
-            "FOR EACH ROW EXECUTE FUNCTION hotline_stats_rollup()",
-            f"CREATE TRIGGER incidents_stats_rollup_update AFTER UPDATE OF {watched} ON incidents "
-            f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION hotline_stats_rollup()",
+            # Counted as the transaction commits (deferred), so a rollup row is locked only for the commit:
+            # counted at once, it stayed locked while the webhook went on, and calls from one group queued.
+            "CREATE CONSTRAINT TRIGGER incidents_stats_rollup AFTER INSERT OR DELETE ON incidents "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hotline_stats_rollup()",
+            f"CREATE CONSTRAINT TRIGGER incidents_stats_rollup_update AFTER UPDATE OF {watched} ON incidents "
+            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION hotline_stats_rollup()",
         ]
     return [
         "CREATE TRIGGER incidents_stats_insert AFTER INSERT ON incidents\nBEGIN\n"

@@ -68,9 +68,11 @@ def test_the_rollups_change_with_the_incident_or_not_at_all(session, world, empt
     station = world.group_a.village.station_id
     assert kept == {(False, station, world.group_a.id, -1): (1, 0, 0)}
     session.execute(update(Incident).values(acknowledged_at=at("2026-03-02 01:05:00")))
-    assert _all_time(session) == {(False, station, world.group_a.id, -1): (1, 1, 0)}  # seen inside the transaction
     session.rollback()
     assert _all_time(session) == kept
+    session.execute(update(Incident).values(acknowledged_at=at("2026-03-02 01:05:00")))
+    session.commit()
+    assert _all_time(session) == {(False, station, world.group_a.id, -1): (1, 1, 0)}
 
 
 def test_deleting_a_group_moves_its_incidents_to_no_group(session, world, empty_rollups):
