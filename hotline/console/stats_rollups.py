@@ -278,24 +278,58 @@ def _in_memory(session: Session) -> None:
         session.execute(text("SET LOCAL jit = off"))
 
 
-def _levels(counted: Subquery, *, added: bool) -> tuple[Select, Select, Select]:
-    """``counted``'s rows (group_key, seconds, incidents[, acknowledged, escalated]) keyed by group, by
-    village and as one total: added up per key and bucket when ``added``, else row by row (key, seconds,
-    incidents) for a caller that takes a few buckets of them."""
+def _levels(counted: Subquery) -> tuple[Select, Select, Select]:
+    """``counted``'s rows (group_key, seconds, incidents, acknowledged, escalated) added up per bucket and
+    group, village or all of them (key 0)."""
     c = counted.c
     village = func.coalesce(Group.village_id, 0)
-    with_village = counted.outerjoin(Group, Group.id == c.group_key)
-    if not added:
-        return (
-            select(c.group_key.label("key"), c.seconds, c.incidents),
-            select(village.label("key"), c.seconds, c.incidents).select_from(with_village),
-            select(literal(0).label("key"), c.seconds, c.incidents),
-        )
     return (
         select(c.group_key.label("key"), c.seconds, *_added(c)).group_by(c.group_key, c.seconds),
-        select(village.label("key"), c.seconds, *_added(c)).select_from(with_village).group_by(village, c.seconds),
+        select(village.label("key"), c.seconds, *_added(c))
+        .select_from(counted.outerjoin(Group, Group.id == c.group_key))
+        .group_by(village, c.seconds),
         select(literal(0).label("key"), c.seconds, *_added(c)).group_by(c.seconds),
     )
+
+
+# The fine rows (key, low, seconds, incidents) inside the coarse buckets asked for (key, low).
+Reach = Callable[[Subquery], Select]
+
+
+def _reaches(fine: Subquery) -> tuple[Reach, Reach, Reach]:
+    """How a group's, a village's and the total's fine rows inside a coarse bucket are read from ``fine``
+    (group_key, seconds, incidents): a village's through its groups, so that each is a range of the
+    primary key, and apart from them the rows of no group (village 0; an incident whose group is deleted
+    loses it, and the triggers move it to group 0)."""
+    f = fine.c
+
+    def inside(wanted: Subquery) -> ColumnElement[bool]:
+        return and_(f.seconds >= wanted.c.low, f.seconds < _coarse_end(wanted.c.low))
+
+    def rows(wanted: Subquery) -> Select:
+        return select(wanted.c.key, wanted.c.low, f.seconds, f.incidents)
+
+    def groups(wanted: Subquery) -> Select:
+        return rows(wanted).select_from(wanted.join(fine, and_(f.group_key == wanted.c.key, inside(wanted))))
+
+    def villages(wanted: Subquery) -> Select:
+        return (
+            union_all(
+                rows(wanted).select_from(
+                    wanted.join(Group, Group.village_id == wanted.c.key).join(
+                        fine, and_(f.group_key == Group.id, inside(wanted))
+                    )
+                ),
+                rows(wanted).select_from(wanted.join(fine, and_(wanted.c.key == 0, f.group_key == 0, inside(wanted)))),
+            )
+            .subquery("in_villages")
+            .select()
+        )
+
+    def in_total(wanted: Subquery) -> Select:
+        return rows(wanted).select_from(wanted.join(fine, inside(wanted)))
+
+    return groups, villages, in_total
 
 
 def _summaries(session: Session, counters: list[Select]) -> Summaries:
@@ -309,7 +343,7 @@ def _summaries(session: Session, counters: list[Select]) -> Summaries:
     counted = (counters[0] if len(counters) == 1 else union_all(*counters)).subquery("counted")
     c = counted.c
     by_group = select(c.group_key.label("key"), c.seconds, c.incidents, c.acknowledged, c.escalated)
-    _, by_village, in_total = _levels(counted, added=True)
+    _, by_village, in_total = _levels(counted)
     return _assembled(
         _ranked(session, by_group), _ranked(session, by_village), _ranked(session, in_total, histogram=True)
     )
@@ -319,6 +353,10 @@ def _all_time_summaries(session: Session, viewer: Viewer, flt: IncidentFilter) -
     """:func:`_summaries` since the beginning, from the coarse buckets and the few fine ones the
     percentiles fall in (:func:`_ranked_in_two_steps`): a few dozen rows a group rather than hundreds."""
     _in_memory(session)
+    if session.connection().dialect.name == "postgresql":
+        # The rollups are read on every visit and stay in memory: reading a group's few fine buckets through
+        # the primary key costs about what a sequential read of them would, which the default costs ignore.
+        session.execute(text("SET LOCAL random_page_cost = 1.1"))
     coarse = ALL_TIME_COARSE.c
     coarse_rows = (
         select(
@@ -329,12 +367,12 @@ def _all_time_summaries(session: Session, viewer: Viewer, flt: IncidentFilter) -
     )
     fine = ALL_TIME.c
     fine_rows = (
-        select(fine.group_key, fine.seconds, fine.incidents).where(*_place(ALL_TIME, viewer, flt)).subquery("counted")
+        select(fine.group_key, fine.seconds, fine.incidents).where(*_place(ALL_TIME, viewer, flt)).subquery("fine")
     )
-    levels = zip(_levels(coarse_rows, added=True), _levels(fine_rows, added=False), strict=True)
+    levels = zip(_levels(coarse_rows), _reaches(fine_rows), (False, False, True), strict=True)
     (groups, villages, in_total) = (
-        _ranked_in_two_steps(session, coarse_level, fine_level, histogram=histogram)
-        for (coarse_level, fine_level), histogram in zip(levels, (False, False, True), strict=True)
+        _ranked_in_two_steps(session, coarse_level, reach, histogram=histogram)
+        for coarse_level, reach, histogram in levels
     )
     return _assembled(groups, villages, in_total)
 
@@ -461,13 +499,13 @@ def _coarse_end(low: ColumnElement[int]) -> ColumnElement[int]:
     return case(*((low < below, low + width) for below, width in COARSE_TIERS), else_=low + BEYOND_COARSE)
 
 
-def _ranked_in_two_steps(session: Session, coarse: Select, fine: Select, *, histogram: bool = False) -> Ranked:
-    """:func:`_ranked` of ``fine`` (key, seconds, incidents), but reading ``fine`` only where it matters.
+def _ranked_in_two_steps(session: Session, coarse: Select, reach: Reach, *, histogram: bool = False) -> Ranked:
+    """:func:`_ranked` of the fine buckets, but reading them only where it matters.
 
     ``coarse`` (key, seconds, incidents, acknowledged, escalated; one row per key and coarse bucket) gives
     the counts, the histogram (its edges are coarse edges) and, for each rank a percentile needs, the
-    coarse bucket it falls in and how many answers came before that bucket; then only ``fine``'s rows
-    inside those buckets are read, and the rank's value is the first fine bucket whose running count
+    coarse bucket it falls in and how many answers came before that bucket; then only the fine rows
+    inside those buckets are read (``reach``), and the rank's value is the first fine bucket whose running count
     (from that bucket's start) passes what is left of the rank. One statement.
     """
     r = _running(coarse).c
@@ -500,20 +538,15 @@ def _ranked_in_two_steps(session: Session, coarse: Select, fine: Select, *, hist
             for index in range(len(ranks))
         )
     ).subquery("wanted")
-    w = wanted.c
-    fine_rows = fine.subquery("fine")
-    f = fine_rows.c
+    reached_rows = reach(wanted).subquery("reached")
+    f = reached_rows.c
     # The running count inside the coarse bucket; rows of equal seconds are one bucket (the frame takes them all).
-    inside = (
-        select(
-            w.key,
-            w.low,
-            f.seconds,
-            func.sum(f.incidents).over(partition_by=(w.key, w.low), order_by=f.seconds).label("upto"),
-        )
-        .select_from(wanted.join(fine_rows, and_(f.key == w.key, f.seconds >= w.low, f.seconds < _coarse_end(w.low))))
-        .subquery("inside")
-    )
+    inside = select(
+        f.key,
+        f.low,
+        f.seconds,
+        func.sum(f.incidents).over(partition_by=(f.key, f.low), order_by=f.seconds).label("upto"),
+    ).subquery("inside")
     i = inside.c
     values = (
         select(
