@@ -210,3 +210,29 @@ def test_a_status_filter_or_another_zone_is_computed_exactly(session, history):
     assert not rollups_serve(session, IncidentFilter(), ZoneInfo("Europe/London"))
     flt = IncidentFilter(status="closed")
     assert figures(session, CITY, flt, SHANGHAI, exact_up_to=0) == exact_figures(session, CITY, flt, SHANGHAI)
+
+
+def test_percentiles_found_through_coarse_buckets_equal_the_exact_ones(session, world):
+    """Times spread over many coarse buckets, each key's ranks in different ones: still exact to the bucket."""
+    for table in ROLLUPS:
+        session.execute(delete(table))
+    session.commit()
+    chooser = random.Random(11)
+    fine_starts = [*range(120), *range(120, 600, 5), *range(600, 3600, 30)]
+    groups = [world.group_a, world.group_a2, world.group_b]
+    for index in range(150):
+        make_incident(
+            session,
+            groups[index % 3],
+            opened_at=at("2026-02-01 03:00:00") + timedelta(hours=index),
+            accept_after=None if index % 9 == 0 else chooser.choice(fine_starts),
+            drill=index % 10 == 0,
+        )
+    _agree_all_time(session, world)
+
+
+def _agree_all_time(session, world) -> None:
+    for viewer, flt in _filters(world):
+        if flt.date_from is None and flt.date_to is None:
+            _same(figures_from_rollups(session, viewer, flt, SHANGHAI), exact_figures(session, viewer, flt, SHANGHAI))
+            session.rollback()

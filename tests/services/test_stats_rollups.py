@@ -10,8 +10,15 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 
 from hotline.models import Group, Incident
-from hotline.models.stats_rollups import ALL_TIME, MONTHS, ROLLUPS, WEEKS
-from hotline.services.stats_rollups import rebuild, response_bucket, rollup_zone, triggers_paused
+from hotline.models.stats_rollups import ALL_TIME, ALL_TIME_COARSE, MONTHS, ROLLUPS, WEEKS
+from hotline.services.stats_rollups import (
+    RESPONSE_TIERS,
+    coarse_bucket,
+    rebuild,
+    response_bucket,
+    rollup_zone,
+    triggers_paused,
+)
 from tests.support.console import at, make_incident
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -60,6 +67,46 @@ def test_response_times_are_counted_by_the_second_below_two_minutes_then_in_wide
     buckets = [0, 119, 120, 120, 295, 300, 595, 600, 3570, 3600, 86100, 90000]
     assert [response_bucket(int(seconds)) for seconds in times] == buckets
     assert {key[3]: counts[0] for key, counts in _all_time(session).items()} == Counter(buckets)
+
+
+def test_a_coarse_bucket_is_whole_fine_buckets_and_the_histogram_edges_are_coarse_edges():
+    fine_edges = {second for second in range(90_000) if response_bucket(second) == second}
+    coarse_edges = {coarse_bucket(second) for second in range(90_000)}
+    assert coarse_edges <= fine_edges  # a coarse bucket begins where a fine one does
+    assert all(coarse_bucket(response_bucket(second)) == coarse_bucket(second) for second in range(90_000))
+    assert {15, 30, 60, 120, 300} <= coarse_edges
+    assert {below for below, _ in RESPONSE_TIERS} <= coarse_edges
+    assert len(coarse_edges) < len(fine_edges) / 8
+
+
+def test_the_coarse_rollup_counts_what_the_fine_one_does_by_coarse_bucket(session, world, empty_rollups):
+    times = [None, 0.2, 14.9, 15, 119.99, 120, 179, 599, 600, 899, 3599, 3600, 86399, 90061, 200_000]
+    for minute, seconds in enumerate(times):
+        make_incident(
+            session,
+            world.group_a if minute % 2 else world.group_b,
+            opened_at=at(f"2026-03-02 01:{minute:02d}:00"),
+            accept_after=seconds,
+            level=minute % 3,
+            drill=minute % 4 == 0,
+        )
+    session.execute(update(Incident).where(Incident.is_drill.is_(True)).values(escalation_level=0))
+    session.commit()
+    folded: Counter = Counter()
+    for (drill, station, group, seconds), counts in _all_time(session).items():
+        key = (drill, station, group, seconds if seconds < 0 else coarse_bucket(seconds))
+        folded[key] = tuple(a + b for a, b in zip(folded.get(key, (0, 0, 0)), counts, strict=True))
+    coarse = {
+        (bool(row.is_drill), row.station_key, row.group_key, row.coarse): (
+            row.incidents,
+            row.acknowledged,
+            row.escalated,
+        )
+        for row in session.execute(select(ALL_TIME_COARSE)).all()
+        if row.incidents or row.acknowledged or row.escalated
+    }
+    assert coarse == dict(folded)
+    assert {key[3] for key in coarse} == {-1, 0, 15, 105, 120, 540, 600, 3300, 3600, 82800, 86400, 172800}
 
 
 def test_the_rollups_change_with_the_incident_or_not_at_all(session, world, empty_rollups):
