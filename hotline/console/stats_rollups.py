@@ -1,6 +1,11 @@
 """The statistics read from the rollups (:mod:`hotline.models.stats_rollups`), scoped to the viewer.
 
-With no dates, ``stats_all_time`` alone answers; with dates, the whole local
+With no dates, the all-time rollups alone answer: the counts, the histogram
+and, per group, village and in total, the coarse bucket each percentile falls
+in come from ``stats_all_time_coarse`` (a few dozen rows a group), and only the
+fine buckets of ``stats_all_time`` inside those coarse ones are read (a group's
+response times spread over hundreds of fine buckets in a real history, which
+read whole took most of the page's time). With dates, the whole local
 months inside the range come from ``stats_months`` and the weeks from
 ``stats_weeks``, and only the days at the range's ends that do not fill a
 month (or a week) are counted from the incidents themselves, grouped by the
