@@ -260,21 +260,7 @@ def last_failures(session: Session, member_ids: list[int]) -> dict[int, list[tup
         return {}
 
     def latest(channel: Channel) -> Any:
-        # Read backwards through the (member_id, channel, phone, id) index: one short look per member,
-        # however many notifications years of alerts have left.
-        return (
-            select(Notification.id)
-            .where(
-                Notification.member_id == Member.id,
-                Notification.channel == channel.value,
-                # A backup number's delivery (hotline/services/backup.py) says nothing of the member's own number.
-                Notification.phone == Member.phone,
-            )
-            .order_by(Notification.id.desc())
-            .limit(1)
-            .correlate(Member)
-            .scalar_subquery()
-        )
+        return _latest_to_member(Notification.id, channel)
 
     latest_ids = [
         notification_id
@@ -325,21 +311,7 @@ def group_reach(
     """
 
     def latest_failed(channel: Channel) -> ColumnElement[bool]:
-        # The (member_id, channel, phone, id) index read backwards: one short look per member and channel.
-        status = (
-            select(Notification.status)
-            .where(
-                Notification.member_id == Member.id,
-                Notification.channel == channel.value,
-                # A backup number's delivery (hotline/services/backup.py) says nothing of the member's own number.
-                Notification.phone == Member.phone,
-            )
-            .order_by(Notification.id.desc())
-            .limit(1)
-            .correlate(Member)
-            .scalar_subquery()
-        )
-        return status.in_(sorted(FAILED_DELIVERY))
+        return _latest_to_member(Notification.status, channel).in_(sorted(FAILED_DELIVERY))
 
     unreachable = and_(
         Member.active.is_(True),
@@ -360,6 +332,27 @@ def group_reach(
         GroupReach(group_id=gid, name=name, village_id=vid, village=village, unreachable=int(count or 0))
         for gid, name, vid, village, count in session.execute(scoped(query, viewer, Group))
     ]
+
+
+def _latest_to_member(column: Any, channel: Channel) -> Any:
+    """``column`` of the latest notification on ``channel`` to a member's own number, for a query on members.
+
+    Read backwards through the (member_id, channel, phone, id) index: one short
+    look per member, however many notifications years of alerts have left.
+    """
+    return (
+        select(column)
+        .where(
+            Notification.member_id == Member.id,
+            Notification.channel == channel.value,
+            # A backup number's delivery (hotline/services/backup.py) says nothing of the member's own number.
+            Notification.phone == Member.phone,
+        )
+        .order_by(Notification.id.desc())
+        .limit(1)
+        .correlate(Member)
+        .scalar_subquery()
+    )
 
 
 def group_health(session: Session, viewer: Viewer, group_ids: list[int] | None = None) -> list[GroupHealth]:
