@@ -7,17 +7,15 @@ as in production. Screenshots go to ``test-artifacts/``.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from hotline.models import Member, utcnow
-from tests.support.browser import artifact_path, launch_browser, needs_chromium
+from tests.support.browser import artifact_path, launch_browser, needs_chromium, serve_console, sign_in
 from tests.support.console import PASSWORD, at, make_incident
 
 pytestmark = needs_chromium
@@ -30,13 +28,7 @@ def browser():
 
 @pytest.fixture
 def server(app) -> Iterator[str]:
-    app.config["WTF_CSRF_ENABLED"] = True
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=5)
+    yield from serve_console(app)
 
 
 @pytest.fixture
@@ -46,14 +38,6 @@ def page(browser):
     opened = context.new_page()
     yield opened
     context.close()
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/board")
 
 
 def shot(page, name: str) -> Path:
@@ -70,7 +54,7 @@ def test_login_lands_on_the_live_board_which_refreshes_itself(page, server, sess
     page.get_by_role("button", name="登录").click()
     assert page.get_by_role("alert").inner_text() == "用户名或密码错误。"
 
-    sign_in(page, server, "a_staff")
+    sign_in(page, server, "a_staff", PASSWORD)
     assert page.get_by_role("heading", name="值班看板").is_visible()
     assert page.get_by_text("当前没有未结警情。").is_visible()
 
@@ -87,7 +71,7 @@ def test_login_lands_on_the_live_board_which_refreshes_itself(page, server, sess
 def test_station_a_cannot_open_station_b_incident_by_url(page, server, session, world):
     theirs = make_incident(session, world.group_b, opened_at=at("2026-03-02 01:00:00"))
     ours = make_incident(session, world.group_a, opened_at=at("2026-03-02 02:00:00"))
-    sign_in(page, server, "a_staff")
+    sign_in(page, server, "a_staff", PASSWORD)
     response = page.goto(f"{server}/incidents/{theirs.id}")
     assert response.status == 404
     assert page.get_by_text("此处没有内容，或属于其他派出所。").is_visible()
@@ -101,7 +85,7 @@ def test_incident_timeline_and_closing(page, server, session, world):
     incident = make_incident(
         session, world.group_a, opened_at=at("2026-03-02 01:00:00"), accept_after=75, decline_after=8, level=1
     )
-    sign_in(page, server, "a_staff")
+    sign_in(page, server, "a_staff", PASSWORD)
     page.goto(f"{server}/incidents/{incident.id}")
     items = page.locator("ol.timeline li")
     texts = items.all_inner_texts()
@@ -120,7 +104,7 @@ def test_incident_timeline_and_closing(page, server, session, world):
 
 def test_import_with_errors_shows_them_and_writes_nothing(page, server, session, world):
     before = session.scalar(select(func.count(Member.id)))
-    sign_in(page, server, "a_staff")
+    sign_in(page, server, "a_staff", PASSWORD)
     page.goto(f"{server}/directory/import")
     csv = "村,小组,姓名,电话,角色\n西村,二组,新户一,139 0000 0001,求助户\n西村,二组,新户二,12345,村长\n"
     page.get_by_label("文件（CSV 或 Excel .xlsx）").set_input_files(
@@ -140,7 +124,7 @@ def test_statistics_charts_and_language_switch(page, server, session, world):
         make_incident(session, world.group_a, opened_at=at(f"2026-03-{day:02d} 01:00:00"), accept_after=seconds,
                       level=0 if seconds else 1)
     make_incident(session, world.group_a2, opened_at=at("2026-03-12 01:00:00"), accept_after=25)
-    sign_in(page, server, "a_staff")
+    sign_in(page, server, "a_staff", PASSWORD)
     page.goto(f"{server}/stats")
     assert page.locator("figure.chart svg rect").count() == 7 + 3
     shot(page, "console-stats")
@@ -153,7 +137,7 @@ def test_statistics_charts_and_language_switch(page, server, session, world):
 
 
 def test_uploading_a_valid_file_after_preview(page, server, session, world):
-    sign_in(page, server, "a_staff")
+    sign_in(page, server, "a_staff", PASSWORD)
     page.goto(f"{server}/directory/import")
     data = io.BytesIO("村,小组,姓名,电话,角色\n北村,一组,新户,139 0000 0009,求助户\n".encode())
     page.get_by_label("文件（CSV 或 Excel .xlsx）").set_input_files(

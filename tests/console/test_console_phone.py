@@ -10,17 +10,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from hotline.console.audit import record_audit
 from hotline.models import utcnow
-from tests.support.browser import ARTIFACTS, artifact_path, launch_browser, needs_chromium
+from tests.support.browser import ARTIFACTS, artifact_path, launch_browser, needs_chromium, serve_console, sign_in
 from tests.support.console import PASSWORD, at, make_incident
 
 pytestmark = needs_chromium
@@ -38,13 +36,7 @@ def browser():
 
 @pytest.fixture
 def server(app) -> Iterator[str]:
-    app.config["WTF_CSRF_ENABLED"] = True
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=5)
+    yield from serve_console(app)
 
 
 @pytest.fixture
@@ -75,14 +67,6 @@ def busy_station(session, world):
     return {"calm": calm, "officers": officers, "duty": duty, "answered": answered, "closed": closed}
 
 
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/board")
-
-
 def overflow(page) -> int:
     """How many CSS pixels the page is wider than the screen (0 when nothing scrolls sideways)."""
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -108,7 +92,7 @@ def console_links(page, base: str) -> list[str]:
 @pytest.mark.parametrize("width", [390, 360])
 def test_no_console_page_scrolls_sideways_at_phone_width(phone, server, busy_station, width):
     phone.set_viewport_size({"width": width, "height": PHONE["height"]})
-    sign_in(phone, server, "a_staff")
+    sign_in(phone, server, "a_staff", PASSWORD)
     # Every page the menu leads to, and the pages those lead to: one of each kind (ids do not matter).
     queue, seen, kinds, checked = [f"{server}/board"], set(), set(), {}
     while queue and len(checked) < MAX_PAGES:
@@ -131,7 +115,7 @@ def test_no_console_page_scrolls_sideways_at_phone_width(phone, server, busy_sta
 
 
 def test_board_is_cards_most_urgent_first_and_keeps_refreshing(phone, server, session, world, busy_station):
-    sign_in(phone, server, "a_staff")
+    sign_in(phone, server, "a_staff", PASSWORD)
     rows = phone.locator("#board-table tbody tr")
     assert rows.count() == 4
     tops = {row.get_attribute("data-id"): row.bounding_box()["y"] for row in rows.all()}
@@ -162,7 +146,7 @@ def test_board_is_cards_most_urgent_first_and_keeps_refreshing(phone, server, se
 
 def test_incident_directory_and_report_at_phone_size(phone, server, world, busy_station):
     closed = busy_station["closed"]
-    sign_in(phone, server, "a_staff")
+    sign_in(phone, server, "a_staff", PASSWORD)
     phone.goto(f"{server}/incidents/{closed.id}")
     steps = phone.locator("ol.timeline li")
     assert steps.count() >= 5
@@ -203,6 +187,6 @@ def test_incident_directory_and_report_at_phone_size(phone, server, world, busy_
 
 
 def test_other_station_gets_404_for_the_report(phone, server, busy_station):
-    sign_in(phone, server, "b_staff")
+    sign_in(phone, server, "b_staff", PASSWORD)
     report = phone.request.get(f"{server}/incidents/{busy_station['closed'].id}/report.pdf")
     assert report.status == 404

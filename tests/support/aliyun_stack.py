@@ -9,20 +9,13 @@ receipts back to ``/aliyun/<token>/``.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from werkzeug.serving import make_server
-
-from hotline.app import create_app
 from hotline.carriers.aliyun.templates import Templates, filled_example
 from simulator import AliyunSetup, Simulator, serve_simulator
-from tests.support.stack import HOTLINE_NUMBER, ROOT, SIM_TOKEN, Stack, free_port
+from tests.support.stack import HOTLINE_NUMBER, SIM_TOKEN, Stack, free_port, serving
 
 RECEIPT_TOKEN = "simulated-receipts-" + "k" * 16
 SIGN_NAME = "联防求助"
@@ -62,30 +55,5 @@ def running_aliyun_stack(environ: dict[str, str], tmp_path: Path, *, time_scale:
     )
     for name in ("HOTLINE_TWILIO_ACCOUNT_SID", "HOTLINE_TWILIO_AUTH_TOKEN"):
         env.pop(name, None)
-    app = create_app(env)
-    web = make_server("127.0.0.1", web_port, app, threaded=True)
-    web_thread = threading.Thread(target=web.serve_forever, name="e2e-aliyun-web", daemon=True)
-    web_thread.start()
-
-    worker_log = tmp_path / "worker.log"
-    with open(worker_log, "wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "hotline", "worker", "--name", f"e2e-aliyun-{web_port}"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        yield Stack(app=app, sim=sim, base_url=base_url, env=env, worker_log=worker_log)
-    finally:
-        sim.shutdown()
-        sim_server.shutdown()
-        web.shutdown()
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
-        from hotline.extensions import db
-
-        db.state(app).engine.dispose()
+    with serving(env, sim, sim_server, web_port, tmp_path, "e2e-aliyun") as stack:
+        yield stack

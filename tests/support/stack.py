@@ -98,15 +98,24 @@ def running_stack(environ: dict[str, str], tmp_path: Path, *, time_scale: float 
     env.update(HOTLINE_PUBLIC_URL=base_url, HOTLINE_SIMULATOR_URL=sim_url)
     for name in ("HOTLINE_TWILIO_ACCOUNT_SID", "HOTLINE_TWILIO_AUTH_TOKEN"):
         env.pop(name, None)
+    with serving(env, sim, sim_server, web_port, tmp_path, "e2e") as stack:
+        yield stack
+
+
+@contextmanager
+def serving(
+    env: dict[str, str], sim: Simulator, sim_server: Any, web_port: int, tmp_path: Path, name: str
+) -> Iterator[Stack]:
+    """Serve the web app on ``web_port`` and run a ``hotline worker`` beside a started simulator; then stop all."""
     app = create_app(env)
     web = make_server("127.0.0.1", web_port, app, threaded=True)
-    web_thread = threading.Thread(target=web.serve_forever, name="e2e-web", daemon=True)
+    web_thread = threading.Thread(target=web.serve_forever, name=f"{name}-web", daemon=True)
     web_thread.start()
 
     worker_log = tmp_path / "worker.log"
     with open(worker_log, "wb") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "hotline", "worker", "--name", f"e2e-{web_port}"],
+            [sys.executable, "-m", "hotline", "worker", "--name", f"{name}-{web_port}"],
             env=env,
             cwd=ROOT,
             stdout=log,
@@ -114,7 +123,7 @@ def running_stack(environ: dict[str, str], tmp_path: Path, *, time_scale: float 
             start_new_session=True,
         )
     try:
-        yield Stack(app=app, sim=sim, base_url=base_url, env=env, worker_log=worker_log)
+        yield Stack(app=app, sim=sim, base_url=f"http://127.0.0.1:{web_port}", env=env, worker_log=worker_log)
     finally:
         sim.shutdown()
         sim_server.shutdown()
