@@ -126,7 +126,8 @@ class Settings(BaseModel):
     # Twilio: 1 SMS/s on a long code, 3 toll-free, 100+ short code; REST calls 1/s unless raised.
     sms_per_second: int = Field(10, alias="HOTLINE_SMS_PER_SECOND", ge=1, le=10000)
     calls_per_second: int = Field(5, alias="HOTLINE_CALLS_PER_SECOND", ge=1, le=10000)
-    # The part of those rates broadcasts may use; the rest stays free so an alert leaves at once.
+    # The part of those rates broadcasts may use while an emergency is under way (the whole rate otherwise);
+    # the rest stays free so the emergency's texts leave at once.
     broadcast_share: float = Field(0.8, alias="HOTLINE_BROADCAST_SHARE", gt=0, le=1)
     # Local hours no spoken broadcast is placed ("21:00-08:00"); a station may set its own.
     quiet_hours: str = Field(

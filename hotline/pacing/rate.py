@@ -12,12 +12,16 @@ moment its request leaves (:meth:`SendRate.stamp`), so what happens in
 between cannot push two seconds' sends into one at the carrier.
 
 Priorities: an alert or escalation send (:attr:`Priority.URGENT`) may use the
-whole limit, all at once. A bulk send (:attr:`Priority.BULK`, broadcasts) may
-use only its share of it, keeping the rest free so that an alert's texts leave
-at once however long a broadcast runs, and takes nothing while an urgent send
-is waiting: a refused urgent send raises a flag that stops every bulk send
-until it lapses. A share of 1 lets a broadcast use the whole rate; an alert's
-first send may then wait up to the one second the window takes to clear.
+whole limit, all at once. A bulk send (:attr:`Priority.BULK`, broadcasts) takes
+nothing while an urgent send is waiting: a refused urgent send raises a flag
+that stops every bulk send until it lapses. With no emergency about, a
+broadcast uses the whole limit (a station's bulletin should take no longer
+than the rate needs). Once an urgent send has gone, and for ``emergency_hold``
+seconds after the last one, bulk sends keep to their share of the limit, so
+that the rest of an emergency (the group's texts, acceptances, escalations)
+leaves at once while the broadcast goes on. The first alert of a quiet spell
+waits at most one bulk spacing per text (the broadcast stops for it, and a
+slot leaves the window every ``window / limit``).
 
 Bulk sends are also spaced evenly (one every ``window / limit``), not let
 through in bursts: requests sent in a burst leave a process less evenly than
@@ -53,6 +57,9 @@ WAKE_JITTER = 0.005
 MAX_PAUSE = 1.0
 # A waiting urgent sender's flag outlives its wait by this much, time for its thread to come back for the slot.
 URGENT_GRACE = 0.2
+# After an urgent send, bulk sends keep to their share this long: an emergency's
+# acceptances, escalations and calls again follow within a minute or two.
+EMERGENCY_HOLD = 120.0
 
 _ACQUIRE = """
 local now_parts = redis.call('TIME')
@@ -66,11 +73,15 @@ if not urgent then
     if flagged > 0 then
         return flagged * 1000
     end
-    limit = tonumber(ARGV[4])
+    if redis.call('EXISTS', KEYS[4]) == 1 then
+        limit = tonumber(ARGV[4])
+    end
 end
 local count = redis.call('ZCARD', KEYS[1])
 if count < limit then
-    if not urgent then
+    if urgent then
+        redis.call('SET', KEYS[4], '1', 'PX', tonumber(ARGV[7]))
+    else
         local spacing = math.floor(window / limit)
         local last = tonumber(redis.call('GET', KEYS[3]) or '0')
         if now - last < spacing then
@@ -108,7 +119,7 @@ class Priority(enum.Enum):
     """Who goes first when the rate is used up."""
 
     URGENT = "urgent"  # alerts, escalations, notices about an incident
-    BULK = "bulk"  # broadcasts: only a share of the rate, and never while an urgent send waits
+    BULK = "bulk"  # broadcasts: a share of the rate during an emergency, and never while an urgent send waits
 
 
 @dataclass(frozen=True)
@@ -126,8 +137,10 @@ class SendRate:
         connection: The Redis every worker shares.
         name: Names the sender, e.g. ``sms:simulator:+8657188880000``.
         limit: Sends allowed in any one second (at least 1).
-        bulk_share: The part of ``limit`` bulk sends may use (0 to 1); at least one a second.
+        bulk_share: The part of ``limit`` bulk sends may use (0 to 1) while an
+            emergency is under way; at least one a second.
         window: Seconds a send counts for; one second plus a margin.
+        emergency_hold: Seconds after an urgent send that bulk sends keep to their share.
     """
 
     def __init__(
@@ -138,6 +151,7 @@ class SendRate:
         *,
         bulk_share: float = 1.0,
         window: float = 1.0 + WINDOW_MARGIN,
+        emergency_hold: float = EMERGENCY_HOLD,
     ) -> None:
         if limit < 1:
             raise ValueError("a rate limit must allow at least one send a second")
@@ -145,9 +159,11 @@ class SendRate:
         self.limit = limit
         self.bulk_limit = max(1, min(limit, int(limit * bulk_share)))
         self.window = window
+        self.emergency_hold = emergency_hold
         self._log_key = f"hotline:rate:{name}"
         self._urgent_key = f"hotline:rate:{name}:urgent-waiting"
         self._bulk_key = f"hotline:rate:{name}:bulk-last"
+        self._emergency_key = f"hotline:rate:{name}:emergency"
         self._script = connection.register_script(_ACQUIRE)
         self._stamp = connection.register_script(_STAMP)
 
@@ -167,9 +183,9 @@ class SendRate:
         """
         urgent = priority is Priority.URGENT
         wait_us = self._script(
-            keys=[self._log_key, self._urgent_key, self._bulk_key],
+            keys=[self._log_key, self._urgent_key, self._bulk_key, self._emergency_key],
             args=[self.limit, int(self.window * 1_000_000), "1" if urgent else "0", self.bulk_limit,
-                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000)],
+                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000), max(1, int(self.emergency_hold * 1000))],
         )
         return int(wait_us) / 1_000_000
 

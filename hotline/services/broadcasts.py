@@ -299,7 +299,7 @@ class Plan:
     values: dict[str, str]
     texts: Texts
     recipients: Recipients
-    seconds: int  # at the broadcasts' share of the carrier's rates
+    seconds: int  # at the carrier's rates, which a broadcast has to itself while no emergency is under way
     calls_wait_until: datetime | None  # calls written now would wait for the end of quiet hours
 
     @property
@@ -350,7 +350,7 @@ def plan(
     return Plan(
         station=station, channel=channel, audience=audience, kind=kind.removeprefix("broadcast_"),
         values=dict(values), texts=texts, recipients=found,
-        seconds=sending_seconds(settings, len(found.sms), len(found.calls), settings.broadcast_share),
+        seconds=sending_seconds(settings, len(found.sms), len(found.calls)),
         calls_wait_until=waits,
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,8 +72,8 @@ def test_plan_removes_duplicates_and_opt_outs_and_counts_parts_and_time(app, ses
     assert ZH_STOP not in composed.texts.voice and composed.texts.voice.startswith("这里是")
     assert composed.texts.segments == count_segments(composed.texts.sms) == 2
     assert composed.segments_total == 30
-    # 15 texts at 10 a second, 17 calls at 5: at the broadcasts' share (8 and 4 a second), the calls take 5 s.
-    assert composed.seconds == 5
+    # 15 texts at 10 a second, 17 calls at 5: with no emergency about, the calls take 4 s.
+    assert composed.seconds == 4
 
     only_households = _plan(session, settings, group, roles=("household",), villages=(group.village_id,))
     assert {m.role for m in only_households.recipients.sms} == {Role.HOUSEHOLD}
@@ -300,15 +301,19 @@ def test_api_composes_confirms_lists_and_keeps_to_the_station(app, session, worl
     assert client.post("/api/broadcasts", json={"channel": "fax", "text": "x"}, headers=bearer).status_code == 400
 
 
-def test_a_broadcast_keeps_to_its_share_so_an_alert_goes_at_once_and_a_share_of_1_takes_the_whole_rate(redis_conn):
-    rate = SendRate(redis_conn, "sms:share", 5, bulk_share=0.6, window=0.5)
-    for _ in range(3):
-        assert rate.acquire(Priority.BULK) is not None
-    assert rate.try_acquire(Priority.BULK) > 0, "3 of 5 a window, even with no alert about"
-    assert [rate.try_acquire(Priority.URGENT) for _ in range(2)] == [0.0, 0.0], "an alert's texts go at once"
-
-    whole = SendRate(redis_conn, "sms:whole", 5, bulk_share=1.0, window=1.0)
+def test_a_broadcast_alone_takes_the_whole_rate_and_keeps_to_its_share_while_an_emergency_is_under_way(redis_conn):
+    alone = SendRate(redis_conn, "sms:alone", 5, bulk_share=0.6, window=1.0)
     for _ in range(5):
-        assert whole.acquire(Priority.BULK) is not None
-    assert whole.try_acquire(Priority.URGENT) > 0, "the alert waits for the window to clear"
-    assert whole.try_acquire(Priority.BULK) > 0, "and the broadcast for the alert"
+        assert alone.acquire(Priority.BULK) is not None, "no emergency about: the whole limit, evenly spaced"
+    assert alone.try_acquire(Priority.URGENT) > 0, "the first alert of a quiet spell waits for a slot to leave"
+    assert alone.try_acquire(Priority.BULK) > 0, "and the broadcast waits for the alert"
+
+    rate = SendRate(redis_conn, "sms:share", 5, bulk_share=0.6, window=0.5, emergency_hold=0.6)
+    assert rate.try_acquire(Priority.URGENT) == 0.0  # an emergency is under way
+    for _ in range(2):
+        assert rate.acquire(Priority.BULK) is not None
+    assert rate.try_acquire(Priority.BULK) > 0, "3 of 5 a window while the emergency is under way"
+    assert [rate.try_acquire(Priority.URGENT) for _ in range(2)] == [0.0, 0.0], "its next texts go at once"
+    time.sleep(0.65)  # the emergency's hold has lapsed and the window has emptied
+    for _ in range(4):
+        assert rate.acquire(Priority.BULK) is not None, "the broadcast has the whole rate again"
