@@ -14,14 +14,17 @@ between cannot push two seconds' sends into one at the carrier.
 Priorities: an alert or escalation send (:attr:`Priority.URGENT`) may use the
 whole limit, all at once. A bulk send (:attr:`Priority.BULK`, broadcasts) takes
 nothing while an urgent send is waiting: a refused urgent send raises a flag
-that stops every bulk send until it lapses. With no emergency about, a
-broadcast uses the whole limit (a station's bulletin should take no longer
-than the rate needs). Once an urgent send has gone, and for ``emergency_hold``
-seconds after the last one, bulk sends keep to their share of the limit, so
-that the rest of an emergency (the group's texts, acceptances, escalations)
-leaves at once while the broadcast goes on. The first alert of a quiet spell
-waits at most one bulk spacing per text (the broadcast stops for it, and a
-slot leaves the window every ``window / limit``).
+that stops every bulk send until it lapses. Otherwise bulk sends keep to their
+share of the limit, leaving the rest free for an emergency's texts, where
+that rest holds a group's alert (:data:`GROUP_TEXTS`; at 50 texts a second
+and a share of 0.8, 10 are free). Where it cannot (at 10 a second, 2 free
+slots would not let a group's 9 texts go at once anyway), a broadcast uses the
+whole limit while no emergency is under way, so a bulletin takes no longer
+than the rate needs; from an urgent send until ``emergency_hold`` seconds after
+the last one, it keeps to its share, so that the rest of an emergency
+(acceptances, escalations) leaves at once. The first alert of a quiet spell
+then waits at most one bulk spacing per text: the broadcast stops for it, and
+a slot leaves the window every ``window / limit``.
 
 Bulk sends are also spaced evenly (one every ``window / limit``), not let
 through in bursts: requests sent in a burst leave a process less evenly than
@@ -60,6 +63,8 @@ URGENT_GRACE = 0.2
 # After an urgent send, bulk sends keep to their share this long: an emergency's
 # acceptances, escalations and calls again follow within a minute or two.
 EMERGENCY_HOLD = 120.0
+# The texts one group's alert sends at once: its members (a ring group holds at most 10) and the caller.
+GROUP_TEXTS = 10
 
 _ACQUIRE = """
 local now_parts = redis.call('TIME')
@@ -73,7 +78,7 @@ if not urgent then
     if flagged > 0 then
         return flagged * 1000
     end
-    if redis.call('EXISTS', KEYS[4]) == 1 then
+    if ARGV[8] == '1' or redis.call('EXISTS', KEYS[4]) == 1 then
         limit = tonumber(ARGV[4])
     end
 end
@@ -137,8 +142,9 @@ class SendRate:
         connection: The Redis every worker shares.
         name: Names the sender, e.g. ``sms:simulator:+8657188880000``.
         limit: Sends allowed in any one second (at least 1).
-        bulk_share: The part of ``limit`` bulk sends may use (0 to 1) while an
-            emergency is under way; at least one a second.
+        bulk_share: The part of ``limit`` bulk sends may use (0 to 1); at least
+            one a second. Where the rest cannot hold a group's texts, it
+            applies only while an emergency is under way.
         window: Seconds a send counts for; one second plus a margin.
         emergency_hold: Seconds after an urgent send that bulk sends keep to their share.
     """
@@ -160,6 +166,8 @@ class SendRate:
         self.bulk_limit = max(1, min(limit, int(limit * bulk_share)))
         self.window = window
         self.emergency_hold = emergency_hold
+        # Keep the free part even with no emergency about only where it can carry a group's texts at once.
+        self.keeps_share_alone = limit - self.bulk_limit >= GROUP_TEXTS
         self._log_key = f"hotline:rate:{name}"
         self._urgent_key = f"hotline:rate:{name}:urgent-waiting"
         self._bulk_key = f"hotline:rate:{name}:bulk-last"
@@ -185,7 +193,8 @@ class SendRate:
         wait_us = self._script(
             keys=[self._log_key, self._urgent_key, self._bulk_key, self._emergency_key],
             args=[self.limit, int(self.window * 1_000_000), "1" if urgent else "0", self.bulk_limit,
-                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000), max(1, int(self.emergency_hold * 1000))],
+                  token or secrets.token_hex(8), int(URGENT_GRACE * 1000), max(1, int(self.emergency_hold * 1000)),
+                  "1" if self.keeps_share_alone else "0"],
         )
         return int(wait_us) / 1_000_000
 

@@ -158,3 +158,12 @@ def test_a_released_reservation_no_longer_counts(redis_conn):
     _, reservation = guard.reserve("call", "+8613900000005", CHINA_CALLS)
     guard.release(reservation)
     assert guard.wait("call", "+8613900000005", CHINA_CALLS) == 0.0
+
+
+def test_where_the_free_part_holds_a_group_a_broadcast_keeps_to_its_share_even_alone(redis_conn):
+    assert SendRate(redis_conn, "sms:fast", 50, bulk_share=0.8).keeps_share_alone, "10 of 50 free hold a group"
+    assert not SendRate(redis_conn, "sms:slow", 10, bulk_share=0.8).keeps_share_alone, "2 of 10 would not"
+    rate = SendRate(redis_conn, "sms:wide", 12, bulk_share=0.1, window=0.5)  # 1 a window; 11 free
+    assert rate.try_acquire(Priority.BULK) == 0.0
+    assert rate.try_acquire(Priority.BULK) > 0.4, "the share's spacing (the whole window), not the limit's"
+    assert [rate.try_acquire(Priority.URGENT) for _ in range(11)] == [0.0] * 11, "an alert's texts go at once"
