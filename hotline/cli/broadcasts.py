@@ -342,10 +342,11 @@ def broadcast_opt_outs(station_name: str) -> None:
 @click.argument("hours", required=False)
 @with_appcontext
 def broadcast_quiet_hours(station_name: str, hours: str | None) -> None:
-    """显示或设置本所的免打扰时段（如 21:00-08:00，期间不拨语音群发；"" 恢复默认）。"""
+    """显示或设置本所的免打扰时段（如 21:00-08:00，期间不拨语音群发；"" 恢复默认）；修改记入变更记录。"""
+    from hotline.console.audit import CLI_ACTOR, record_station_setting
     from hotline.extensions import db, get_settings
     from hotline.services.drills import DrillError, find_station
-    from hotline.services.quiet_hours import parse_range
+    from hotline.services.quiet_hours import stored_range
 
     settings = get_settings()
     try:
@@ -353,14 +354,15 @@ def broadcast_quiet_hours(station_name: str, hours: str | None) -> None:
     except DrillError as exc:
         raise click.ClickException(str(exc)) from None
     if hours is not None:
-        if hours.strip():
-            try:
-                start, end = parse_range(hours)
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="HOURS") from None
-            station.quiet_hours = f"{start:%H:%M}-{end:%H:%M}"
-        else:
-            station.quiet_hours = None
+        try:
+            wanted = stored_range(hours)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="HOURS") from None
+        before, station.quiet_hours = station.quiet_hours, wanted
+        record_station_setting(
+            db.session, actor_id=None, actor=CLI_ACTOR, station=station, action="quiet_hours", before=before,
+            after=wanted,
+        )
         db.session.commit()
     own = station.quiet_hours
     click.echo(f"{station.name} 免打扰时段：{own or settings.quiet_hours}" + ("" if own else "（默认）"))

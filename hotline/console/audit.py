@@ -1,4 +1,4 @@
-"""Writing and reading the audit log of directory and user changes."""
+"""Writing and reading the audit log of directory, user and station setting changes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.console.scope import Viewer, scoped
-from hotline.models import AuditLog, Group, Member, User
+from hotline.models import AuditLog, Group, Member, Station, User
 
 CLI_ACTOR = "cli"
 
@@ -85,6 +85,38 @@ def record_audit(
     )
     session.add(entry)
     return entry
+
+
+# A station setting the console and the command line change, by the audit action that records it.
+STATION_SETTINGS = {"quiet_hours": "quiet_hours"}
+
+
+def record_station_setting(
+    session: Session,
+    *,
+    actor_id: int | None,
+    actor: str,
+    station: Station,
+    action: str,
+    before: str | int | None,
+    after: str | int | None,
+) -> AuditLog | None:
+    """Log a change of one of :data:`STATION_SETTINGS` (None: the service default); nothing when it did not change."""
+    if before == after:
+        return None
+    field = STATION_SETTINGS[action]
+    return record_audit(
+        session,
+        actor_id=actor_id,
+        actor=actor,
+        station_id=station.id,
+        entity="station",
+        entity_id=station.id,
+        action=action,
+        summary=station.name,
+        before={field: before},
+        after={field: after},
+    )
 
 
 def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:

@@ -14,6 +14,7 @@ from flask import current_app
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from hotline.console.audit import STATION_SETTINGS
 from hotline.console.closing import Outcome
 from hotline.directory import Column
 from hotline.directory.exporter import display_phone
@@ -96,6 +97,7 @@ AUDIT_LABELS = {
     "directory:import": _l("File imported"),
     "user:password": _l("Password changed"),
     "user:token": _l("API token issued"),
+    "station:quiet_hours": _l("Quiet hours changed"),
 }
 DRILL_LABELS = {"all": _l("Drills and real alerts"), "real": _l("Real alerts only"), "drill": _l("Drills only")}
 
@@ -152,7 +154,22 @@ def audit_summary(entry: AuditLog) -> str:
             updated=int(after.get("updated", 0)),
             deactivated=int(after.get("deactivated", 0)),
         )
+    if entry.entity == "station" and entry.action in STATION_SETTINGS:
+        field = STATION_SETTINGS[entry.action]
+        return gettext(
+            "%(station)s: %(before)s → %(after)s",
+            station=entry.summary,
+            before=setting_text(field, (entry.before or {}).get(field)),
+            after=setting_text(field, after.get(field)),
+        )
     return entry.summary
+
+
+def setting_text(field: str, value: Any) -> str:
+    """A station setting's value as the audit log shows it; None is the service default."""
+    if value is None or value == "":
+        return gettext("the default")
+    return str(value)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from config.settings import Settings
 from hotline.models import Station
 
-_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_RANGE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def parse_range(text: str) -> tuple[time, time]:
@@ -24,11 +24,27 @@ def parse_range(text: str) -> tuple[time, time]:
     Raises:
         ValueError: Not two times written HH:MM-HH:MM (the message is in Chinese).
     """
-    found = _RANGE.match(text.strip().replace("–", "-").replace("～", "-").replace("~", "-"))
+    # As typed on a Chinese keyboard too: full-width colons and dashes, spaces around the dash.
+    cleaned = "".join(text.split()).replace("：", ":")
+    for dash in ("–", "—", "－", "～", "~", "至", "到"):
+        cleaned = cleaned.replace(dash, "-")
+    found = _RANGE.match(cleaned)
     if found is None:
         raise ValueError(f"免打扰时段 {text!r} 应写成 21:00-08:00")
     start_h, start_m, end_h, end_m = (int(part) for part in found.groups())
     return time(start_h, start_m), time(end_h, end_m)
+
+
+def stored_range(text: str | None) -> str | None:
+    """What a station keeps for quiet hours typed as ``text``: ``HH:MM-HH:MM``, or None (blank: the default).
+
+    Raises:
+        ValueError: Not blank and not two times written HH:MM-HH:MM (the message is in Chinese).
+    """
+    if text is None or not text.strip():
+        return None
+    start, end = parse_range(text)
+    return f"{start:%H:%M}-{end:%H:%M}"
 
 
 def station_range(settings: Settings, station: Station) -> tuple[time, time]:

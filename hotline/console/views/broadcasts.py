@@ -1,5 +1,5 @@
 """Broadcasts (群发): compose, preview in a phone-sized frame and confirm, follow the progress, pause, resume or
-cancel, report and export, and the station's opt-outs."""
+cancel, report and export, the station's opt-outs and its quiet hours."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from hotline.console.access import protect
+from hotline.console.audit import record_station_setting
 from hotline.console.export import to_xlsx
 from hotline.console.i18n import select_locale
 from hotline.console.present import iso, phone_text
@@ -28,6 +29,7 @@ from hotline.services import broadcasts as service
 from hotline.services.broadcast_optouts import station_opt_outs
 from hotline.services.broadcast_report import build, report_table
 from hotline.services.outbox import dispatch_broadcast
+from hotline.services.quiet_hours import stored_range
 from hotline.services.readiness import reason_text
 
 bp = protect(make_blueprint("broadcasts", __name__, url_prefix="/broadcasts"))
@@ -120,8 +122,33 @@ def index() -> ResponseReturnValue:
         groups=[g for g in visible_groups(session(), viewer()) if g.village.station_id == station.id],
         kinds=[(kind, service.kind_label(language, kind)) for kind in service.KINDS],
         progress=lambda b: service.progress(session(), b), status_word=service.status_word, zone=zone(),
-        form=request.args,
+        form=request.args, default_quiet_hours=settings().quiet_hours,
     )
+
+
+@bp.post("/quiet-hours")
+def quiet_hours() -> ResponseReturnValue:
+    """Set the station's quiet hours (no spoken broadcast rings then); empty goes back to the service's."""
+    station = _station()
+    back = redirect(url_for("broadcasts.index", station=station.id, _anchor="quiet-hours"))
+    typed = request.form.get("quiet_hours", "")
+    try:
+        wanted = stored_range(typed)
+    except ValueError:
+        flash(_("Quiet hours are two times such as 21:00-08:00; “%(text)s” is not.", text=typed.strip()), "error")
+        return back
+    before = station.quiet_hours
+    station.quiet_hours = wanted
+    record_station_setting(
+        session(), actor_id=viewer().id, actor=viewer().username, station=station, action="quiet_hours",
+        before=before, after=wanted,
+    )
+    session().commit()
+    if wanted is None:
+        flash(_("Quiet hours: the default, %(hours)s.", hours=settings().quiet_hours), "ok")
+    else:
+        flash(_("Quiet hours: %(hours)s.", hours=wanted), "ok")
+    return back
 
 
 @bp.post("/preview")
