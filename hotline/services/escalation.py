@@ -316,6 +316,21 @@ def ringing_now(calls: Iterable[Notification], phone: str, now: datetime, ring_t
     )
 
 
+def duty_line_will_ring(settings: Settings, incident: Incident) -> bool:
+    """Whether the escalation calls the station's duty line for ``incident`` (or already has).
+
+    Only then may a caller be told that the station has their alert: the
+    incident has a station with a duty line, the duty line's level exists
+    (its own, or a repeat past the officers), and the incident may escalate
+    that far. A caller in no group is escalated nowhere.
+    """
+    station = incident.station
+    if station is None or not station.duty_phone or incident.unregistered:
+        return False
+    delays = escalation_delays(settings, incident)
+    return within_cap(incident, DUTY_LINE) and level_exists(delays, DUTY_LINE, settings.escalation_repeat)
+
+
 def first_check(settings: Settings, incident: Incident, now: datetime | None = None) -> EscalationCheck | None:
     """The check of level 1 for a newly opened incident; None when nothing can escalate."""
     if incident.unregistered:
@@ -383,12 +398,16 @@ class Transfer:
         stage: The stage this transfer is (1 officers, 2 duty line).
         legs: ``(phone, notification id)`` of each officer to ring.
         phone: The duty line's number.
+        station_alerted: With nobody left, whether the escalation calls the
+            station's duty line (:func:`duty_line_will_ring`), so the caller
+            may be told the station has the alert.
     """
 
     to: TransferTo
     stage: int
     legs: list[tuple[str, int]] = field(default_factory=list)
     phone: str | None = None
+    station_alerted: bool = False
 
 
 def plan_transfer(
@@ -399,7 +418,8 @@ def plan_transfer(
     Stage 1 rings the group's officers (screened, in the caller's call), but
     none that an escalation call is already ringing; stage 2 the station's
     duty line; after that nobody is left. A stage with nobody to ring moves
-    on to the next.
+    on to the next. With nobody left, the caller may be told the station has
+    the alert only if the escalation calls its duty line.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database failed.
@@ -433,7 +453,7 @@ def plan_transfer(
             record_event(session, incident.id, EventKind.TRANSFERRED, level=DUTY_LINE, to=[duty])
             return Transfer(TransferTo.DUTY_LINE, DUTY_LINE, phone=duty)
     record_event(session, incident.id, EventKind.CALLER_TOLD_NOBODY_ANSWERED)
-    return Transfer(TransferTo.NOBODY, DUTY_LINE + 1)
+    return Transfer(TransferTo.NOBODY, DUTY_LINE + 1, station_alerted=duty_line_will_ring(settings, incident))
 
 
 # The dedupe round of the officers' calls placed in the caller's own transfer.

@@ -246,7 +246,9 @@ def _transfer(session: Session, settings: Settings, incident: Incident, *, stage
         return twiml.transfer(
             settings, status + render(language, "voice_transfer_duty"), transfer.phone, action=action
         )
-    return twiml.say_and_hangup(settings, render(language, "voice_nobody"))
+    # "The station has your alert" only when the escalation will call its duty line.
+    nobody = "voice_nobody" if transfer.station_alerted else "voice_nobody_call_110"
+    return twiml.say_and_hangup(settings, render(language, nobody))
 
 
 def _notification_and_incident() -> tuple[Notification, Incident]:

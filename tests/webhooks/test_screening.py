@@ -10,7 +10,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from config.templates import render
-from hotline.extensions import get_settings
+from hotline.extensions import SETTINGS_KEY, get_settings
 from hotline.models import Incident, Member, Notification, Response, RingMode, Role, TimelineEvent, utcnow
 from hotline.services.escalation import escalate
 from tests.factories import PUBLIC_URL, call_sid, make_group, message_sid, signed_post
@@ -50,6 +50,11 @@ def _path(url: str) -> str:
 
 def _query(url: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def _use_settings(app, **changes) -> None:
+    """Run ``app`` with some settings changed (settings are frozen: a changed copy replaces them)."""
+    app.extensions[SETTINGS_KEY] = get_settings(app).model_copy(update=changes)
 
 
 def _call_in(client, session, group) -> tuple[Incident, ET.Element, str]:
@@ -394,7 +399,50 @@ def test_no_officers_and_no_duty_line_gives_up_at_once(client, session, redis_co
     _incident, root, _ = _call_in(client, session, group)
     nobody = _dial_result(client, root.find("Dial").get("action"))
     assert _verbs(nobody) == ["Say", "Hangup"]
-    assert nobody.find("Say").text == render("zh", "voice_nobody")
+    # No duty line will be called: the station is not said to have the alert.
+    assert nobody.find("Say").text == render("zh", "voice_nobody_call_110") == "暂时无人接听，请立即拨打110。"
+    assert "派出所" not in nobody.find("Say").text
+
+
+def test_a_duty_line_the_escalation_never_calls_is_not_said_to_have_the_alert(client, session, redis_conn, app):
+    # One delay and no repeats: the escalation stops at the officers and never calls the duty line.
+    group = make_group(session, delays="60")
+    _use_settings(app, escalation_repeat=0)
+    _incident, root, _ = _call_in(client, session, group)
+    officers = _dial_result(client, root.find("Dial").get("action"))
+    duty = _dial_result(client, officers.find("Dial").get("action"))
+    assert duty.find("Dial/Number").text == DUTY
+    nobody = _dial_result(client, duty.find("Dial").get("action"))
+    assert _verbs(nobody) == ["Say", "Hangup"]
+    assert nobody.find("Say").text == render("zh", "voice_nobody_call_110")
+
+
+def test_a_stranger_put_through_to_the_fallback_line_is_not_told_the_station_has_the_alert(
+    client, session, redis_conn, app
+):
+    # A second station: a stranger on the shared number belongs to neither.
+    make_group(session)
+    make_group(session, station_name="南山派出所", duty_phone="+861088881111", prefix="+86138002")
+    _use_settings(app, fallback_phone="+861066660000")
+    root = _xml(signed_post(client, "/twilio/voice", {"CallSid": call_sid(), "From": "+8613999999999", "To": HOTLINE}))
+    assert root.find("Dial/Number").text == "+861066660000"
+    _fresh(session)
+    assert session.scalar(select(Incident).where(Incident.caller_phone == "+8613999999999")).station_id is None
+    unanswered = [say.text for say in root.iter("Say")][-1]
+    assert "已收到" not in unanswered and "110" in unanswered
+
+
+def test_a_caller_called_back_is_not_told_members_are_coming_when_none_accepted(client, app, session, redis_conn):
+    from hotline.services.caller import call_back
+
+    group = make_group(session)
+    incident, _root, _ = _call_in(client, session, group)
+    [callback_id] = call_back(session, incident).call_ids
+    session.commit()
+    answer = f"/twilio/voice/screen/answer?n={callback_id}"
+    kept = _xml(signed_post(client, answer, {"CallSid": call_sid(), "Digits": "1"}))
+    said = kept.find("Say").text
+    assert said == render("zh", "voice_caller_check_kept") and "正在赶来" not in said
 
 
 def test_caller_who_talked_to_the_duty_line_is_not_told_nobody_answered(client, session, redis_conn):

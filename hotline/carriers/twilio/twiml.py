@@ -147,8 +147,10 @@ def transfer(
 ) -> VoiceResponse:
     """Tell the caller where they are being put through, then dial that number.
 
-    Without an ``action``, the caller hears ``unanswered`` (``voice_nobody``
-    unless given) when the number does not answer, and the call ends.
+    Without an ``action``, the caller hears ``unanswered`` when the number
+    does not answer, and the call ends; unless given, that is
+    ``voice_nobody_call_110``, which promises nothing of the station (only
+    whoever knows the station will be called may say it has the alert).
     """
     response = VoiceResponse()
     say(response, settings, text)
@@ -156,7 +158,7 @@ def transfer(
     dial.number(phone)
     response.append(dial)
     if action is None:
-        say(response, settings, unanswered or render(settings.language, "voice_nobody"))
+        say(response, settings, unanswered or render(settings.language, "voice_nobody_call_110"))
     return response
 
 
