@@ -181,8 +181,9 @@ def escalate(
     if not won:
         return Escalated(fired=False)
     session.refresh(incident)
-    # The text says how long the level waited for (its due time, not a late check's) and who was tried.
-    waited = (due_at(incident, delays, level) - incident.opened_at).total_seconds()
+    # The text says how long the alert had waited when the level fell due (its due time, not a late
+    # check's; a repeat's counts the repeats before it) and who was tried.
+    waited = (due_at(incident, delays, level, repeat) - incident.opened_at).total_seconds()
     template, wording = escalation_wording(settings, incident, "sms", level, waited)
     message = compose(settings, incident, template, **wording)
     result = Escalated(fired=True)
@@ -464,11 +465,15 @@ def escalation_prompt(settings: Settings, incident: Incident, notification: Noti
     """The screening prompt of an escalation call: its template, and how long and who was tried.
 
     An officer rung in the caller's own transfer hears how long the caller
-    had waited when the transfer began; an escalation call, its level's delay.
+    had waited when the transfer began; an escalation call, how long the
+    alert had waited when its level fell due, counted from the alert's start
+    (a repeat past the last level counts every repeat before it).
     """
     level = max(notification.escalation_level, OFFICERS)
     if notification.via_dial and notification.created_at is not None:
         waited = (notification.created_at - incident.opened_at).total_seconds()
     else:
-        waited = (due_at(incident, escalation_delays(settings, incident), level) - incident.opened_at).total_seconds()
+        delays = escalation_delays(settings, incident)
+        due = due_at(incident, delays, level, settings.escalation_repeat)
+        waited = (due - incident.opened_at).total_seconds()
     return escalation_wording(settings, incident, "voice_screen", level, waited)

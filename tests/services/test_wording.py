@@ -134,6 +134,32 @@ def test_the_escalation_calls_screen_says_the_delay_and_who_was_tried(client, se
     assert "2分钟内小组无人响应，社区民警也未响应" in screen(2)
 
 
+def test_a_repeat_says_how_long_the_alert_has_waited_since_it_began(client, session, redis_conn, settings):
+    from hotline.services.prompts import call_prompt
+
+    group = make_group(session, delays="45,45")
+    incident = _open(session, settings, group)
+    repeat = settings.escalation_repeat
+    assert repeat == 120
+    for level, at in ((1, 45), (2, 90), (3, 90 + repeat), (4, 90 + 2 * repeat + 25)):  # the last check runs late
+        assert escalate(session, settings, incident, level, now=_at(at)).fired
+        session.commit()
+
+    def screen(level: int) -> str:
+        call = _escalation(session, incident, level, "call")
+        root = ET.fromstring(signed_post(client, f"/twilio/voice/screen?n={call.id}", {"CallSid": call_sid()}).data)
+        return root.find("Gather/Say").text
+
+    # The duty line's level fell due 1 min 30 s in; each repeat two minutes after the one before.
+    assert "1分30秒内小组无人响应，社区民警也未响应" in screen(2)
+    assert "3分30秒内小组无人响应，社区民警也未响应" in screen(3)
+    assert "5分30秒内小组无人响应，社区民警也未响应" in screen(4)
+    assert "1分30秒" not in screen(3) + screen(4)
+    # A carrier told the prompt when the call is placed (Aliyun) says the same.
+    prompt = call_prompt(settings, _escalation(session, incident, 4, "call"))
+    assert prompt is not None and prompt.params["waited"] == "5分30秒"
+
+
 # --- no promise of a transfer that will not happen ---------------------------------------------
 
 
