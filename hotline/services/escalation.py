@@ -384,6 +384,12 @@ def next_check(settings: Settings, incident: Incident) -> DueCheck | None:
     return DueCheck(level=level, due=due_at(incident, delays, level, settings.escalation_repeat))
 
 
+# The dedupe round of the officers' calls placed in the caller's own transfer.
+TRANSFER_KEY = "transfer"
+# The most officers rung together in the caller's transfer, unless the carrier says otherwise.
+DEFAULT_MAX_LEGS = 10
+
+
 class TransferTo(enum.StrEnum):
     OFFICERS = "officers"
     DUTY_LINE = "duty_line"
@@ -413,11 +419,14 @@ class Transfer:
 
 def plan_transfer(
     session: Session, settings: Settings, incident: Incident, stage: int, now: datetime | None = None,
+    *, max_legs: int = DEFAULT_MAX_LEGS,
 ) -> Transfer:
     """Decide, and record, where the waiting caller is put through at ``stage``.
 
     Stage 1 rings the group's officers (screened, in the caller's call), but
-    none that an escalation call is already ringing; stage 2 the station's
+    none that an escalation call is already ringing, and at most ``max_legs``
+    of them (the carrier's ``max_ring_group``: one ``<Dial>`` holds no more;
+    the others are called by the escalation's own calls); stage 2 the station's
     duty line; after that nobody is left. A stage with nobody to ring moves
     on to the next. With nobody left, the caller may be told the station has
     the alert only if the escalation calls its duty line.
@@ -434,6 +443,8 @@ def plan_transfer(
         ]
         legs: list[tuple[str, int]] = []
         for phone, member, name in people:
+            if len(legs) >= max(max_legs, 1):
+                break
             existing = find_by_dedupe_key(
                 session, dedupe_key(INCIDENT, incident.id, Purpose.ESCALATION, Channel.CALL, TRANSFER_KEY, phone)
             )
@@ -456,9 +467,6 @@ def plan_transfer(
     record_event(session, incident.id, EventKind.CALLER_TOLD_NOBODY_ANSWERED)
     return Transfer(TransferTo.NOBODY, DUTY_LINE + 1, station_alerted=duty_line_will_ring(settings, incident))
 
-
-# The dedupe round of the officers' calls placed in the caller's own transfer.
-TRANSFER_KEY = "transfer"
 
 
 def escalation_prompt(settings: Settings, incident: Incident, notification: Notification) -> tuple[str, dict[str, str]]:

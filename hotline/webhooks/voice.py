@@ -232,7 +232,7 @@ def dial_result() -> Response:
 
 def _transfer(session: Session, settings: Settings, incident: Incident, *, stage: int) -> VoiceResponse:
     """Put the caller through to whoever the escalation service names at ``stage``."""
-    transfer = plan_transfer(session, settings, incident, stage)
+    transfer = plan_transfer(session, settings, incident, stage, max_legs=get_carrier().capabilities.max_ring_group)
     session.commit()
     language = settings.language
     action = callback_url(settings, "/twilio/voice/dial-result", incident=incident.id, stage=transfer.stage)

@@ -380,6 +380,44 @@ def test_unknown_incident_hangs_up(client, session, redis_conn):
     assert _verbs(ended) == ["Hangup"]
 
 
+def test_the_officers_transfer_dials_at_most_one_ring_group_and_the_escalation_calls_the_rest(
+    client, session, redis_conn
+):
+    from datetime import timedelta
+
+    group = make_group(session)
+    for index in range(10):  # twelve officers and assistants in all
+        session.add(Member(group_id=group.id, name=f"民警{index}", phone=f"+8613900200{index:03d}", role=Role.OFFICER))
+    session.commit()
+    session.refresh(group)
+    staff = {m.phone for m in _staff(group)}
+    assert len(staff) == 12
+    incident, root, _ = _call_in(client, session, group)
+
+    officers = _dial_result(client, root.find("Dial").get("action"))
+    rung = [n.text for n in officers.iter("Number")]
+    assert len(rung) == 10 and set(rung) <= staff
+    _fresh(session)
+    legs = session.scalars(
+        select(Notification.phone).where(Notification.purpose == "escalation", Notification.via_dial.is_(True))
+    ).all()
+    assert sorted(legs) == sorted(rung)
+
+    # The officers' level calls those the transfer could not hold, and not those it is ringing.
+    result = escalate(session, get_settings(client.application), incident, 1, now=utcnow() + timedelta(seconds=61))
+    session.commit()
+    called = session.scalars(select(Notification.phone).where(Notification.id.in_(result.call_ids))).all()
+    assert result.fired and set(called) == staff - set(rung) and len(called) == 2
+
+
+def test_ring_all_never_puts_more_than_ten_numbers_in_one_dial(app):
+    from hotline.carriers.twilio import twiml
+
+    legs = [(f"+86139002{index:05d}", index) for index in range(1, 13)]
+    document = ET.fromstring(str(twiml.ring_all(get_settings(app), greeting="您好", legs=legs, action="http://x/a")))
+    assert [n.text for n in document.iter("Number")] == [phone for phone, _ in legs[:10]]
+
+
 def test_group_without_officers_goes_straight_to_the_duty_line(client, session, redis_conn):
     group = make_group(session)
     for member in _staff(group):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,10 @@ from hotline.urls import callback_url
 LEG_EVENTS = "initiated ringing answered completed"
 # Seconds a screened member has to press 1 before the leg is hung up.
 SCREEN_TIMEOUT = 8
+# The most <Number>s Twilio dials at once from one <Dial> (the carrier's max_ring_group).
+MAX_DIAL_NUMBERS = 10
+
+log = logging.getLogger(__name__)
 
 
 def say(response: VoiceResponse | Gather, settings: Settings, text: str) -> None:
@@ -39,7 +44,12 @@ def ring_all(
     Each ``<Number>`` runs the screening page on the answerer's leg before it
     is bridged, so voicemail (which never presses 1) cannot take the call.
     With ``cancel``, the caller may key 9 right after the greeting to cancel a misdial.
+    At most :data:`MAX_DIAL_NUMBERS` legs are dialled; callers keep within it
+    (the rest are called separately), and any beyond it are left out.
     """
+    if len(legs) > MAX_DIAL_NUMBERS:
+        log.error("%d legs for one <Dial>; dialling the first %d", len(legs), MAX_DIAL_NUMBERS)
+        legs = legs[:MAX_DIAL_NUMBERS]
     response = VoiceResponse()
     say(response, settings, greeting)
     if cancel is not None:
