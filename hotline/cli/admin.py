@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 @click.group("stations")
 def stations_group() -> None:
-    """Police stations: hotline number, duty line, escalation delays, group size."""
+    """Police stations: hotline number, duty line, escalation delays, group size, drill standard."""
 
 
 @stations_group.command("set")
@@ -44,17 +44,26 @@ def stations_group() -> None:
     "--hotline-number",
     help="The number this station's villagers dial, if it has its own; \"\" clears it.",
 )
+@click.option(
+    "--drill-standard", metavar="SECONDS",
+    help="Seconds within which a drill's group must be covered, 10 to 3600 (e.g. 120); groups slower than this "
+    "miss the standard in the readiness report. \"\" goes back to HOTLINE_DRILL_STANDARD_SECONDS.",
+)
 @with_appcontext
 def stations_set(
     name: str, duty_phone: str | None, escalation_delays: str | None, max_group_size: int | None,
-    hotline_number: str | None,
+    hotline_number: str | None, drill_standard: str | None,
 ) -> None:
     """Create station NAME, or change its settings."""
     from flask import current_app
+    from sqlalchemy import select
 
+    from hotline.console.audit import CLI_ACTOR, record_station_setting
     from hotline.extensions import db
 
     session = db.session
+    existing = session.scalar(select(Station).where(Station.name == name.strip()))
+    standard_before = existing.drill_standard_seconds if existing is not None else None
     try:
         station = configure_station(
             session,
@@ -63,11 +72,17 @@ def stations_set(
             escalation_delays=escalation_delays,
             max_group_size=max_group_size,
             hotline_number=hotline_number,
+            drill_standard=drill_standard,
             region=get_settings(current_app).default_region,
         )
     except StationError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
+    if drill_standard is not None:
+        record_station_setting(
+            session, actor_id=None, actor=CLI_ACTOR, station=station, action="drill_standard",
+            before=standard_before, after=station.drill_standard_seconds,
+        )
     session.commit()
     click.echo(_describe(station))
 
@@ -92,7 +107,8 @@ def _describe(station: Station) -> str:
         f"station {station.name}: hotline number {station.hotline_number or 'shared'}, "
         f"duty phone {station.duty_phone or '-'}, "
         f"escalation delays {station.escalation_delays or 'default'}, "
-        f"group size {station.max_group_size or 'default'}"
+        f"group size {station.max_group_size or 'default'}, "
+        f"drill standard {f'{station.drill_standard_seconds} s' if station.drill_standard_seconds else 'default'}"
     )
 
 

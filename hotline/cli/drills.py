@@ -145,7 +145,8 @@ def drill_cancel(schedule_id: int) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 def drill_report(station_name: str, file_format: str | None, file: Path | None) -> None:
-    """演练就绪报告：各小组按最近一次演练排名，标出未达标的小组；写入 FILE（CSV 或 Excel），不写则输出 CSV。"""
+    """演练就绪报告：各小组按最近一次演练排名，标出未达标的小组，未演练的小组列在最后；
+    写入 FILE（CSV 或 Excel），不写则输出 CSV。"""
     from hotline.console.export import to_xlsx
     from hotline.csvsafe import csv_bytes
     from hotline.extensions import db, get_settings
@@ -168,7 +169,9 @@ def drill_report(station_name: str, file_format: str | None, file: Path | None) 
         sys.stdout.flush()
     else:
         file.write_bytes(data)
-        counts = f"{len(report.rows)} 个小组，{len(report.missing)} 个未达标（标准 {report.standard} 秒）"
+        counts = f"{report.group_count} 个小组，{report.missing_count} 个未达标（标准 {report.standard} 秒）" + (
+            f"，其中 {len(report.never_drilled)} 个未演练" if report.never_drilled else ""
+        )
         click.echo(f"已写入 {file}：{counts}")
 
 

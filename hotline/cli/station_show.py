@@ -20,7 +20,7 @@ from hotline.models import Group, Member, Station, User, Village
 @with_appcontext
 def stations_show(name: str | None) -> None:
     """Show station NAME's settings (every station's without NAME): duty line, hotline number,
-    escalation delays, group size, how many villages, groups and members, and its users."""
+    escalation delays, group size, drill standard, how many villages, groups and members, and its users."""
     from hotline.extensions import db
 
     settings = get_settings(current_app)
@@ -39,7 +39,7 @@ def stations_show(name: str | None) -> None:
         if index:
             click.echo("")
         for line in _describe(session, station, settings.escalation_delays, settings.max_group_size,
-                              settings.hotline_number):
+                              settings.hotline_number, settings.drill_standard_seconds):
             click.echo(line.render(language))
 
 
@@ -52,7 +52,8 @@ def _unknown(name: str, known: list[str]) -> Text:
 
 
 def _describe(
-    session: Session, station: Station, default_delays: tuple[int, ...], default_size: int, shared_number: str | None
+    session: Session, station: Station, default_delays: tuple[int, ...], default_size: int, shared_number: str | None,
+    default_standard: int,
 ) -> list[Text]:
     villages = session.scalar(select(func.count(Village.id)).where(Village.station_id == station.id)) or 0
     groups = session.scalar(
@@ -81,6 +82,10 @@ def _describe(
         _l("  escalation delays: %(delays)s seconds", delays=own if station.escalation_delays else default),
         _l("  group size:        %(size)s", size=_l("%(value)s (the station's own)", value=str(size))
            if station.max_group_size else _l("%(value)s (default, HOTLINE_MAX_GROUP_SIZE)", value=str(size))),
+        _l("  drill standard:    %(standard)s", standard=_l(
+            "covered within %(value)s seconds (the station's own)", value=str(station.drill_standard_seconds))
+           if station.drill_standard_seconds else _l(
+            "covered within %(value)s seconds (default, HOTLINE_DRILL_STANDARD_SECONDS)", value=str(default_standard))),
         _l("  directory:         %(villages)d village(s), %(groups)d group(s), %(members)d member(s), "
            "%(active)d active", villages=villages, groups=groups, members=members[0], active=members[1]),
         _l("  users:             %(users)s", users=users or _l("none; hotline users add NAME --station adds one")),

@@ -88,7 +88,7 @@ def record_audit(
 
 
 # A station setting the console and the command line change, by the audit action that records it.
-STATION_SETTINGS = {"quiet_hours": "quiet_hours"}
+STATION_SETTINGS = {"quiet_hours": "quiet_hours", "drill_standard": "drill_standard_seconds"}
 
 
 def record_station_setting(

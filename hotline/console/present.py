@@ -98,6 +98,7 @@ AUDIT_LABELS = {
     "user:password": _l("Password changed"),
     "user:token": _l("API token issued"),
     "station:quiet_hours": _l("Quiet hours changed"),
+    "station:drill_standard": _l("Drill standard changed"),
 }
 DRILL_LABELS = {"all": _l("Drills and real alerts"), "real": _l("Real alerts only"), "drill": _l("Drills only")}
 
@@ -169,6 +170,8 @@ def setting_text(field: str, value: Any) -> str:
     """A station setting's value as the audit log shows it; None is the service default."""
     if value is None or value == "":
         return gettext("the default")
+    if field == "drill_standard_seconds":
+        return gettext("%(n)d seconds", n=int(value))
     return str(value)
 
 

@@ -8,7 +8,8 @@ Per drill: seconds to the first acceptance and to the group's required
 number of them (``Group.min_acceptances``), the members reached by call (a
 call answered) and by text (an SMS delivered), the numbers that failed and
 why (the carrier's ``failure_reason``, else the call's end: busy, no
-answer), and the change since the group's drill before.
+answer), and the change since the group's drill before. A station's groups
+never drilled are listed too: they have not shown the standard, so they miss it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from config.settings import Settings
-from hotline.models import Answer, Channel, Drill, Notification, Purpose, Station
+from hotline.models import Answer, Channel, Drill, Group, Notification, Purpose, Station, Village
 
 # What counts as reaching a member: a call someone picked up, an SMS the handset received.
 CALL_REACHED = frozenset({"answered", "in-progress", "completed"})
@@ -176,14 +177,34 @@ class Ranked:
 
 
 @dataclass(frozen=True)
+class Undrilled:
+    """A group of the station that has had no drill yet: it misses the standard until one covers it in time."""
+
+    group_id: int
+    village: str
+    group: str
+
+
+@dataclass(frozen=True)
 class StationReport:
     station: Station
     standard: int
     rows: list[Ranked]
+    never_drilled: list[Undrilled] = field(default_factory=list)
 
     @property
     def missing(self) -> list[Ranked]:
+        """The drilled groups whose latest drill missed the standard."""
         return [row for row in self.rows if row.misses_standard]
+
+    @property
+    def missing_count(self) -> int:
+        """Groups that miss the standard: those whose latest drill missed it, and those never drilled."""
+        return len(self.missing) + len(self.never_drilled)
+
+    @property
+    def group_count(self) -> int:
+        return len(self.rows) + len(self.never_drilled)
 
 
 def _order(readiness: Readiness) -> tuple[float, float, str, str]:
@@ -197,10 +218,12 @@ def station_report(session: Session, settings: Settings, station: Station) -> St
     """The station's groups by their latest drill, fastest covered first; groups never covered last.
 
     A group misses the standard when its latest drill was not covered within
-    :func:`standard_seconds` (or not at all).
+    :func:`standard_seconds` (or not at all). Groups never drilled come
+    apart (``never_drilled``, by village and group) and miss it too.
     """
     standard = standard_seconds(settings, station)
-    latest = [drills[-1] for drills in group_history(session, station).values() if drills]
+    history = group_history(session, station)
+    latest = [drills[-1] for drills in history.values() if drills]
     rows = [
         Ranked(
             rank=index,
@@ -209,7 +232,17 @@ def station_report(session: Session, settings: Settings, station: Station) -> St
         )
         for index, readiness in enumerate(sorted(latest, key=_order), start=1)
     ]
-    return StationReport(station=station, standard=standard, rows=rows)
+    never = [
+        Undrilled(group_id, village, group)
+        for group_id, village, group in session.execute(
+            select(Group.id, Village.name, Group.name)
+            .join(Village, Group.village_id == Village.id)
+            .where(Village.station_id == station.id)
+            .order_by(Village.name, Group.name, Group.id)
+        )
+        if not history.get(group_id)
+    ]
+    return StationReport(station=station, standard=standard, rows=rows, never_drilled=never)
 
 
 HEADINGS = {
@@ -229,8 +262,11 @@ def _seconds(value: float | None) -> int | str:
     return round(value) if value is not None else ""
 
 
+NOT_DRILLED = {"zh": "未演练", "en": "not drilled yet"}
+
+
 def report_table(report: StationReport, language: str, zone: ZoneInfo) -> list[list[object]]:
-    """The report as rows for CSV or Excel, headings first; times in ``zone``."""
+    """The report as rows for CSV or Excel, headings first; times in ``zone``; groups never drilled last."""
     words = "zh" if language == "zh" else "en"
     yes, no = ("是", "否") if words == "zh" else ("yes", "no")
     separator = "；" if words == "zh" else "; "
@@ -247,4 +283,6 @@ def report_table(report: StationReport, language: str, zone: ZoneInfo) -> list[l
             ready.alerted, ready.reached_by_call, ready.reached_by_sms, failures, _seconds(ready.change_seconds),
             no if row.misses_standard else yes,
         ])
+    for group in report.never_drilled:
+        table.append(["", group.village, group.group, NOT_DRILLED[words], *[""] * 9, no])
     return table

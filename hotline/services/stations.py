@@ -33,6 +33,28 @@ def parse_delays(text: str) -> tuple[int, ...]:
     return delays
 
 
+# Seconds a station's drill standard may be (as HOTLINE_DRILL_STANDARD_SECONDS).
+DRILL_STANDARD_RANGE = (10, 3600)
+
+
+def parse_drill_standard(text: str | int | None) -> int | None:
+    """Seconds within which a drill's group must be covered, as typed; None for empty (the service default).
+
+    Raises:
+        StationError: Not a whole number of seconds from 10 to 3600.
+    """
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    low, high = DRILL_STANDARD_RANGE
+    try:
+        seconds = int(str(text).strip())
+    except ValueError:
+        raise StationError(f"drill standard must be whole seconds from {low} to {high}, got {text!r}") from None
+    if not low <= seconds <= high:
+        raise StationError(f"drill standard must be whole seconds from {low} to {high}, got {seconds}")
+    return seconds
+
+
 def get_or_create_station(session: Session, name: str) -> Station:
     name = name.strip()
     if not name:
@@ -53,16 +75,19 @@ def configure_station(
     escalation_delays: str | None = None,
     max_group_size: int | None = None,
     hotline_number: str | None = None,
+    drill_standard: str | None = None,
     region: str = "CN",
 ) -> Station:
     """Create the station ``name`` if needed and apply the given changes.
 
     ``hotline_number`` is the number this station's villagers dial ("" clears
-    it); a call or text to it belongs to this station.
+    it); a call or text to it belongs to this station. ``drill_standard`` is
+    the seconds within which a drill's group must be covered ("" goes back to
+    HOTLINE_DRILL_STANDARD_SECONDS).
 
     Raises:
-        StationError: The duty phone, hotline number or delays are invalid, or
-            another station already has that hotline number.
+        StationError: The duty phone, hotline number, delays or drill standard
+            are invalid, or another station already has that hotline number.
     """
     station = get_or_create_station(session, name)
     if hotline_number is not None:
@@ -80,6 +105,8 @@ def configure_station(
         if not 2 <= max_group_size <= 250:
             raise StationError("group size limit must be between 2 and 250")
         station.max_group_size = max_group_size
+    if drill_standard is not None:
+        station.drill_standard_seconds = parse_drill_standard(drill_standard)
     return station
 
 

@@ -1,4 +1,5 @@
-"""Drills (演练): the readiness report, starting a drill now or on a schedule, the schedules, and exports."""
+"""Drills (演练): the readiness report, starting a drill now or on a schedule, the schedules, exports, and the
+station's drill standard."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from hotline.console.access import protect
+from hotline.console.audit import record_station_setting
 from hotline.console.export import to_xlsx
 from hotline.console.i18n import select_locale
 from hotline.console.scope import get_visible_or_404, visible_groups, visible_stations, visible_villages
@@ -22,6 +24,7 @@ from hotline.services.drills import DrillError, cancel_schedule, groups_in_scope
 from hotline.services.drills import DrillScope as Scope
 from hotline.services.outbox import dispatch_from_request
 from hotline.services.readiness import reason_text, report_table, station_report
+from hotline.services.stations import DRILL_STANDARD_RANGE, StationError, parse_drill_standard
 
 bp = protect(make_blueprint("drills", __name__, url_prefix="/drills"))
 
@@ -73,7 +76,36 @@ def index() -> ResponseReturnValue:
         groups=[g for g in visible_groups(session(), viewer()) if g.village.station_id == station.id],
         reason=lambda code: reason_text(select_locale(), code),
         zone=zone(),
+        default_standard=settings().drill_standard_seconds,
+        standard_range=DRILL_STANDARD_RANGE,
     )
+
+
+@bp.post("/standard")
+def standard() -> ResponseReturnValue:
+    """Set the seconds within which the station's groups must be covered in a drill; empty: the service's."""
+    station = _station()
+    back = redirect(url_for("drills.index", station=station.id, _anchor="standard"))
+    typed = request.form.get("standard_seconds", "")
+    try:
+        wanted = parse_drill_standard(typed)
+    except StationError:
+        low, high = DRILL_STANDARD_RANGE
+        flash(_("The drill standard is whole seconds from %(low)d to %(high)d; “%(text)s” is not.", low=low,
+                high=high, text=typed.strip()), "error")
+        return back
+    before = station.drill_standard_seconds
+    station.drill_standard_seconds = wanted
+    record_station_setting(
+        session(), actor_id=viewer().id, actor=viewer().username, station=station, action="drill_standard",
+        before=before, after=wanted,
+    )
+    session().commit()
+    if wanted is None:
+        flash(_("Drill standard: the default, %(n)d seconds.", n=settings().drill_standard_seconds), "ok")
+    else:
+        flash(_("Drill standard: %(n)d seconds.", n=wanted), "ok")
+    return back
 
 
 def _local(text: str) -> datetime:
