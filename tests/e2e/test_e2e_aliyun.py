@@ -56,7 +56,7 @@ def test_a_households_sms_calls_and_texts_everyone_and_a_scripted_1_acknowledges
         )
         assert phone["messages"][0]["body"].startswith(f"【联防求助】{caller.name}（一组）")
         heard = phone["calls"][0]["heard"]
-        assert heard and heard[0] == f"联防求助。{caller.name}在东村12号需要帮助。接听请按1。"
+        assert heard and heard[0] == f"联防求助。{caller.name}在东村12号需要帮助。接听请按1，不能前往请按2。"
     # The responder pressed 1, heard the caller's number, and is texted the number and address.
     heard = stack.sim.phone(responder.phone)["calls"][0]["heard"]
     assert heard[-1] == f"已确认，求助人电话{caller.phone}，请尽快联系。"

@@ -111,7 +111,7 @@ def test_screen_names_the_caller_and_address_and_asks_for_1(client, session, red
     assert gather.get("method") == "POST"
     says = gather.findall("Say")
     caller = _caller(group)
-    expected = f"联防求助。{caller.name}在{caller.address}需要帮助。接听请按1。"
+    expected = f"联防求助。{caller.name}在{caller.address}需要帮助。接听请按1，不能前往请按2。"
     assert says and all(say.text == expected for say in says)
     assert all(say.get("language") == "cmn-CN" for say in says)
 
