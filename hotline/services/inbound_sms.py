@@ -88,14 +88,23 @@ def _own_open_incident(session: Session, phone: str, now: datetime) -> Incident 
 
 
 def _answer(
-    session: Session, settings: Settings, incident: Incident | None, phone: str, template: str, sid: str,
+    session: Session,
+    settings: Settings,
+    incident: Incident | None,
+    phone: str,
+    template: str,
+    sid: str,
 ) -> int | None:
     """A short reply to the sender, sent through the outbox like every other SMS."""
     if incident is None:
         return None
     notification = add_notification(
-        session, incident, phone=phone, channel=Channel.SMS,
-        purpose=Purpose.HELP if template == "sms_help" else Purpose.RECEIPT, key=sid,
+        session,
+        incident,
+        phone=phone,
+        channel=Channel.SMS,
+        purpose=Purpose.HELP if template == "sms_help" else Purpose.RECEIPT,
+        key=sid,
         message=compose(settings, incident, template),
         # Named like every other notification, so the console and delivery events show who it went to.
         member=member_for(session, incident, phone),
@@ -151,8 +160,14 @@ def handle_inbound_sms(
 
 
 def _classify(
-    session: Session, settings: Settings, sid: str, phone: str, body: str, now: datetime,
-    capabilities: Capabilities | None, called: str | None = None,
+    session: Session,
+    settings: Settings,
+    sid: str,
+    phone: str,
+    body: str,
+    now: datetime,
+    capabilities: Capabilities | None,
+    called: str | None = None,
 ) -> Handled:
     keyword = parse_keyword(body)
     if keyword == Keyword.STOP:
@@ -201,8 +216,14 @@ def _classify(
         # From a registered household this is a silent call for help; from an
         # unknown number it is recorded and forwarded to the duty line.
         opened = open_incident(
-            session, settings, caller_phone=phone, source="sms", message_sid=sid, now=now,
-            capabilities=capabilities, called=called,
+            session,
+            settings,
+            caller_phone=phone,
+            source="sms",
+            message_sid=sid,
+            now=now,
+            capabilities=capabilities,
+            called=called,
         )
         record_event(session, opened.incident.id, EventKind.CALLER_SMS, at=now, phone=phone, body=body[:200])
         sms_ids = list(opened.sms_ids)
@@ -211,7 +232,10 @@ def _classify(
             sms_ids += [forwarded] if forwarded else []
         return Handled(
             handled_as="incident" if caller is not None else "unregistered",
-            incident=opened.incident, opened=opened, sms_ids=sms_ids, call_ids=opened.call_ids,
+            incident=opened.incident,
+            opened=opened,
+            sms_ids=sms_ids,
+            call_ids=opened.call_ids,
         )
     return Handled(handled_as="ignored")
 
@@ -242,8 +266,14 @@ def forward_to_duty_line(session: Session, settings: Settings, incident: Inciden
     if station is None or not station.duty_phone:
         return None
     notification = add_notification(
-        session, incident, phone=station.duty_phone, channel=Channel.SMS, purpose=Purpose.ESCALATION,
-        key="unregistered", name=station.name, level=2,
+        session,
+        incident,
+        phone=station.duty_phone,
+        channel=Channel.SMS,
+        purpose=Purpose.ESCALATION,
+        key="unregistered",
+        name=station.name,
+        level=2,
         message=compose_plain(
             settings, "sms_unregistered_forward", caller_phone=incident.caller_phone, body=body[:300]
         ),
