@@ -101,6 +101,8 @@ AUDIT_LABELS = {
     "station:drill_standard": _l("Drill standard changed"),
 }
 DRILL_LABELS = {"all": _l("Drills and real alerts"), "real": _l("Real alerts only"), "drill": _l("Drills only")}
+# The statistics offer real alerts or drills, never both together.
+STATS_DRILL_LABELS = {"real": DRILL_LABELS["real"], "drill": DRILL_LABELS["drill"]}
 
 
 def label(labels: Mapping[Any, Any], code: Any) -> str:
@@ -295,6 +297,7 @@ def template_globals() -> dict[str, Any]:
         "LEVEL_LABELS": LEVEL_LABELS,
         "DELIVERY_LABELS": DELIVERY_LABELS,
         "DRILL_LABELS": DRILL_LABELS,
+        "STATS_DRILL_LABELS": STATS_DRILL_LABELS,
         "FAILED_DELIVERY": FAILED_DELIVERY,
         "IMPORT_ACTION_LABELS": IMPORT_ACTION_LABELS,
         "IMPORT_COLUMNS": {column.value: column for column in Column},

@@ -23,6 +23,8 @@ from hotline.console.scope import Viewer, scoped
 from hotline.models import Answer, Group, Incident, IncidentStatus, Response, Village
 
 DRILL_CHOICES = ("all", "real", "drill")
+# Statistics read real alerts or drills, never the two together: a drill must not improve the real figures.
+STATS_DRILL_CHOICES = ("real", "drill")
 
 
 class FilterError(ValueError):
@@ -55,10 +57,14 @@ class IncidentFilter:
     drill: str = "all"
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str], *, drill_default: str = "all") -> IncidentFilter:
+    def from_args(
+        cls, args: Mapping[str, str], *, drill_default: str = "all", drill_choices: tuple[str, ...] = DRILL_CHOICES
+    ) -> IncidentFilter:
         """Read a filter from query arguments; an empty or absent one filters nothing.
 
-        A stale id that is well formed simply matches nothing.
+        A stale id that is well formed simply matches nothing. A drill choice
+        this reader does not offer (``all`` for the statistics, from an old
+        link) reads as ``drill_default``.
 
         Raises:
             FilterError: An argument is given but malformed (``village=²``,
@@ -101,7 +107,7 @@ class IncidentFilter:
             status=choice("status", {s.value for s in IncidentStatus}, None),
             date_from=day("from"),
             date_to=day("to"),
-            drill=choice("drill", DRILL_CHOICES, drill_default) or drill_default,
+            drill=_offered(choice("drill", DRILL_CHOICES, drill_default), drill_choices, drill_default),
         )
 
     def to_args(self) -> dict[str, str]:
@@ -133,6 +139,10 @@ class IncidentFilter:
         elif self.drill == "drill":
             found.append(Incident.is_drill.is_(True))
         return found
+
+
+def _offered(chosen: str | None, choices: tuple[str, ...], default: str) -> str:
+    return chosen if chosen in choices else default
 
 
 def first_accepts(incident_ids: list[int] | None = None) -> Subquery:

@@ -162,8 +162,8 @@ def test_statistics_agree_with_a_hand_count(console, known):
 
 def test_statistics_filters(console, known):
     login(console, "a_staff")
-    with_drills = console.get("/api/stats?drill=all").get_json()
-    assert with_drills["total"]["incidents"] == 7
+    drills = console.get("/api/stats?drill=drill").get_json()
+    assert drills["total"]["incidents"] == 1 and drills["filter"]["drill"] == "drill"
     one_group = console.get(f"/api/stats?group={known.group_a2.id}").get_json()
     assert one_group["total"]["incidents"] == 2
     assert [row["name"] for row in one_group["groups"]] == ["西村/二组"]
@@ -181,3 +181,20 @@ def test_statistics_page_shows_tables_and_svg_charts(console, known):
     assert "0:55" in page and "1:37" in page  # median 55 s, p90 97 s
     assert "<script" not in page.split("<main>")[1]  # charts need no script
     assert "http://" not in page.split("<main>")[1].replace("http://www.w3.org/2000/svg", "")
+
+
+def test_statistics_never_add_drills_to_real_alerts(console, known):
+    """Real alerts or drills, never the two together: "all" is not offered, and an old link with it reads real."""
+    login(console, "a_staff")
+    page = console.get("/stats").get_data(as_text=True)
+    drill_select = page.split('id="f-drill"', 1)[1].split("</select>", 1)[0]
+    assert 'value="real"' in drill_select and 'value="drill"' in drill_select
+    assert 'value="all"' not in drill_select and "演练和真实警情" not in drill_select
+    assert "分开统计" in page
+    old_link = console.get("/api/stats?drill=all").get_json()
+    assert old_link["total"]["incidents"] == 6 and old_link["filter"]["drill"] == "real"
+    assert 'value="real" selected' in console.get("/stats?drill=all").get_data(as_text=True)
+    assert console.get("/api/stats?drill=maybe").status_code == 400
+    # The incident list still shows drills and real alerts together when asked.
+    listing = console.get("/incidents").get_data(as_text=True).split('id="f-drill"', 1)[1].split("</select>", 1)[0]
+    assert 'value="all"' in listing

@@ -30,7 +30,7 @@ from hotline.console.views import make_blueprint
 from hotline.console.views.board import board_json
 from hotline.console.views.common import incident_filter, number_argument, page_number, session, viewer, zone
 from hotline.console.views.incidents import page_cursors
-from hotline.console.views.stats import compute
+from hotline.console.views.stats import compute, stats_filter
 from hotline.models import Group, Incident, Member, User, utcnow
 
 bp = protect(make_blueprint("api", __name__, url_prefix="/api"))
@@ -108,7 +108,7 @@ def _summary_json(summary: Summary) -> dict[str, Any]:
 
 @bp.get("/stats")
 def stats() -> ResponseReturnValue:
-    flt = incident_filter("real")
+    flt = stats_filter()
     data = compute(flt)
 
     def rows(items: Iterable[Any]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from config.settings import Settings
 from hotline.console.access import Staff
 from hotline.console.arguments import MAX_ID, whole_number
 from hotline.console.i18n import local_zone
-from hotline.console.queries import FilterError, IncidentFilter
+from hotline.console.queries import DRILL_CHOICES, FilterError, IncidentFilter
 from hotline.console.scope import visible_groups, visible_villages
 from hotline.extensions import db, get_settings
 
@@ -80,14 +80,14 @@ def filter_choices() -> dict[str, list]:
     return {"villages": visible_villages(session(), viewer()), "groups": visible_groups(session(), viewer())}
 
 
-def incident_filter(drill_default: str = "all") -> IncidentFilter:
-    """The incident filter the query arguments describe.
+def incident_filter(drill_default: str = "all", drill_choices: tuple[str, ...] = DRILL_CHOICES) -> IncidentFilter:
+    """The incident filter the query arguments describe (a drill choice not in ``drill_choices`` is the default).
 
     Raises:
         werkzeug.exceptions.BadRequest: A filter argument is malformed; the answer names it.
     """
     try:
-        return IncidentFilter.from_args(request.args, drill_default=drill_default)
+        return IncidentFilter.from_args(request.args, drill_default=drill_default, drill_choices=drill_choices)
     except FilterError as error:
         refuse_argument(_("The filter “%(name)s” is not valid; correct or remove it.", name=error.name))
         raise  # unreachable: refuse_argument always raises

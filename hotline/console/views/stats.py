@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from hotline.console import stats as calc
 from hotline.console.access import protect
 from hotline.console.charts import bar_chart
-from hotline.console.queries import IncidentFilter
+from hotline.console.queries import STATS_DRILL_CHOICES, IncidentFilter
 from hotline.console.stats_queries import figures, group_reach
 from hotline.console.views import make_blueprint
 from hotline.console.views.common import filter_choices, incident_filter, session, viewer, zone
@@ -77,9 +77,14 @@ def compute(flt: IncidentFilter) -> dict[str, Any]:
     }
 
 
+def stats_filter() -> IncidentFilter:
+    """The statistics' filter: real alerts (the default) or drills, never both (``drill=all`` reads as real)."""
+    return incident_filter("real", STATS_DRILL_CHOICES)
+
+
 @bp.get("/stats")
 def index() -> ResponseReturnValue:
-    flt = incident_filter("real")
+    flt = stats_filter()
     data = compute(flt)
     response_chart = bar_chart([(bucket_label(bucket), bucket.count) for bucket in data["histogram"]])
     weekly_chart = bar_chart([(week.strftime("%m-%d"), count) for week, count in data["weeks"]])
