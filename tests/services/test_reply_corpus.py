@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from hotline.models import Answer
 from hotline.services import reply_words
-from hotline.services.replies import Keyword, parse_keyword, parse_reply
+from hotline.services.replies import Keyword, is_call_for_help, parse_keyword, parse_reply
 
+# fmt: off
 ACCEPTED = [
     # the number the alert asks for, with or without words
     "1", "１", "1️⃣", "①", "1 马上到", "1马上到", "1，马上到", "1 收到", "１ 好的", "回复1", "回1",
@@ -77,10 +78,71 @@ NOT_REPLIES = [
     "收到，我现在在地里干活，等我回家换了衣服骑摩托车过去大概要半个小时左右才能到",
 ]
 
+# Replies that were once read as "coming" and are not: each must be DECLINE, or
+# None where the reply leaves it open, never ACCEPT.
+ONCE_READ_AS_COMING: list[tuple[str, Answer | None]] = [
+    # traditional characters
+    ("無法前往", Answer.DECLINE), ("別等我了", Answer.DECLINE),
+    # refusals, and a yes taken back
+    ("收到，算啦", Answer.DECLINE), ("马上到才怪", Answer.DECLINE), ("马上到嘛才怪", Answer.DECLINE),
+    ("收到，休想", Answer.DECLINE), ("收到，免了", Answer.DECLINE), ("马上到，开玩笑的", Answer.DECLINE),
+    ("收到，做梦吧", Answer.DECLINE),
+    # dialect negations
+    ("收到，木得空", Answer.DECLINE), ("收到，木法去", Answer.DECLINE), ("收到，弗来哉", Answer.DECLINE),
+    # 不 typed as a character of the same sound
+    ("马上到步了", Answer.DECLINE), ("收到，走步开", Answer.DECLINE), ("收到，去部了", Answer.DECLINE),
+    # away
+    ("收到，人在昆明", None), ("收到，人在广东", None), ("好的，但我在成都", None), ("收到，在省城", Answer.DECLINE),
+    # ill, or someone at home is
+    ("收到，我在县医院", Answer.DECLINE), ("收到 我在卫生院", Answer.DECLINE), ("收到，在输液", Answer.DECLINE),
+    ("收到，孩子发烧", Answer.DECLINE), ("收到，老人病重", Answer.DECLINE), ("收到，老婆要生了", Answer.DECLINE),
+    ("收到，我腿断了", Answer.DECLINE),
+    # later, not now
+    ("明天过去", Answer.DECLINE), ("收到，明早过去", Answer.DECLINE), ("收到，明天", Answer.DECLINE),
+    ("可以，但得明天", Answer.DECLINE), ("收到，过两天回来", Answer.DECLINE), ("等我回来再说", None),
+    ("收到，再说吧", None), ("收到，看情况", None),
+    # at work or at a feast
+    ("收到，在上夜班", Answer.DECLINE), ("收到，我在加班", Answer.DECLINE), ("收到，我在隔壁村吃酒", Answer.DECLINE),
+]
+
+# More replies as members write them, each with its reading.
+MORE_REPLIES: list[tuple[str, Answer | None]] = [
+    # coming: every word of the reply is understood
+    ("收到，骑车5分钟到，谢谢", Answer.ACCEPT), ("收到！十分钟到", Answer.ACCEPT), ("收到，半小时后到", Answer.ACCEPT),
+    ("马上到，大概二十分钟", Answer.ACCEPT), ("在路上了，还有两公里", Answer.ACCEPT), ("已出发🚗", Answer.ACCEPT),
+    ("1 骑电动车过去", Answer.ACCEPT), ("１　马上到", Answer.ACCEPT), ("好滴，这就来", Answer.ACCEPT),
+    ("中，我这就去", Answer.ACCEPT), ("收到。稍等，马上出门", Answer.ACCEPT), ("👌马上到", Answer.ACCEPT),
+    ("收到了，谢谢", Answer.ACCEPT), ("好的，辛苦了", Answer.ACCEPT), ("马上到，放心", Answer.ACCEPT),
+    ("馬上到", Answer.ACCEPT), ("收到，馬上過去", Answer.ACCEPT), ("我們馬上到", Answer.ACCEPT),
+    ("好的，开摩托过去", Answer.ACCEPT), ("收到，步行过去", Answer.ACCEPT), ("没毛病", Answer.ACCEPT),
+    ("没事，马上到", Answer.ACCEPT), ("okay coming", Answer.ACCEPT), ("收到✅", Answer.ACCEPT),
+    ("ＯＫ，马上到", Answer.ACCEPT), ("好的好的，这就出门", Answer.ACCEPT), ("要得，骑摩托车过来", Answer.ACCEPT),
+    ("收到，约10分钟到现场", Answer.ACCEPT),
+    # not coming
+    ("沒空", Answer.DECLINE), ("無法過去", Answer.DECLINE), ("來不了", Answer.DECLINE), ("去唔到", Answer.DECLINE),
+    ("冇得闲", Answer.DECLINE), ("木得时间", Answer.DECLINE), ("冒得空", Answer.DECLINE), ("覅来", Answer.DECLINE),
+    ("勿来哉", Answer.DECLINE), ("在镇上赶集，来不了", Answer.DECLINE), ("今晚值班，去不了", Answer.DECLINE),
+    ("收到，在喝喜酒", Answer.DECLINE), ("收到，我出差了", Answer.DECLINE), ("收到，住院了", Answer.DECLINE),
+    ("好的，后天回来", Answer.DECLINE), ("收到，下周回来", Answer.DECLINE), ("收到，回头去", Answer.DECLINE),
+    ("想得美", Answer.DECLINE), ("明儿个再说", Answer.DECLINE), ("not coming", Answer.DECLINE),
+    ("收到，在路上，车坏了", Answer.DECLINE), ("马上到✖", Answer.DECLINE), ("收到，有点忙", Answer.DECLINE),
+    ("收到 ，在县医院输液", Answer.DECLINE), ("收到，明天5点到", None), ("收到，人在外地回不来", Answer.DECLINE),
+    ("不好意思，在医院陪老人", Answer.DECLINE), ("收到，我在县城上班", Answer.DECLINE), ("到步了", Answer.DECLINE),
+    ("2小时后到", Answer.DECLINE),
+    # left open, or something nobody listed beside the yes: the help text
+    ("马上到个屁", None), ("马上到？", None), ("好的，下午过去", None), ("好的，晚上过去", None), ("等我下班", None),
+    ("8点到", None), ("1个小时到", None), ("收到，人在深圳", None), ("收到，我在地里", None),
+    ("收到，我儿子马上过去", None), ("好的，有空就去", None), ("好的，尽量赶过去", None), ("收到，可能晚点到", None),
+    ("收到，没事了", None), ("快去", None), ("应该到了", None), ("马上到嘛，才不是", None), ("呵呵，马上到", None),
+    ("收到，腿摔了", None), ("我去不鸟", None), ("ok la", None), ("收到，等我换身衣服", None),
+]
+
 CORPUS: list[tuple[str, Answer | None]] = [
     *((body, Answer.ACCEPT) for body in ACCEPTED),
     *((body, Answer.DECLINE) for body in DECLINED + NEGATED_DECLINES),
     *((body, None) for body in NEGATED_UNCLEAR + NOT_REPLIES),
+    *ONCE_READ_AS_COMING,
+    *MORE_REPLIES,
 ]
 
 # Phrases that negate whatever "coming" word follows them.
@@ -95,6 +157,7 @@ ACCEPT_WORDS = sorted(
     {*ACCEPTED, *reply_words.ACCEPTS, *reply_words.SHORT_ACCEPTS, *reply_words.LATIN_ACCEPTS}
 )
 SEPARATORS = ["", " ", "，", ",", "、", "。", "…", "!", "😊", "\n"]
+# fmt: on
 
 
 def _glue(*parts: str) -> str:
@@ -112,7 +175,7 @@ def _glue(*parts: str) -> str:
 
 
 def test_the_corpus_is_large_and_full_of_negations():
-    assert len(CORPUS) >= 120
+    assert len(CORPUS) >= 300
     assert len(NEGATED_DECLINES) + len(NEGATED_UNCLEAR) >= 30
     assert len({body for body, _ in CORPUS}) == len(CORPUS), "each reply is listed once"
 
@@ -158,3 +221,91 @@ def test_negated_replies_however_punctuated_are_never_coming(before, negation, a
 def test_opt_out_keywords_with_punctuation(body):
     assert parse_keyword(body) == Keyword.STOP
     assert parse_reply(body) is None
+
+
+# "Yes" as members write it, and what may follow or precede it that takes it back.
+# fmt: off
+YES = ["收到", "收到了", "马上到", "马上过去", "在路上", "好的", "好", "要得", "1", "OK", "👌", "5分钟到", "我来了",
+       "馬上來"]
+TAKEN_BACK = [
+    # negations, plain, dialect, traditional, mistyped
+    "去不了", "马上到不了", "不能马上到", "無法前往", "別等我了", "沒空", "來不了", "木得空", "木法去", "冒得空",
+    "弗来哉", "覅来", "勿来", "袂去", "朆来", "冇得闲", "唔得闲", "去部了", "走步开", "到布了",
+    # refusals and jokes
+    "算啦", "才怪", "休想", "免了", "做梦吧", "开玩笑的", "想得美", "没门",
+    # away
+    "人在昆明", "人在广东", "但我在成都", "在省城", "人在外地", "回不来", "在镇上赶集", "回老家了", "在深圳打工",
+    # ill, or someone at home is
+    "我在县医院", "在卫生院", "在输液", "孩子发烧", "老人病重", "老婆要生了", "我腿断了", "在诊所打针",
+    # later
+    "明天", "明早过去", "后天", "过两天回来", "下周", "回头再说", "再说吧", "看情况", "8点到", "2小时后到", "下午过去",
+    "等我回来", "等我下班",
+    # at work or at a feast
+    "在上夜班", "我在加班", "在隔壁村吃酒", "在开会",
+]
+# fmt: on
+
+
+def test_a_yes_beside_anything_that_takes_it_back_is_never_coming():
+    for yes, fragment, separator in itertools.product(YES, TAKEN_BACK, ["，", " ", "。", ""]):
+        for body in (_glue(yes, separator, fragment), _glue(fragment, separator, yes)):
+            assert parse_reply(body) != Answer.ACCEPT, body
+
+
+# Characters no vocabulary list explains: beside a yes they may mean anything.
+_EXPLAINING = (
+    reply_words.ACCEPTS,
+    reply_words.NEUTRAL,
+    reply_words.FILLERS,
+    reply_words.GOING,
+    reply_words.REASSURANCES,
+)
+_EXPLAINED_CHARACTERS = {ch for words in _EXPLAINING for word in words for ch in word}
+_EXPLAINED_CHARACTERS |= reply_words.SHORT_ACCEPTS | reply_words.PARTICLES
+_UNEXPLAINED = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF).filter(
+    lambda ch: ch not in _EXPLAINED_CHARACTERS and ch.translate(reply_words.TRADITIONAL) not in _EXPLAINED_CHARACTERS
+)
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(
+    yes=st.sampled_from([*YES, "收到，马上到", "好的，骑车过去", "1 马上到"]),
+    unknown=st.text(_UNEXPLAINED, min_size=1, max_size=4),
+    separator=st.sampled_from(["，", " ", ""]),
+    first=st.booleans(),
+)
+def test_a_yes_beside_words_nobody_listed_is_never_coming(yes, unknown, separator, first):
+    # An acceptance must be explained in full: what is not understood may be a "can't".
+    body = _glue(unknown, separator, yes) if first else _glue(yes, separator, unknown)
+    assert parse_reply(body) != Answer.ACCEPT, body
+
+
+def test_traditional_forms_map_one_character_each():
+    pairs = reply_words._TRADITIONAL_PAIRS
+    assert all(len(pair) == 2 and pair[0] != pair[1] for pair in pairs)
+    assert len({pair[0] for pair in pairs}) == len(pairs), "each traditional form is listed once"
+    assert "無別沒來過趕到".translate(reply_words.TRADITIONAL) == "无别没来过赶到"
+
+
+# fmt: off
+CALLS_FOR_HELP = [
+    "救命，我家着火了", "有贼在我家", "快报警 我被打了", "救命", "救救我", "SOS", "help!", "我家进贼了",
+    "家里失火了，快来人", "有人打我", "我被抢了", "我家里有人闯进来", "救命！！有人要杀我", "快帮我报警",
+    "家里進賊了", "屋里冒烟了",
+]
+ABOUT_SOMEONE_ELSE = [
+    "已报警", "我报警了", "贼跑了", "火灭了吗", "他家进贼了？", "你家着火了？", "你过来", "快来人", "着火了",
+    "收到，马上到", "去不了", "谁家被偷了", "要不要报警", "我家离得近，马上到", "我家里没人，去不了",
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("body", CALLS_FOR_HELP)
+def test_a_call_for_help_for_the_senders_own_home(body):
+    assert is_call_for_help(body)
+    assert parse_reply(body) is None, "a call for help is never an answer"
+
+
+@pytest.mark.parametrize("body", ABOUT_SOMEONE_ELSE)
+def test_talk_about_someone_elses_trouble_is_not_a_call_for_help(body):
+    assert not is_call_for_help(body)
