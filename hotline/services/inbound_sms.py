@@ -27,7 +27,7 @@ from hotline.services.delivery import mark_opted_out
 from hotline.services.incidents import Opened, find_caller, open_incident
 from hotline.services.messages import compose, compose_plain
 from hotline.services.outbox import Work, add_notification
-from hotline.services.replies import Keyword, is_bare_answer, parse_keyword, parse_reply
+from hotline.services.replies import Keyword, is_bare_answer, is_call_for_help, parse_keyword, parse_reply
 from hotline.services.responses import member_for, record_response
 from hotline.services.timeline import record_event
 
@@ -133,6 +133,9 @@ def handle_inbound_sms(
     - A short acknowledgement after a broadcast SMS is recorded as a reply to it.
     - ``1``/``2`` (or 到, 收到, 马上到 ...) from someone an open incident
       alerted is logged as their response.
+    - A call for help about the sender's own home (救命, 我家着火了, 有贼在我家)
+      from someone a neighbour's open incident alerted is handled as below,
+      as if no alert were waiting for their answer.
     - Anything else from someone an open incident alerted gets a help text.
     - Anything else from a household or leader opens an incident, as a call
       would: for villagers who cannot speak.
@@ -187,6 +190,11 @@ def _classify(
     if alerted_by is not None and answer is None and caller is not None and not _still_answering(alerted_by, now):
         # A household alerted earlier for a neighbour, whose alert is settled,
         # is now asking for help itself.
+        alerted_by = None
+    if alerted_by is not None and alerted_by.caller_phone != phone and is_call_for_help(body):
+        # A member a neighbour's alert is waiting for writes of trouble at their
+        # own home ("救命，我家着火了"): that is their own call for help, not an
+        # answer to be met with the help text.
         alerted_by = None
     if alerted_by is not None:
         if answer is None:

@@ -236,7 +236,8 @@ def test_sms_from_a_household_opens_an_incident_with_rest_calls(client, session,
     assert set(queue.job_ids) == {f"call-{c.id}" for c in calls} | {f"sms-{n.id}" for n in sms}
     # The first escalation check, and the first round of calling again whoever has not answered.
     assert sorted(queue.scheduled_job_registry.get_job_ids()) == [
-        f"escalation-{incident.id}-1", f"recall-{incident.id}-1"
+        f"escalation-{incident.id}-1",
+        f"recall-{incident.id}-1",
     ]
     assert _kinds(session, incident.id) == ["sms_received", "fan_out", "caller_sms"]
     assert session.scalar(select(InboundMessage.handled_as)) == "incident"
@@ -477,6 +478,87 @@ def test_service_caller_texting_again_updates_own_incident(session, settings):
     session.commit()
     assert second.handled_as == "caller_update" and second.incident.id == first.incident.id
     assert second.sms_ids == [] and second.call_ids == []
+    assert _count(session, Incident) == 1
+
+
+@pytest.mark.parametrize("body", ["救命，我家着火了", "有贼在我家", "快报警 我被打了", "SOS", "家里進賊了"])
+def test_service_member_of_a_neighbours_open_alert_calling_for_help_opens_their_own_incident(session, settings, body):
+    group = make_group(session)
+    neighbour, household = _households(group)[:2]
+    neighbours = _open(session, settings, neighbour)
+    sid = message_sid()
+
+    handled = handle_inbound_sms(session, settings, message_sid=sid, from_phone=household.phone, body=body)
+    session.commit()
+
+    assert handled.handled_as == "incident" and handled.opened.created
+    own = handled.incident
+    assert (own.caller_phone, own.caller_member_id, own.source, own.message_sid) == (
+        household.phone,
+        household.id,
+        "sms",
+        sid,
+    )
+    assert own.id != neighbours.id
+    calls = session.scalars(
+        select(Notification).where(Notification.incident_id == own.id, Notification.channel == "call")
+    ).all()
+    assert sorted(handled.call_ids) == sorted(c.id for c in calls)
+    assert neighbour.phone in {c.phone for c in calls} and household.phone not in {c.phone for c in calls}
+    assert "caller_sms" in _kinds(session, own.id)
+    # Nothing of it lands on the neighbour's alert: no answer, no help text, no unrecognised reply.
+    session.refresh(neighbours)
+    assert neighbours.status == "open"
+    assert _count(session, Response) == 0
+    assert _count(session, Notification, Notification.purpose == "help") == 0
+    assert "sms_unrecognised" not in _kinds(session, neighbours.id)
+
+
+@pytest.mark.parametrize("body", ["已报警", "我报警了", "贼跑了", "火灭了吗", "他家进贼了？", "你过来", "快来人"])
+def test_service_member_talking_about_the_neighbours_alert_gets_the_help_text(session, settings, body):
+    group = make_group(session)
+    neighbour, household = _households(group)[:2]
+    neighbours = _open(session, settings, neighbour)
+
+    handled = handle_inbound_sms(session, settings, message_sid=message_sid(), from_phone=household.phone, body=body)
+    session.commit()
+
+    assert handled.handled_as == "help" and handled.incident.id == neighbours.id
+    assert _count(session, Incident) == 1
+
+
+def test_service_caller_of_an_open_incident_calling_for_help_again_updates_it(session, settings):
+    # The caller's own alert is open, and a neighbour's newer one is waiting for the caller's answer.
+    group = make_group(session)
+    caller, neighbour = _households(group)[:2]
+    own = _open(session, settings, caller, now=utcnow() - timedelta(minutes=5))
+    _open(session, settings, neighbour)
+
+    handled = handle_inbound_sms(
+        session, settings, message_sid=message_sid(), from_phone=caller.phone, body="救命，我家着火了"
+    )
+    session.commit()
+
+    assert handled.handled_as == "caller_update" and handled.incident.id == own.id
+    assert handled.call_ids == [] and handled.sms_ids == []
+    assert _count(session, Incident) == 2
+
+
+def test_service_caller_alerted_by_their_own_incident_keeps_the_help_text(session, settings):
+    from hotline.models import Channel, Purpose
+    from hotline.services.outbox import add_notification
+
+    group = make_group(session)
+    caller = _households(group)[0]
+    incident = _open(session, settings, caller)
+    # Only a directory edit can put a caller among their own alert's recipients.
+    add_notification(session, incident, phone=caller.phone, channel=Channel.CALL, purpose=Purpose.ALERT, key="self")
+    session.commit()
+
+    handled = handle_inbound_sms(session, settings, message_sid=message_sid(), from_phone=caller.phone, body="救命")
+    session.commit()
+
+    assert handled.handled_as == "help" and handled.incident.id == incident.id
     assert _count(session, Incident) == 1
 
 
