@@ -1,9 +1,10 @@
-"""Aliyun mode: the simulator plays Alibaba Cloud's Dysms (SendSms) and Dyvms (IvrCall) for the service.
+"""Aliyun mode: the simulator plays Alibaba Cloud's Dysms (SendSms) and Dyvms (IvrCall, SingleCallByTts).
 
 The service's Aliyun carrier sends its SDK requests to the simulator (its
 ``HOTLINE_ALIYUN_SMS_ENDPOINT`` and ``_VOICE_ENDPOINT`` point here). Virtual
 phones receive the registered template's words with their values, ring, hear
-the TTS prompt and press the keys their script says; what happened goes back
+the TTS prompt and press the keys their script says (a voice notice,
+``SingleCallByTts``, is only heard); what happened goes back
 as Aliyun pushes it: JSON arrays of ``SmsReport``, ``VoiceCallReport`` (a key
 press is ``status_code`` 300000 with its ``dtmf``) and ``VoiceReport``, and a
 phone texting the service is an ``SmsUp``. A push not answered with
@@ -209,13 +210,14 @@ def text_the_service(rt: Runtime, setup: AliyunSetup, number: str, body: str) ->
 
 @dataclass(frozen=True)
 class IvrRequest:
-    """An accepted ``IvrCall``: what to play first, what each key answers, and the ``OutId`` to echo."""
+    """An accepted ``IvrCall`` or voice notice: what to play first, what each key answers, and the ``OutId`` to echo."""
 
     start: str
     menu: Mapping[str, str]
     out_id: str
     play_times: int
     timeout: float
+    keys: bool = True  # False for a voice notice (SingleCallByTts): read out, no key taken
 
 
 def ivr_call(rt: Runtime, setup: AliyunSetup, params: Mapping[str, str]) -> dict[str, Any]:
@@ -240,7 +242,34 @@ def ivr_call(rt: Runtime, setup: AliyunSetup, params: Mapping[str, str]) -> dict
         play_times=max(1, min(int(params.get("PlayTimes") or 1), 3)),
         timeout=max(1.0, int(params.get("Timeout") or 10_000) / 1000),
     )
+    return _place(rt, setup, number, params.get("CalledShowNumber", ""), request)
+
+
+def single_call_by_tts(rt: Runtime, setup: AliyunSetup, params: Mapping[str, str]) -> dict[str, Any]:
+    """Accept a ``SingleCallByTts`` (a voice notice): the phone rings per its script and hears the notice.
+
+    Raises:
+        AliyunRefusal: A parameter is missing, the number is not a mainland
+            one, or it was called less than a minute ago (by either action).
+    """
+    _required(params, "CalledNumber", "TtsCode")
+    number = _number(params, "CalledNumber")
+    values = _values(params.get("TtsParam"), "TtsParam")
+    request = IvrRequest(
+        start=words(setup, params["TtsCode"], values),
+        menu={},
+        out_id=params.get("OutId", ""),
+        play_times=max(1, min(int(params.get("PlayTimes") or 3), 3)),
+        timeout=0.0,
+        keys=False,
+    )
+    return _place(rt, setup, number, params.get("CalledShowNumber") or rt.hotline_number, request)
+
+
+def _place(rt: Runtime, setup: AliyunSetup, number: str, show_number: str, request: IvrRequest) -> dict[str, Any]:
+    """Ring ``number`` for an accepted IvrCall or voice notice, unless it was called less than a minute ago."""
     to = e164(number)
+    caller = show_number if show_number.startswith("+") else e164(show_number)
     with rt.cond:
         now = rt.clock.now()
         recent = [rt.calls[sid] for sid in rt.phone(to).call_sids if sid in rt.calls]
@@ -248,8 +277,8 @@ def ivr_call(rt: Runtime, setup: AliyunSetup, params: Mapping[str, str]) -> dict
             refused = True
         else:
             refused = False
-            call = rt.new_call(direction=OUTBOUND_API, from_=e164(params["CalledShowNumber"]), to=to, phone=to)
-            call.auto_press = None if call.script.voicemail else call.script.press
+            call = rt.new_call(direction=OUTBOUND_API, from_=caller, to=to, phone=to)
+            call.auto_press = None if call.script.voicemail or not request.keys else call.script.press
             call.press_after = call.script.press_after
     if refused:
         rt.log.add("call.refused", phone=to, code="isv.BUSINESS_LIMIT_CONTROL")
@@ -259,7 +288,7 @@ def ivr_call(rt: Runtime, setup: AliyunSetup, params: Mapping[str, str]) -> dict
 
 
 def _run_ivr_call(rt: Runtime, setup: AliyunSetup, call: Call, request: IvrRequest) -> None:
-    """Ring, play the prompt, take one key; then push the call's record."""
+    """Ring, play the prompt, take one key (a voice notice: none); then push the call's record."""
     key = ""
     try:
         outcome = ring(rt, call, ring_seconds=60.0, started=rt.clock.deadline(0))
@@ -270,6 +299,9 @@ def _run_ivr_call(rt: Runtime, setup: AliyunSetup, call: Call, request: IvrReque
         _call_report(rt, setup, call, request, "200102")
         for _ in range(request.play_times):
             rt.record(call, "say", text=request.start)
+            if not request.keys:
+                rt.sleep(1.0, call=call)  # the notice being read out
+                continue
             key = _key(rt, call, request)
             if key:
                 break
@@ -278,7 +310,7 @@ def _run_ivr_call(rt: Runtime, setup: AliyunSetup, call: Call, request: IvrReque
             if key in request.menu:
                 rt.record(call, "say", text=request.menu[key])
         rt.finish(call, "completed", ended_by="hotline")
-        _report_end(rt, setup, call, request, "completed" if key else "no-key", key)
+        _report_end(rt, setup, call, request, "completed" if key or not request.keys else "no-key", key)
     except CallGone as gone:
         with rt.cond:
             answered = call.answered

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from simulator.aliyun import AliyunRefusal, AliyunSetup, ivr_call, text_the_service
+from simulator.aliyun import AliyunRefusal, AliyunSetup, ivr_call, single_call_by_tts, text_the_service
 from simulator.aliyun import send_sms as aliyun_send_sms
 from simulator.call_flows import run_api_call, run_inbound_call
 from simulator.calls import INBOUND, NOT_ANSWERED, OUTBOUND_API, Call
@@ -43,7 +43,7 @@ class Simulator:
         sms_delivery_delay: Simulated seconds from accepting an SMS to its
             final status (``sent`` comes half-way).
         aliyun: Play Aliyun instead of Twilio (:mod:`simulator.aliyun`): the
-            service's SendSms and IvrCall requests are taken at ``POST /``,
+            service's SendSms, IvrCall and SingleCallByTts requests are taken at ``POST /``,
             phones text the service by ``SmsUp``, and nothing calls the
             service (Aliyun takes no calls for it).
 
@@ -212,7 +212,7 @@ class Simulator:
     # --- Aliyun's API (what the Aliyun carrier's SDKs call, in Aliyun mode) -----
 
     def aliyun_request(self, action: str, params: dict[str, str]) -> dict[str, Any]:
-        """Answer one of Aliyun's API requests: ``SendSms`` or ``IvrCall``.
+        """Answer one of Aliyun's API requests: ``SendSms``, ``IvrCall`` or ``SingleCallByTts``.
 
         Raises:
             AliyunRefusal: Not in Aliyun mode, an action the simulator does
@@ -226,6 +226,8 @@ class Simulator:
             return aliyun_send_sms(self._rt, self._aliyun, params)
         if action == "IvrCall":
             return ivr_call(self._rt, self._aliyun, params)
+        if action == "SingleCallByTts":
+            return single_call_by_tts(self._rt, self._aliyun, params)
         raise AliyunRefusal("InvalidAction.NotFound", f"the simulator does not play {action!r}", http_status=404)
 
     # --- the carrier REST API (what SimulatorCarrier calls) --------------

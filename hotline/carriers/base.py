@@ -130,7 +130,8 @@ class CallPrompt:
     Attributes:
         template: The project's prompt key (e.g. ``voice_screen``).
         params: The values of every prompt the call may play, by the project's placeholder names.
-        replies: The prompt played after each key (``{"1": "voice_screen_ack_only", "2": "voice_goodbye"}``).
+        replies: The prompt played after each key (``{"1": "voice_screen_ack_only", "2": "voice_goodbye"}``);
+            none for a notice that is only read out (a spoken broadcast).
         drill: Part of a drill: every prompt is played in its drill variant,
             which starts by saying it is a drill.
     """
@@ -207,5 +208,16 @@ class Carrier(Protocol):
 
         Raises:
             CarrierError: The carrier refused it, or could not be reached.
+        """
+        ...
+
+    def message_problems(self, template: str, params: Mapping[str, str], channel: str) -> list[str]:
+        """Why the message ``template`` with ``params`` would not go out on ``channel`` (``sms`` or ``call``)
+        word for word, in Chinese for the sender; empty when nothing stands in the way.
+
+        Asked before a broadcast is sent, whose words must not be cut: a carrier
+        that sends free text has nothing to say; one that sends only registered
+        templates names a template not registered, or a value longer than its
+        variables may be.
         """
         ...

@@ -7,6 +7,7 @@ Twilio dialect's code table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -55,6 +56,10 @@ class SimulatorCarrier:
             "to": to, "from": self.from_number, "url": url, "status_callback": status_callback, "timeout": timeout,
         }
         return self._post("/sim/api/calls", payload)
+
+    def message_problems(self, template: str, params: Mapping[str, str], channel: str) -> list[str]:
+        """None: the simulator, like Twilio, takes any text."""
+        return []
 
     def _post(self, path: str, payload: dict[str, Any]) -> Submitted:
         url = self.base_url + path

@@ -23,7 +23,7 @@ def aliyun_group() -> None:
 )
 @click.option("--force", is_flag=True, help="覆盖已有文件。")
 def templates_example(path: Path, language: str, force: bool) -> None:
-    """写出完整的模板文件 PATH：每条短信和语音提示一项，含占位代码、变量名和应登记的内容。
+    """写出完整的模板文件 PATH：每条短信和语音提示一项（含各类群发的短信和语音通知），含占位代码、变量名和应登记的内容。
 
     在阿里云控制台登记每个模板后，把占位代码换成控制台给出的代码，并设置
     HOTLINE_ALIYUN_TEMPLATES=PATH。服务启动时会检查每一项。

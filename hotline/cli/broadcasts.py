@@ -125,7 +125,7 @@ def broadcast_send(
         audience = find_audience(session, station, villages=list(villages), groups=list(groups), roles=list(roles))
         composed = plan(
             session, settings, station, audience=audience, channel=channel, kind=kind, values=values,
-            free_text=get_carrier().capabilities.free_text,
+            carrier=get_carrier(),
         )
     except (BroadcastError, DrillError) as exc:
         session.rollback()

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from config.templates import TemplateError, load_templates, render
+from hotline.carriers.base import Carrier
 from hotline.db import rows_changed
 from hotline.models import (
     Broadcast,
@@ -88,6 +89,13 @@ def template_key(kind: str) -> str:
     return f"broadcast_{kind}"
 
 
+def message_key(template: str, channel: str) -> str:
+    """The key a broadcast's SMS or spoken notice is sent under, for carriers that send only registered
+    templates: ``sms_broadcast_fraud`` for a text, ``voice_broadcast_fraud`` for a call."""
+    kind = template.removeprefix("sms_").removeprefix("voice_").removeprefix("broadcast_")
+    return f"{'sms' if channel == Channel.SMS else 'voice'}_broadcast_{kind}"
+
+
 def kind_label(language: str, kind: str) -> str:
     """A kind as the station calls it (每日案情通报)."""
     return render(language, f"broadcast_label_{kind.removeprefix('broadcast_')}")
@@ -120,6 +128,13 @@ class Texts:
         return count_segments(self.sms)
 
 
+def filled_in(settings: Settings, station: Station, now: datetime | None = None) -> dict[str, str]:
+    """The values of :data:`FILLED_IN`: the station's name and today's date, as the station writes it."""
+    local = (now or utcnow()).astimezone(ZoneInfo(settings.timezone))
+    today = f"{local.month}月{local.day}日" if settings.language == "zh" else f"{local:%d %b}"
+    return {"station": station.name, "date": today}
+
+
 def compose(
     settings: Settings, station: Station, kind: str, values: dict[str, str], now: datetime | None = None
 ) -> Texts:
@@ -139,10 +154,7 @@ def compose(
     missing = [name for name in needed if not cleaned.get(name)]
     if missing:
         raise BroadcastError(f"请填写：{'、'.join(missing)}（命令行：--var 名称=值）")
-    moment = now or utcnow()
-    local = moment.astimezone(ZoneInfo(settings.timezone))
-    today = f"{local.month}月{local.day}日" if language == "zh" else f"{local:%d %b}"
-    params = {"station": station.name, "date": today, **cleaned}
+    params = {**filled_in(settings, station, now), **cleaned}
     try:
         body = render(language, key, **params)
         sms = render(language, "broadcast_sms", station=station.name, text=_sentence(body))
@@ -317,32 +329,62 @@ def sending_seconds(settings: Settings, sms: int, calls: int, share: float = 1.0
     return max(math.ceil(sms / sms_rate), math.ceil(calls / call_rate))
 
 
-def check_channel(channel: str, free_text: bool = True) -> str:
-    """``channel`` if it is one; voice needs a carrier that speaks free text.
+def check_channel(channel: str) -> str:
+    """``channel`` if it is one.
 
     Raises:
-        BroadcastError: Not a channel, or a spoken broadcast on a carrier that plays only registered prompts.
+        BroadcastError: Not a channel.
     """
     if channel not in set(BroadcastChannel):
         raise BroadcastError(f"没有渠道 {channel!r}，可选：sms、voice、both")
-    if channel != BroadcastChannel.SMS and not free_text:
-        raise BroadcastError("当前运营商只能播放已备案的语音模板，不能语音群发；请只发短信")
     return channel
+
+
+def channels(channel: str) -> list[Channel]:
+    """The outbox channels a broadcast on ``channel`` writes rows for."""
+    wanted = []
+    if channel in (BroadcastChannel.SMS, BroadcastChannel.BOTH):
+        wanted.append(Channel.SMS)
+    if channel in (BroadcastChannel.VOICE, BroadcastChannel.BOTH):
+        wanted.append(Channel.CALL)
+    return wanted
+
+
+def check_sendable(carrier: Carrier, texts: Texts, channel: str) -> None:
+    """Whether ``carrier`` sends the broadcast's words as they are on each of its channels.
+
+    A carrier of registered templates cuts a value longer than its variables
+    may be: a bulletin would lose its content, so it is refused here instead.
+
+    Raises:
+        BroadcastError: The carrier's problems, for the sender to fix.
+    """
+    problems: list[str] = []
+    for sent_on in channels(channel):
+        problems += carrier.message_problems(message_key(texts.template, sent_on), texts.params, sent_on)
+    if problems:
+        raise BroadcastError("无法按原样发送：" + "".join(problem + "。" for problem in dict.fromkeys(problems)))
 
 
 def plan(
     session: Session, settings: Settings, station: Station, *, audience: Audience, channel: str, kind: str,
-    values: dict[str, str], now: datetime | None = None, free_text: bool = True,
+    values: dict[str, str], now: datetime | None = None, carrier: Carrier | None = None,
 ) -> Plan:
     """Compose a broadcast and count what it would take, writing nothing.
 
+    ``carrier`` is the one that will send it (:func:`check_sendable`); None
+    checks the words against no carrier.
+
     Raises:
         BroadcastError: The channel, kind or values are wrong, the text is
-            too long, or nobody in the audience can receive it.
+            too long, the carrier cannot send it as it is, or nobody in the
+            audience can receive it.
     """
     now = now or utcnow()
-    check_channel(channel, free_text)
+    check_channel(channel)
     texts = compose(settings, station, kind, values, now)
+    if carrier is not None:
+        check_sendable(carrier, texts, channel)
     found = recipients(session, station, audience, channel)
     if not found.sms and not found.calls:
         raise BroadcastError("没有可以接收的号码（名单为空，或都已退订）")
@@ -420,9 +462,12 @@ def start(session: Session, settings: Settings, broadcast: Broadcast, now: datet
     station = broadcast.station
     found = recipients(session, station, Audience.from_json(broadcast.audience), broadcast.channel)
     kind = broadcast.template.removeprefix("broadcast_")
+    # The values of a carrier's registered templates: the station's name and the date too.
+    params = {**filled_in(settings, station, now), **(broadcast.params or {})}
     try:
         texts = compose(settings, station, kind, dict(broadcast.params or {}), now)
         broadcast.sms_text, broadcast.voice_text = texts.sms, texts.voice
+        params = texts.params
     except BroadcastError:
         pass  # the templates changed since: it goes out as it was confirmed
     broadcast.status = BroadcastStatus.SENDING
@@ -439,7 +484,7 @@ def start(session: Session, settings: Settings, broadcast: Broadcast, now: datet
             rows.append(Notification(
                 sender=BROADCAST, broadcast_id=broadcast.id, member_id=member.id, phone=member.phone,
                 recipient_name=member.name, channel=channel, purpose=Purpose.BROADCAST, body=body,
-                template=broadcast.template, template_params=dict(broadcast.params or {}), status=status,
+                template=message_key(broadcast.template, channel), template_params=dict(params), status=status,
                 dedupe_key=dedupe_key(BROADCAST, broadcast.id, Purpose.BROADCAST, channel, "1", member.phone),
                 created_at=now,
             ))

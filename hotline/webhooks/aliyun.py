@@ -112,7 +112,8 @@ def _apply(settings: Settings, batch: list[Receipt]) -> Work:
 
 @bp.post("/voice-report")
 def voice_report() -> Response | tuple[Response, int]:
-    """VoiceCallReport and VoiceReport: call results, and the keys members pressed."""
+    """VoiceCallReport and VoiceReport: results of IvrCalls and voice notices (SingleCallByTts), and the keys
+    members pressed."""
     settings = get_settings()
     return _answer(lambda: _apply(settings, receipts.call_receipts(_payload())))
 

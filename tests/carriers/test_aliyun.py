@@ -11,12 +11,21 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from hotline.carriers.aliyun.templates import Templates, TemplatesError, filled_example
+from hotline.carriers.aliyun.templates import (
+    BROADCAST_KINDS,
+    Templates,
+    TemplatesError,
+    drill_variant,
+    filled_example,
+    required_keys,
+    wording,
+)
 from hotline.extensions import get_settings
 from hotline.models import (
     Incident,
@@ -312,6 +321,7 @@ def test_templates_check_limits_and_the_example_command(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["aliyun", "templates-example", str(tmp_path / "t.toml")])
     assert result.exit_code == 0, result.output
     written = (tmp_path / "t.toml").read_text(encoding="utf-8")
+    assert "[sms_broadcast_bulletin]" in written and "[voice_broadcast_free]" in written
     with pytest.raises(TemplatesError, match="占位代码"):
         Templates.parse(tomllib.loads(written), "zh")
     filled = tomllib.loads(filled_example("zh"))
@@ -403,3 +413,158 @@ def test_the_member_who_presses_1_is_texted_the_callers_number_and_address_once(
 
     assert event_title("trigger_raised", opening.detail, "zh") == "报警器或外部系统报警"
     assert event_detail("trigger_raised", opening.detail, "zh") == f"一键报警器 · {caller.phone} · 一键报警"
+
+
+# --- broadcasts ------------------------------------------------------------------
+
+NOON = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai: no quiet hours
+FRAUD = "冒充客服要求转账的一律是诈骗"  # 14 characters: fits an SMS variable (35) and a TTS one (20)
+
+
+def _broadcast(app, session, group, channel: str, content: str = FRAUD):
+    """Compose, check against the Aliyun carrier, and start a fraud warning to the group's station."""
+    from hotline.extensions import get_carrier
+    from hotline.services import broadcasts as service
+
+    settings = get_settings(app)
+    composed = service.plan(
+        session, settings, group.village.station, audience=service.Audience(), channel=channel, kind="fraud",
+        values={"content": content}, now=NOON, carrier=get_carrier(app),
+    )
+    broadcast, ids = service.create(session, settings, composed, now=NOON)
+    session.commit()
+    return broadcast, ids
+
+
+def test_an_sms_broadcast_sends_its_registered_template_to_everyone_but_who_opted_out(
+    worker_app, client, session, group, aliyun
+):
+    from hotline.services.broadcast_optouts import opt_out
+
+    stopped = _household(group)
+    opt_out(session, stopped.phone, "TD")
+    session.commit()
+    broadcast, ids = _broadcast(worker_app, session, group, "sms")
+    assert ids
+    _run_outbox(session)
+
+    wanted = {m.phone[3:] for m in group.members if m.phone != stopped.phone}
+    assert sorted(sms.number for sms in aliyun.sms) == sorted(wanted) and not aliyun.calls and not aliyun.refusals
+    station = group.village.station.name
+    for sms in aliyun.sms:
+        assert sms.params["TemplateCode"] == _code("sms_broadcast_fraud")
+        assert sms.params["SignName"] == SIGN
+        assert sms.template_params() == {"station": station, "content": FRAUD}
+    # What a villager reads, as registered: the station's name leads, and it says how to unsubscribe.
+    words = wording("zh", "sms_broadcast_fraud")
+    assert words.startswith("${station}：反诈预警：${content}。") and words.endswith("回复TD退订")
+    assert "【" not in words
+
+    aliyun.push(_post(client, "sms-report"), [aliyun.sms_report(sms) for sms in aliyun.sms])
+    rows = session.scalars(select(Notification).where(Notification.broadcast_id == broadcast.id)).all()
+    assert {(n.channel, n.template, n.status) for n in rows} == {("sms", "sms_broadcast_fraud", "delivered")}
+
+
+def test_a_spoken_broadcast_is_a_voice_notice_to_everyone_but_who_opted_out(worker_app, client, session, group, aliyun):
+    from hotline.services.broadcast_optouts import opt_out
+
+    stopped = _household(group)
+    opt_out(session, stopped.phone, "退订")
+    session.commit()
+    broadcast, ids = _broadcast(worker_app, session, group, "voice")
+    assert ids
+    _run_outbox(session)
+
+    wanted = {m.phone[3:] for m in group.members if m.phone != stopped.phone}
+    assert sorted(call.number for call in aliyun.calls) == sorted(wanted) and not aliyun.sms
+    assert not aliyun.refusals
+    station = group.village.station.name
+    for call in aliyun.calls:
+        # Read out twice, nothing to press: SingleCallByTts with the registered notice, never an IvrCall.
+        assert call.action == "SingleCallByTts"
+        assert call.params["TtsCode"] == _code("voice_broadcast_fraud")
+        assert call.params["CalledShowNumber"] == CALLER_NUMBER and call.params["PlayTimes"] == "2"
+        assert call.template_params("TtsParam") == {"station": station, "content": FRAUD}
+        assert not aliyun.key_map(call) and "StartCode" not in call.params
+    assert wording("zh", "voice_broadcast_fraud").startswith("这里是${station}的通知。反诈预警：${content}。")
+
+    # Aliyun's VoiceReports, late, out of order and twice: every call answered and heard.
+    aliyun.push(_post(client, "voice-report"), [aliyun.voice_report(call, "200000") for call in aliyun.calls])
+    session.expire_all()
+    rows = session.scalars(select(Notification).where(Notification.broadcast_id == broadcast.id)).all()
+    assert len(rows) == len(wanted)
+    assert {(n.channel, n.template, n.status) for n in rows} == {("call", "voice_broadcast_fraud", "completed")}
+    # A second notice to the same numbers within the minute is not placed: Aliyun's limit is per number, any call.
+    _broadcast(worker_app, session, group, "voice", content="陌生来电要验证码的一律挂断")
+    before = len(aliyun.calls)
+    _run_outbox(session)
+    assert len(aliyun.calls) == before
+    assert not [code for action, code in aliyun.refusals if action == "SingleCallByTts"]
+
+
+def test_a_value_longer_than_a_variable_is_refused_before_sending_and_never_cut(worker_app, session, group, aliyun):
+    from hotline.services.broadcasts import BroadcastError
+
+    long_warning = "冒充公检法、快递客服、银行要求您转账到安全账户的电话一律是诈骗"  # 31 characters
+    # It fits an SMS variable (35), not a TTS one (20): by text it goes, spoken it is refused, saying why.
+    _broadcast(worker_app, session, group, "sms", content=long_warning)
+    for channel in ("voice", "both"):
+        with pytest.raises(BroadcastError) as refused:
+            _broadcast(worker_app, session, group, channel, content=long_warning)
+        message = str(refused.value)
+        assert "变量 content 有 31 字" in message and "每个变量 20 字的限制" in message
+        assert "[voice_broadcast_fraud]" in message and "请删减到 20 字以内" in message and "[limits]" in message
+    with pytest.raises(BroadcastError, match=r"变量 content 有 40 字.*\[sms_broadcast_fraud\].*35 字"):
+        _broadcast(worker_app, session, group, "sms", content="诈" * 40)
+
+    # The command line says the same, and nothing is written or sent.
+    session.rollback()
+    before = session.scalar(select(func.count(Notification.id)))
+    result = worker_app.test_cli_runner().invoke(args=[
+        "broadcast", "send", "--station", group.village.station.name, "--channel", "voice", "--template", "bulletin",
+        "--var", "content=昨日辖区发生电信诈骗案两起，损失共计三万元", "--yes",
+    ])
+    assert result.exit_code != 0, result.output
+    assert "变量 content 有 21 字" in result.output and "[voice_broadcast_bulletin]" in result.output
+    session.expire_all()
+    assert session.scalar(select(func.count(Notification.id))) == before
+    _run_outbox(session)
+    assert all(len(value) <= 35 for sms in aliyun.sms for value in sms.template_params().values())
+    assert not aliyun.calls and not aliyun.refusals
+
+
+def test_every_broadcast_kind_has_a_registered_text_and_voice_notice_and_no_drill_variant():
+    from hotline.models import Channel
+    from hotline.services import broadcasts as service
+
+    assert BROADCAST_KINDS == service.KINDS
+    keys = required_keys("zh")
+    filled = tomllib.loads(filled_example("zh"))
+    for kind in service.KINDS:
+        for channel in (Channel.SMS, Channel.CALL):
+            key = service.message_key(service.template_key(kind), channel)
+            assert key in keys and key in filled and drill_variant(key) not in keys
+            # The variables are the kind's values and the station's name (and a bulletin's date).
+            assert set(filled[key]["params"]) == {"station", *service.variables("zh", kind)} | (
+                {"date"} if kind == "bulletin" else set()
+            )
+    assert Templates.parse(filled, "en").get("voice_broadcast_free").params == ("station", "text")
+
+
+def test_start_up_refuses_a_templates_file_without_a_broadcast_template(environ, tmp_path, migrated_engine, redis_conn):
+    from config.settings import SettingsError
+    from hotline.app import create_app
+
+    for key in ("sms_broadcast_bulletin", "voice_broadcast_weather"):
+        path = tmp_path / f"no-{key}.toml"
+        path.write_text(filled_example("zh").replace(f"[{key}]", f"[{key}_unused]"), encoding="utf-8")
+        with pytest.raises(SettingsError, match=rf"\[{key}\] 缺失"):
+            create_app(environ | {"HOTLINE_ALIYUN_TEMPLATES": str(path)})
+    # A broadcast template takes no incident's values: a caller's name is no variable of a bulletin.
+    wrong = filled_example("zh").replace(
+        'params = ["station", "date", "content"]', 'params = ["station", "date", "content", "caller_name"]', 1
+    )
+    path = tmp_path / "wrong.toml"
+    path.write_text(wrong, encoding="utf-8")
+    with pytest.raises(SettingsError, match="caller_name"):
+        create_app(environ | {"HOTLINE_ALIYUN_TEMPLATES": str(path)})

@@ -1,4 +1,4 @@
-"""A mock of Aliyun's Dysms (SendSms) and Dyvms (IvrCall) APIs, and of the receipts Aliyun pushes back.
+"""A mock of Aliyun's Dysms (SendSms) and Dyvms (IvrCall, SingleCallByTts) APIs, and of the receipts Aliyun pushes back.
 
 The mock is the project's own and shares nothing with Aliyun's SDK: it checks
 every request's V3 signature (ACS3-HMAC-SHA256: a canonical request of the
@@ -137,6 +137,8 @@ class AliyunMock:
                     return 200, self._send_sms(params, request_id)
                 if action == "IvrCall":
                     return 200, self._ivr_call(params, request_id)
+                if action == "SingleCallByTts":
+                    return 200, self._single_call_by_tts(params, request_id)
             raise Refused(404, "InvalidAction.NotFound", f"no action {action}")
         except Refused as refused:
             with self._lock:
@@ -226,12 +228,38 @@ class AliyunMock:
                 "TtsParams": params.get(f"MenuKeyMap.{index}.TtsParams"),
             }
             self._template(menu, "Code", "TtsParams", "voice")
+        return self._place("IvrCall", params, request_id)
+
+    def _single_call_by_tts(self, params: dict[str, str], request_id: str) -> dict[str, Any]:
+        """A voice notice: ``TtsCode`` read out ``PlayTimes`` times, no keys.
+
+        ``CalledShowNumber`` may be left out in Aliyun's common mode; given, it must be a number bought.
+        """
+        for name in ("CalledNumber", "TtsCode"):
+            if not params.get(name):
+                raise Refused(400, "MissingParameter", f"{name} is required")
+        number = params["CalledNumber"]
+        if not (MOBILE.fullmatch(number) or LANDLINE.fullmatch(number)):
+            return {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "invalid number", "RequestId": request_id}
+        if "CalledShowNumber" in params and params["CalledShowNumber"] != self.caller_number:
+            raise Refused(200, "isv.DISPLAY_NUMBER_ILLEGAL", "calling number not bought")
+        self._template(params, "TtsCode", "TtsParam", "voice")
+        if "OutId" in params and not 1 <= len(params["OutId"].encode()) <= 15:
+            raise Refused(400, "InvalidParameter", "OutId must be 1 to 15 bytes")
+        for name, low, high in (("PlayTimes", 1, 3), ("Volume", 0, 100), ("Speed", -500, 500)):
+            if name in params and not (re.fullmatch(r"-?\d+", params[name]) and low <= int(params[name]) <= high):
+                raise Refused(400, "InvalidParameter", f"{name} must be {low} to {high}")
+        return self._place("SingleCallByTts", params, request_id)
+
+    def _place(self, action: str, params: dict[str, str], request_id: str) -> dict[str, Any]:
+        """Accept a call, unless its number was called (by either action) less than a minute ago."""
+        number = params["CalledNumber"]
         now = time.time()
         if any(c.number == number and now - c.at < 60 for c in self.calls):
             # Aliyun's per-number limit: one call a minute. Counted, and refused.
-            self.refusals.append(("IvrCall", "isv.BUSINESS_LIMIT_CONTROL"))
+            self.refusals.append((action, "isv.BUSINESS_LIMIT_CONTROL"))
             return {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": "frequency limit", "RequestId": request_id}
-        sent = Sent("IvrCall", params, f"{next(self._ids)}^{next(self._ids)}", now)
+        sent = Sent(action, params, f"{next(self._ids)}^{next(self._ids)}", now)
         self.calls.append(sent)
         return {"Code": "OK", "Message": "OK", "CallId": sent.id, "RequestId": request_id}
 
@@ -259,7 +287,7 @@ class AliyunMock:
         return item
 
     def voice_report(self, call: Sent, status_code: str = "200000", dtmf: str = "") -> dict[str, Any]:
-        """A VoiceReport (the call's record at its end)."""
+        """A VoiceReport (the call's record at its end), for an IvrCall or a voice notice (SingleCallByTts)."""
         return {
             "call_id": call.id, "status_code": status_code, "status_msg": "执行完成", "out_id": call.out_id,
             "callee": call.number, "caller": self.caller_number, "dtmf": dtmf, "duration": "12",

@@ -1,8 +1,9 @@
-"""The Aliyun carrier: SendSms and IvrCall through Aliyun's SDKs, refusals in the project's words."""
+"""The Aliyun carrier: SendSms, IvrCall and SingleCallByTts through Aliyun's SDKs, refusals in the project's words."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +16,7 @@ from alibabacloud_tea_openapi.exceptions import AlibabaCloudException, Throttlin
 from alibabacloud_tea_openapi.models import Config
 
 from hotline.carriers.aliyun import codes, outid
-from hotline.carriers.aliyun.templates import Templates, drill_variant
+from hotline.carriers.aliyun.templates import Templates, drill_variant, is_broadcast
 from hotline.carriers.base import (
     CallPrompt,
     Capabilities,
@@ -27,7 +28,8 @@ from hotline.carriers.base import (
 
 log = logging.getLogger(__name__)
 
-# How often the opening prompt is played while the member may still press a key.
+# How often the opening prompt is played while the member may still press a key,
+# and how often a notice with nothing to press (a spoken broadcast) is read out.
 PLAY_TIMES = 2
 # Aliyun's limits per called number, failed calls included.
 CALL_SPACING_SECONDS = 60
@@ -76,7 +78,8 @@ def _config(endpoint: str, access_key_id: str, access_key_secret: str, timeout: 
 
 
 class AliyunCarrier:
-    """Sends registered SMS templates and places IvrCalls with registered TTS prompts.
+    """Sends registered SMS templates and places calls with registered TTS prompts: an IvrCall when the
+    prompt waits for a key, a SingleCallByTts (a voice notice) when it is only read out.
 
     Args:
         access_key_id: The RAM user's AccessKey ID.
@@ -150,11 +153,12 @@ class AliyunCarrier:
     def place_call(
         self, *, to: str, url: str, status_callback: str, timeout: int, prompt: CallPrompt | None = None
     ) -> Submitted:
-        """Call ``to`` with IvrCall: ``prompt`` is played, and each key of ``prompt.replies`` answers.
+        """Call ``to`` with IvrCall: ``prompt`` is played, and each key of ``prompt.replies`` answers;
+        or, for a prompt with no replies, with SingleCallByTts: it is read out and nothing waits for a key.
 
         ``url`` does not apply: Aliyun plays registered prompts only (a
-        drill's in their drill variants). The key pressed comes back in a
-        receipt.
+        drill's in their drill variants). The key pressed, and how the call
+        ended, come back in receipts.
 
         Raises:
             CarrierError: Aliyun refused it (``isv.BUSINESS_LIMIT_CONTROL``:
@@ -163,6 +167,8 @@ class AliyunCarrier:
         if prompt is None:
             raise CarrierError("Aliyun calls need a registered prompt", reason=FailureReason.REJECTED)
         number = domestic(to)
+        if not prompt.replies:
+            return self._notice(number, to, prompt, status_callback)
 
         def registered_key(key: str) -> str:
             return drill_variant(key) if prompt.drill else key
@@ -189,6 +195,25 @@ class AliyunCarrier:
         body = self._call("IvrCall", lambda: self._voice.ivr_call(request).body)
         return Submitted(sid=self._accepted("IvrCall", body, body.call_id), status="queued")
 
+    def _notice(self, number: str, to: str, prompt: CallPrompt, status_callback: str) -> Submitted:
+        """Place a voice notice (SingleCallByTts): ``prompt`` read out ``PLAY_TIMES`` times, no keys."""
+        key = drill_variant(prompt.template) if prompt.drill else prompt.template
+        request = voice_api.SingleCallByTtsRequest(
+            called_number=number,
+            called_show_number=self.caller_number,
+            tts_code=self._registered(key).code,
+            tts_param=self._values(key, prompt.params),
+            play_times=PLAY_TIMES,
+            out_id=self.out_id(_row_id(status_callback), to),
+        )
+        body = self._call("SingleCallByTts", lambda: self._voice.single_call_by_tts(request).body)
+        return Submitted(sid=self._accepted("SingleCallByTts", body, body.call_id), status="queued")
+
+    def message_problems(self, template: str, params: Mapping[str, str], channel: str) -> list[str]:
+        """Why ``template`` with ``params`` would not be sent word for word: not registered, a value missing,
+        or a value longer than a variable may be (which would be cut), in Chinese."""
+        return self.templates.problems(template, params)
+
     def _registered(self, key: str) -> Any:
         try:
             return self.templates.get(key)
@@ -196,6 +221,11 @@ class AliyunCarrier:
             raise CarrierError(f"no registered template for {key!r}", reason=FailureReason.REJECTED) from None
 
     def _values(self, key: str, params: Any) -> str:
+        if is_broadcast(key):
+            # A broadcast's words are never cut: checked before it was confirmed, and again here.
+            problems = self.templates.problems(key, params)
+            if problems:
+                raise CarrierError("; ".join(problems), reason=FailureReason.REJECTED)
         try:
             return self.templates.values(key, params)
         except KeyError as exc:

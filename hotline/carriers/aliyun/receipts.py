@@ -40,7 +40,8 @@ def _text(item: dict[str, Any], name: str, *, required: bool = True) -> str:
 
 
 def call_receipts(payload: Any) -> list[Receipt]:
-    """Receipts of calls: results, and key presses (``status_code`` 300000, or ``dtmf`` on a result).
+    """Receipts of calls (IvrCalls and voice notices alike): results, and key presses (``status_code`` 300000,
+    or ``dtmf`` on a result).
 
     Raises:
         BadWebhook: The push is not an array of receipts, or one lacks ``call_id`` or ``status_code``.

@@ -19,6 +19,15 @@ registered template cannot add to itself: every key a drill sends has a
 second template, its drill variant, under the key with ``.drill`` appended
 (``["sms_alert.drill"]``), worded like the first after the drill's words.
 
+Broadcasts (:mod:`hotline.services.broadcasts`) have an SMS template and a
+TTS template (a voice notice, placed with ``SingleCallByTts``) per kind:
+``[sms_broadcast_fraud]`` and ``[voice_broadcast_fraud]`` say the kind's
+words inside the broadcast's own (``broadcast_sms``, ``broadcast_voice``),
+with the station's name and the sender's values as variables. Broadcasts are
+never drills: they have no drill variants. Their values are never shortened:
+a broadcast with a value over the limit is refused before it is sent
+(:meth:`Templates.problems`).
+
 The file is checked when the carrier is built (at start-up): every key the
 service sends, and its drill variant, must have a code, and every parameter
 must be a value the service has and one that fits the limit or may be
@@ -72,6 +81,11 @@ NOT_IN_DRILLS = frozenset(
     {"sms_unregistered_forward", "voice_caller_check", "voice_caller_check_kept", "voice_caller_cancelled"}
 )
 
+# The kinds of broadcast (hotline.services.broadcasts.KINDS), each with an SMS template
+# and a voice notice: ``sms_broadcast_fraud``, ``voice_broadcast_fraud``.
+BROADCAST_KINDS = ("bulletin", "fraud", "weather", "free")
+BROADCAST_PREFIX = "broadcast_"
+
 DEFAULT_LIMITS = {"sms": 35, "voice": 20}
 _CODE = {"sms": re.compile(r"SMS_[0-9]{6,20}"), "voice": re.compile(r"TTS_[0-9]{6,20}")}
 PLACEHOLDER_CODE = {"sms": "SMS_000000000", "voice": "TTS_000000000"}
@@ -106,17 +120,67 @@ def base_key(key: str) -> str:
     return key.removesuffix(DRILL_SUFFIX)
 
 
+def broadcast_keys() -> list[str]:
+    """The keys of every broadcast's SMS and voice notice: ``sms_broadcast_bulletin``, ``voice_broadcast_bulletin``…"""
+    return [f"{channel}_{BROADCAST_PREFIX}{name}" for name in BROADCAST_KINDS for channel in ("sms", "voice")]
+
+
+def is_broadcast(key: str) -> bool:
+    """Whether ``key`` is a broadcast's SMS or voice notice."""
+    return key.removeprefix("sms_").removeprefix("voice_").startswith(BROADCAST_PREFIX)
+
+
 def required_keys(language: str) -> list[str]:
     """Every key the service sends through this carrier: all SMS templates and the call prompts,
-    then the drill variant of each that a drill may send."""
+    then the drill variant of each that a drill may send, then the broadcasts' SMS and voice notices."""
     keys = [key for key in load_templates(language) if key.startswith("sms_")] + list(VOICE_KEYS)
-    return keys + [drill_variant(key) for key in keys if key not in NOT_IN_DRILLS]
+    return keys + [drill_variant(key) for key in keys if key not in NOT_IN_DRILLS] + broadcast_keys()
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in a full stop, as a broadcast's words are before what follows them."""
+    text = text.strip()
+    return text if not text or text[-1] in "。！？.!?" else text + "。"
+
+
+def pattern(language: str, key: str) -> str:
+    """The project's words of ``key`` (or of the key a drill variant is of), placeholders written ``{name}``.
+
+    A broadcast's are the kind's words inside the broadcast's SMS or spoken
+    notice, as :func:`hotline.services.broadcasts.compose` puts them.
+    """
+    templates = load_templates(language)
+    key = base_key(key)
+    if not is_broadcast(key):
+        return templates[key]
+    channel, _, name = key.partition("_")
+    inner = _sentence(templates[name])
+    return templates[f"{BROADCAST_PREFIX}{channel}"].replace("{text}", inner)
+
+
+def _registered_pattern(language: str, key: str) -> str:
+    """The words to register for ``key``, placeholders still written ``{name}``.
+
+    Aliyun puts the sign name first, in 【】, and refuses 【】 anywhere in a
+    template: a text's own leading 【…】 is left to the sign name, unless it
+    holds a value (a broadcast's station), which then leads the text as
+    "…：", as a drill's 【演练】 becomes "演练：".
+    """
+
+    def lead(match: re.Match[str]) -> str:
+        return match.group(1) + "：" if "{" in match.group(1) else ""
+
+    text = re.sub(r"^【([^】]*)】", lead, pattern(language, key))
+    if key.endswith(DRILL_SUFFIX):
+        prefix = render(language, "drill_sms_prefix" if kind(key) == "sms" else "drill_voice_prefix")
+        text = re.sub(r"【([^】]*)】\s*", r"\1：", prefix) + text
+    return text
 
 
 def placeholders(language: str, key: str) -> list[str]:
-    """The placeholders of the project's template ``key`` (or of the key a drill variant is of), in order, each once."""
+    """The placeholders of the registered words of ``key`` (see :func:`wording`), in order, each once."""
     names: list[str] = []
-    for _, name, _, _ in string.Formatter().parse(load_templates(language)[base_key(key)]):
+    for _, name, _, _ in string.Formatter().parse(_registered_pattern(language, key)):
         if name and name not in names:
             names.append(name)
     return names
@@ -187,6 +251,27 @@ class Templates:
         """What each registered code says (see :func:`wording`), for the simulator to show on its phones."""
         return {entry.code: wording(self.language, key) for key, entry in self._entries.items()}
 
+    def problems(self, key: str, params: Mapping[str, str]) -> list[str]:
+        """Why ``key`` with ``params`` cannot be sent as it is, in Chinese: not registered, a value
+        missing, or a value longer than one variable may be (which :meth:`values` would cut). Empty if none.
+        """
+        registered = self._entries.get(key)
+        if registered is None:
+            return [f"阿里云模板文件中没有登记 [{key}]：请在阿里云控制台登记该模板，并把代码写入模板文件"]
+        what = "短信" if kind(key) == "sms" else "语音"
+        found = []
+        for name in registered.params:
+            value = params.get(name)
+            if value is None:
+                found.append(f"[{key}] 需要变量 {name}，但没有这个值")
+            elif len(str(value)) > registered.limit:
+                found.append(
+                    f"变量 {name} 有 {len(str(value))} 字，超过阿里云{what}模板（[{key}]）每个变量 "
+                    f"{registered.limit} 字的限制：请删减到 {registered.limit} 字以内；若登记的模板类型允许更长的变量，"
+                    f"可调高模板文件 [limits] 中的 {kind(key)}"
+                )
+        return found
+
     def values(self, key: str, params: Mapping[str, str]) -> str:
         """The JSON of a template's variables from the project's values, each shortened to the limit.
 
@@ -225,7 +310,7 @@ def _entry(key: str, entry: Mapping[str, Any], language: str, limit: int, proble
     if not isinstance(params, list) or not all(isinstance(name, str) for name in params):
         problems.append(f"[{key}] params 应为变量名列表")
         return None
-    known = set(placeholders(language, key)) | set(INCIDENT_VALUES)
+    known = set(placeholders(language, key)) | (set() if is_broadcast(key) else set(INCIDENT_VALUES))
     for name in params:
         if name not in known:
             problems.append(f"[{key}] 变量 {name!r} 不是该消息的内容；可用：{', '.join(sorted(known))}")
@@ -240,14 +325,10 @@ def wording(language: str, key: str) -> str:
     """The words to register for ``key`` (or its drill variant), variables written ``${name}``.
 
     Aliyun puts the sign name first, in 【】, and refuses 【】 anywhere in a
-    template: a text's own leading 【…】 is left to the sign name, and a
-    drill's 【演练】 becomes "演练：".
+    template: a text's own leading 【…】 is left to the sign name (or, holding
+    a value, leads the text as "…："), and a drill's 【演练】 becomes "演练：".
     """
-    text = re.sub(r"^【[^】]*】", "", load_templates(language)[base_key(key)])
-    if key.endswith(DRILL_SUFFIX):
-        prefix = render(language, "drill_sms_prefix" if kind(key) == "sms" else "drill_voice_prefix")
-        text = re.sub(r"【([^】]*)】\s*", r"\1：", prefix) + text
-    return re.sub(r"\{(\w+)\}", r"${\1}", text)
+    return re.sub(r"\{(\w+)\}", r"${\1}", _registered_pattern(language, key))
 
 
 def example(language: str) -> str:
@@ -258,15 +339,18 @@ def example(language: str) -> str:
         "# 审核通过后把 code 换成控制台给出的模板代码（短信 SMS_…，语音 TTS_…）。",
         "# 短信开头的【…】由签名代替（模板中不能有【】）。以 .drill 结尾的项是演练时发送的版本，开头说明是演练。",
         "# 每个变量的长度有限制（见 [limits]，以控制台当前规则为准）；地址、姓名等较长的值会被截短。",
+        "# 群发（sms_broadcast_…、voice_broadcast_…，语音群发以语音通知拨打）没有演练版本，内容也不会截短：",
+        "# 变量超过限制的群发在发送前即被拒绝，请删减内容，或在登记的模板类型允许时调高 [limits]。",
         "",
         "[limits]",
         f"sms = {DEFAULT_LIMITS['sms']}",
         f"voice = {DEFAULT_LIMITS['voice']}",
     ]
     for key in required_keys(language):
+        what = ("群发" if is_broadcast(key) else "") + ("短信" if kind(key) == "sms" else "语音")
         lines += [
             "",
-            f"# {'短信' if kind(key) == 'sms' else '语音'}：{wording(language, key)}",
+            f"# {what}：{wording(language, key)}",
             f"[{json.dumps(key) if DRILL_SUFFIX in key else key}]",
             f"code = {json.dumps(PLACEHOLDER_CODE[kind(key)])}",
             f"params = {json.dumps(placeholders(language, key), ensure_ascii=False)}",

@@ -96,7 +96,7 @@ def form_plan(station: Station, form: MultiDict[str, str]) -> tuple[service.Plan
         values["kind"] = form.get("warning", "")
     composed = service.plan(
         session(), settings(), station, audience=audience, channel=form.get("channel", "sms"), kind=kind,
-        values=values, free_text=get_carrier().capabilities.free_text,
+        values=values, carrier=get_carrier(),
     )
     at = None
     if form.get("at"):

@@ -111,7 +111,7 @@ def create_broadcast() -> ResponseReturnValue:
         composed = service.plan(
             session(), settings(), station, audience=audience, channel=str(body.get("channel", "")),
             kind=str(kind), values={str(k): v for k, v in values.items()},
-            free_text=get_carrier().capabilities.free_text,
+            carrier=get_carrier(),
         )
         if body.get("confirm") is not True:
             session().rollback()
