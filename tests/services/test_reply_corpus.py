@@ -117,7 +117,8 @@ MORE_REPLIES: list[tuple[str, Answer | None]] = [
     ("好的，开摩托过去", Answer.ACCEPT), ("收到，步行过去", Answer.ACCEPT), ("没毛病", Answer.ACCEPT),
     ("没事，马上到", Answer.ACCEPT), ("okay coming", Answer.ACCEPT), ("收到✅", Answer.ACCEPT),
     ("ＯＫ，马上到", Answer.ACCEPT), ("好的好的，这就出门", Answer.ACCEPT), ("要得，骑摩托车过来", Answer.ACCEPT),
-    ("收到，约10分钟到现场", Answer.ACCEPT),
+    ("收到，约10分钟到现场", Answer.ACCEPT), ("好的呢", Answer.ACCEPT), ("收到，正在路上", Answer.ACCEPT),
+    ("我去看看", Answer.ACCEPT), ("我先过去看看", Answer.ACCEPT), ("收到，马上带人过去", Answer.ACCEPT),
     # not coming
     ("沒空", Answer.DECLINE), ("無法過去", Answer.DECLINE), ("來不了", Answer.DECLINE), ("去唔到", Answer.DECLINE),
     ("冇得闲", Answer.DECLINE), ("木得时间", Answer.DECLINE), ("冒得空", Answer.DECLINE), ("覅来", Answer.DECLINE),
@@ -135,6 +136,7 @@ MORE_REPLIES: list[tuple[str, Answer | None]] = [
     ("收到，我儿子马上过去", None), ("好的，有空就去", None), ("好的，尽量赶过去", None), ("收到，可能晚点到", None),
     ("收到，没事了", None), ("快去", None), ("应该到了", None), ("马上到嘛，才不是", None), ("呵呵，马上到", None),
     ("收到，腿摔了", None), ("我去不鸟", None), ("ok la", None), ("收到，等我换身衣服", None),
+    ("我看看", None), ("看看吧", None), ("再看看", None), ("我去看看吧", None),
 ]
 
 CORPUS: list[tuple[str, Answer | None]] = [
