@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 if TYPE_CHECKING:
     from config.settings import Settings
     from hotline.models import Broadcast
+    from hotline.services.broadcast_report import Report
     from hotline.services.broadcasts import Plan
 
 
@@ -183,9 +184,11 @@ def _counts_line(broadcast: Broadcast) -> str:
 @click.option("--once", is_flag=True, help="只显示一次，不跟随进度。")
 @with_appcontext
 def broadcast_status(broadcast_id: int, once: bool) -> None:
-    """群发 BROADCAST_ID 的进度：待发送、已发送、已送达、失败、已退订；在终端上以进度条跟随到发完。"""
+    """群发 BROADCAST_ID 的进度：待发送、已发送、已送达、失败、已退订；在终端上以进度条跟随到发完。
+    重复群发显示各次发送的合计和最近各次的送达、失败。"""
     from hotline.extensions import db, get_settings
-    from hotline.services.broadcasts import audience_text, children, progress, status_word
+    from hotline.services.broadcast_report import build
+    from hotline.services.broadcasts import audience_text, progress, status_word
 
     settings = get_settings()
     zone = ZoneInfo(settings.timezone)
@@ -196,8 +199,8 @@ def broadcast_status(broadcast_id: int, once: bool) -> None:
         when = f"{broadcast.next_run_at.astimezone(zone):%Y-%m-%d %H:%M}" if broadcast.next_run_at else "无"
         repeat = f"，重复：{broadcast.rule}" if broadcast.rule else ""
         click.echo(f"{status_word(broadcast.status)}：下次 {when}{repeat}")
-        for child in children(db.session, broadcast)[:5]:
-            click.echo(f"  #{child.id} {status_word(child.status)}")
+        if broadcast.rule:
+            _sends_lines(build(db.session, broadcast, settings.language), zone)
         return
     done = progress(db.session, broadcast)
     if once or not sys.stdout.isatty() or done.finished or broadcast.status != "sending":
@@ -214,6 +217,32 @@ def broadcast_status(broadcast_id: int, once: bool) -> None:
                 break
             time.sleep(1)
     click.echo(_counts_line(broadcast))
+
+
+SENDS_SHOWN = 10
+
+
+def _sends_lines(report: Report, zone: ZoneInfo) -> None:
+    """A repeating broadcast's sends: their total, then the latest ones, one line each."""
+    from hotline.services.broadcasts import status_word
+
+    if not report.sends:
+        click.echo("还没有发送过")
+        return
+    total = report.total
+    click.echo(
+        f"已发送 {len(report.sends)} 次，合计：号码 {total.numbers} 个次，已送达/已接听 {total.reached}，"
+        f"失败 {total.failed}"
+    )
+    shown = report.sends[-SENDS_SHOWN:]
+    if len(report.sends) > len(shown):
+        click.echo(f"最近 {len(shown)} 次（全部见 hotline broadcast report {report.broadcast.id}）：")
+    for line in shown:
+        when = f"{line.started_at.astimezone(zone):%Y-%m-%d %H:%M}" if line.started_at else "未发送"
+        click.echo(
+            f"  #{line.broadcast.id} {when} {status_word(line.broadcast.status)}："
+            f"已送达/已接听 {line.reached}/{line.numbers}，失败 {line.failed}"
+        )
 
 
 def _change(broadcast_id: int, action: str) -> None:
@@ -296,7 +325,8 @@ def broadcast_list(station_name: str | None) -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 def broadcast_report(broadcast_id: int, file_format: str | None, file: Path | None) -> None:
-    """群发报告：各村送达情况、失败明细及原因、收到的回复；写入 FILE（CSV 或 Excel），不写则输出 CSV。"""
+    """群发报告：各村送达情况、失败明细及原因、收到的回复；重复群发为各次发送的合计并逐次列出；
+    写入 FILE（CSV 或 Excel），不写则输出 CSV。"""
     from hotline.console.export import to_xlsx
     from hotline.csvsafe import csv_bytes
     from hotline.extensions import db, get_settings
@@ -315,6 +345,8 @@ def broadcast_report(broadcast_id: int, file_format: str | None, file: Path | No
     else:
         file.write_bytes(data)
         counts = f"{len(report.villages)} 个村，{len(report.failures)} 条失败，{len(report.replies)} 条回复"
+        if report.repeating:
+            counts = f"{len(report.sends)} 次发送，" + counts
         click.echo(f"已写入 {file}：{counts}")
 
 

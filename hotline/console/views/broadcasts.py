@@ -197,7 +197,7 @@ def detail(broadcast_id: int) -> ResponseReturnValue:
     return render_template(
         "console/broadcast.html", broadcast=broadcast, done=done, report=report,
         audience=service.audience_text(session(), broadcast), status_word=service.status_word,
-        children=service.children(session(), broadcast), zone=zone(),
+        zone=zone(),
         reason=lambda code: reason_text(select_locale(), code),
         kind_name=service.kind_label(settings().language, broadcast.template), phone_text=phone_text,
         live=broadcast.status == "sending" and not done.finished,
