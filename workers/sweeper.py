@@ -190,10 +190,8 @@ def sweep_outbox() -> str:
 
         overdue = rescheduled = 0
         open_incidents = ctx.session.scalars(
-            select(Incident).where(
-                Incident.status == IncidentStatus.OPEN,
-                Incident.unregistered.is_(False),
-            )
+            # A caller in no group escalates to the station's duty line too (next_check says when).
+            select(Incident).where(Incident.status == IncidentStatus.OPEN)
         ).all()
         for incident in open_incidents:
             check = next_check(settings, incident)

@@ -41,6 +41,11 @@ OFFICERS = 1  # the group's community officer(s) and police assistant
 DUTY_LINE = 2  # the station's duty line
 # Past the last level, the officers and the duty line are called again every
 # HOTLINE_ESCALATION_REPEAT seconds until someone accepts or staff take the incident.
+#
+# An incident for a caller in no group (a stranger's call or text, or an alarm a
+# trigger raised for one) has no group and no officers: it starts at the duty
+# line's level, and its station's duty line is called, and called again, like
+# any other incident's (see :func:`first_level` and :func:`escalation_delays`).
 
 
 def max_level_for(incident: Incident) -> int | None:
@@ -61,10 +66,33 @@ def within_cap(incident: Incident, level: int) -> bool:
 
 
 def escalation_delays(settings: Settings, incident: Incident) -> tuple[int, ...]:
-    """Seconds before each level: the station's own, or the global default."""
+    """Seconds before each level: the station's own, or the global default.
+
+    An incident of a caller in no group skips the officers (it has none):
+    its duty line falls due at once for a text or an alarm, and for a call
+    once the caller's own transfer to the duty line has had time to ring out
+    (a transfer the duty line answered acknowledges the incident).
+    """
+    if incident.unregistered:
+        return (0, ring_window(settings.ring_timeout) if incident.source == "call" else 0)
     if incident.station is not None:
         return incident.station.delays(settings.escalation_delays)
     return settings.escalation_delays
+
+
+def ring_window(ring_timeout: int) -> int:
+    """Seconds a call may still be ringing (or being answered) after it was placed."""
+    return ring_timeout * 2 + 15
+
+
+def first_level(incident: Incident) -> int:
+    """The level an incident escalates to first: the officers, or the duty line for a caller in no group."""
+    return DUTY_LINE if incident.unregistered else OFFICERS
+
+
+def previous_level(incident: Incident, level: int) -> int:
+    """The escalation level ``incident`` is at just before ``level`` fires (0 before its first)."""
+    return 0 if level == first_level(incident) else level - 1
 
 
 def last_level(delays: tuple[int, ...]) -> int:
@@ -100,13 +128,15 @@ def needs_escalation(
     """Whether ``level`` should fire now (pure: reads only the incident row).
 
     It fires only while nobody has acknowledged, only right after the level
-    below it, only if that level exists (past the duty line only as a repeat,
-    when repeats are on), and never before it is due.
+    below it (or first, for :func:`first_level`), only if that level exists
+    (past the duty line only as a repeat, when repeats are on), and never
+    before it is due.
     """
     return (
         incident.status == IncidentStatus.OPEN
+        and level >= first_level(incident)
         and level_exists(delays, level, repeat)
-        and incident.escalation_level == level - 1
+        and incident.escalation_level == previous_level(incident, level)
         and now >= due_at(incident, delays, level, repeat)
     )
 
@@ -157,9 +187,11 @@ def escalate(
         return Escalated(fired=False)
     delays = escalation_delays(settings, incident)
     repeat = settings.escalation_repeat
+    before = previous_level(incident, level)
     if (
         incident.status == IncidentStatus.OPEN
-        and incident.escalation_level == level - 1
+        and level >= first_level(incident)
+        and incident.escalation_level == before
         and level_exists(delays, level, repeat)
     ):
         remaining = (due_at(incident, delays, level, repeat) - now).total_seconds()
@@ -173,7 +205,7 @@ def escalate(
         .where(
             Incident.id == incident.id,
             Incident.status == IncidentStatus.OPEN,
-            Incident.escalation_level == level - 1,
+            Incident.escalation_level == before,
         )
         .values(escalation_level=level, escalated_at=now)
         .execution_options(synchronize_session=False)
@@ -191,8 +223,9 @@ def escalate(
     in_transfer = _escalation_calls(session, incident, in_transfer=True)
     repeating = is_repeat(delays, level)
     for phone, member, name in people:
-        # A repeat calls again; the texts of the levels before it said everything already.
-        if not repeating and (member is None or member.reachable_by_sms):
+        # A repeat calls again; the texts of the levels before it said everything already. A caller
+        # in no group has no group's words to text: the duty line was forwarded their text or alarm.
+        if not repeating and not incident.unregistered and (member is None or member.reachable_by_sms):
             sms = add_notification(
                 session, incident, phone=phone, channel=Channel.SMS, purpose=Purpose.ESCALATION,
                 key=str(level), member=member, name=name, message=message, level=level,
@@ -307,7 +340,7 @@ def ringing_now(calls: Iterable[Notification], phone: str, now: datetime, ring_t
     a call could ring, so a lost report cannot keep a number from being
     called for good.
     """
-    window = timedelta(seconds=ring_timeout * 2 + 15)
+    window = timedelta(seconds=ring_window(ring_timeout))
     return any(
         call.phone == phone
         and call.status in _LIVE_CALL
@@ -323,22 +356,27 @@ def duty_line_will_ring(settings: Settings, incident: Incident) -> bool:
     Only then may a caller be told that the station has their alert: the
     incident has a station with a duty line, the duty line's level exists
     (its own, or a repeat past the officers), and the incident may escalate
-    that far. A caller in no group is escalated nowhere.
+    that far. A caller in no group has the duty line called too.
     """
     station = incident.station
-    if station is None or not station.duty_phone or incident.unregistered:
+    if station is None or not station.duty_phone:
         return False
     delays = escalation_delays(settings, incident)
     return within_cap(incident, DUTY_LINE) and level_exists(delays, DUTY_LINE, settings.escalation_repeat)
 
 
 def first_check(settings: Settings, incident: Incident, now: datetime | None = None) -> EscalationCheck | None:
-    """The check of level 1 for a newly opened incident; None when nothing can escalate."""
-    if incident.unregistered:
+    """The check of the first level (:func:`first_level`) for a newly opened incident; None when nothing can escalate.
+
+    A caller in no group can escalate only when their incident's station has
+    a duty line to call.
+    """
+    if incident.unregistered and not recipients(incident, DUTY_LINE):
         return None
     now = now or utcnow()
     delays = escalation_delays(settings, incident)
-    return EscalationCheck(incident.id, 1, max(0.0, (due_at(incident, delays, 1) - now).total_seconds()))
+    level = first_level(incident)
+    return EscalationCheck(incident.id, level, max(0.0, (due_at(incident, delays, level) - now).total_seconds()))
 
 
 def run_check(
@@ -374,11 +412,11 @@ class DueCheck:
 
 
 def next_check(settings: Settings, incident: Incident) -> DueCheck | None:
-    """The level an open, registered incident escalates to next; None when none is left."""
-    if incident.status != IncidentStatus.OPEN or incident.unregistered:
+    """The level an open incident escalates to next; None when none is left."""
+    if incident.status != IncidentStatus.OPEN or (incident.unregistered and not recipients(incident, DUTY_LINE)):
         return None
     delays = escalation_delays(settings, incident)
-    level = incident.escalation_level + 1
+    level = max(incident.escalation_level + 1, first_level(incident))
     if not level_exists(delays, level, settings.escalation_repeat) or not within_cap(incident, level):
         return None
     return DueCheck(level=level, due=due_at(incident, delays, level, settings.escalation_repeat))
@@ -475,8 +513,11 @@ def escalation_prompt(settings: Settings, incident: Incident, notification: Noti
     An officer rung in the caller's own transfer hears how long the caller
     had waited when the transfer began; an escalation call, how long the
     alert had waited when its level fell due, counted from the alert's start
-    (a repeat past the last level counts every repeat before it).
+    (a repeat past the last level counts every repeat before it). The duty
+    line called for a caller in no group hears that, and the caller's number.
     """
+    if incident.unregistered:
+        return "voice_screen_unregistered", {}
     level = max(notification.escalation_level, OFFICERS)
     if notification.via_dial and notification.created_at is not None:
         waited = (notification.created_at - incident.opened_at).total_seconds()

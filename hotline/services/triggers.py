@@ -4,8 +4,8 @@ A source belongs to one station and holds its own bearer token (only the
 hash is stored). An alert it raises opens an incident for the caller's
 group exactly as a call would, once per idempotency key; a caller in no
 group is forwarded to the station's duty line, like a text from an
-unregistered number. A source never raises an alert for another station's
-households.
+unregistered number, and the duty line is called until someone takes it.
+A source never raises an alert for another station's households.
 """
 
 from __future__ import annotations
@@ -127,13 +127,14 @@ def raise_alert(
     )
     alert.incident_id = opened.incident.id
     _record_as_raised_by(session, opened.incident, source, note)
-    work = opened.work(settings)
+    forwarded = None
     if caller is None:
-        # In no group: the source's station takes it, by its duty line.
+        # In no group: the source's station takes it, by its duty line, texted what the source said
+        # and called (and called again, see escalation.first_check) until someone takes it.
         opened.incident.station = source.station
         session.flush()
         forwarded = forward_to_duty_line(session, settings, opened.incident, note or source.name)
-        work = work + Work(sms_ids=[forwarded] if forwarded else [])
+    work = opened.work(settings) + Work(sms_ids=[forwarded] if forwarded else [])
     session.flush()
     return Raised(incident=opened.incident, created=True, work=work)
 

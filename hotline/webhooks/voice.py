@@ -139,7 +139,10 @@ def _answer_caller(session: Session, settings: Settings, opened: Opened) -> Voic
     if incident.unregistered or incident.group is None:
         duty = (incident.station.duty_phone if incident.station else None) or settings.fallback_phone
         if duty:
-            return twiml.transfer(settings, render(settings.language, "voice_unregistered"), duty)
+            # Put through as the duty line's stage: answered, it acknowledges the incident (the
+            # escalation stops calling the duty line); unanswered, the caller hears what follows.
+            action = callback_url(settings, "/twilio/voice/dial-result", incident=incident.id, stage=DUTY_LINE)
+            return twiml.transfer(settings, render(settings.language, "voice_unregistered"), duty, action=action)
         # No duty line to put them through to: promise no transfer.
         return twiml.say_and_hangup(settings, render(settings.language, "voice_unregistered_nobody"))
     return _ring_group(session, settings, opened, cancel=_cancel_hint(settings, incident))

@@ -466,8 +466,10 @@ def test_a_stranger_put_through_to_the_fallback_line_is_not_told_the_station_has
     assert root.find("Dial/Number").text == "+861066660000"
     _fresh(session)
     assert session.scalar(select(Incident).where(Incident.caller_phone == "+8613999999999")).station_id is None
-    unanswered = [say.text for say in root.iter("Say")][-1]
-    assert "已收到" not in unanswered and "110" in unanswered
+    # Unanswered, the caller hears only to dial 110: no station will be called.
+    unanswered = _dial_result(client, root.find("Dial").get("action"))
+    assert _verbs(unanswered) == ["Say", "Hangup"]
+    assert unanswered.find("Say").text == render("zh", "voice_nobody_call_110")
 
 
 def test_a_caller_called_back_is_not_told_members_are_coming_when_none_accepted(client, app, session, redis_conn):

@@ -52,6 +52,7 @@ VOICE_KEYS = (
     "voice_screen",
     "voice_screen_escalation",
     "voice_screen_escalation_officers_silent",
+    "voice_screen_unregistered",
     "voice_screen_ack_only",
     "voice_goodbye",
     "voice_caller_check",
@@ -75,10 +76,13 @@ BOUNDED_LENGTHS = {
 
 # A key's drill variant is registered under the key with this appended.
 DRILL_SUFFIX = ".drill"
-# Keys a drill never sends: a forward from a number in no group, and the call back to a
-# caller whose call dropped (a drill's household is never on the line).
+# Keys a drill never sends: a forward from a number in no group and the duty line's call
+# for one, and the call back to a caller whose call dropped (a drill's household is never on the line).
 NOT_IN_DRILLS = frozenset(
-    {"sms_unregistered_forward", "voice_caller_check", "voice_caller_check_kept", "voice_caller_cancelled"}
+    {
+        "sms_unregistered_forward", "voice_screen_unregistered", "voice_caller_check", "voice_caller_check_kept",
+        "voice_caller_cancelled",
+    }
 )
 
 # The kinds of broadcast (hotline.services.broadcasts.KINDS), each with an SMS template
