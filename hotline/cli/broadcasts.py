@@ -39,13 +39,15 @@ def _values(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _summary(settings: Settings, composed: Plan) -> str:
+    from hotline.console.present import broadcast_channel_text
     from hotline.services.broadcasts import kind_label
     from hotline.services.messages import duration_text
 
     found = composed.recipients
+    channel = broadcast_channel_text(composed.channel, settings.language)
     lines = [
         f"派出所：{composed.station.name}",
-        f"内容：{kind_label(settings.language, composed.kind)}；渠道：{composed.channel}",
+        f"内容：{kind_label(settings.language, composed.kind)}；渠道：{channel}",
         f"接收号码：{found.numbers} 个（名单 {found.matched} 人，重复号码 {found.duplicates} 个，"
         f"已退订 {found.opted_out} 个）",
     ]
@@ -109,6 +111,7 @@ def broadcast_send(
     text: str | None, kind: str | None, pairs: tuple[str, ...], at: str | None, rule: str | None, yes: bool,
 ) -> None:
     """编写群发，显示接收人数、短信条数、预计用时和预览，确认后发送（或按计划时间发送）；输出群发编号。"""
+    from hotline.console.present import repeat_text
     from hotline.extensions import db, get_carrier, get_settings
     from hotline.services.broadcasts import BroadcastError, create, find_audience, plan
     from hotline.services.drills import DrillError, find_station
@@ -148,7 +151,8 @@ def broadcast_send(
     _dispatch(ids)
     if broadcast.next_run_at is not None:
         local = broadcast.next_run_at.astimezone(ZoneInfo(settings.timezone))
-        click.echo(f"群发 #{broadcast.id} 已计划：{local:%Y-%m-%d %H:%M}" + (f"，重复：{rule}" if rule else ""))
+        repeat = repeat_text(rule, broadcast.starts_at, ZoneInfo(settings.timezone), settings.language)
+        click.echo(f"群发 #{broadcast.id} 已计划：{local:%Y-%m-%d %H:%M}" + (f"，重复：{repeat}" if rule else ""))
     else:
         click.echo(f"群发 #{broadcast.id} 已开始发送：{composed.recipients.numbers} 个号码")
 
@@ -186,6 +190,7 @@ def _counts_line(broadcast: Broadcast) -> str:
 def broadcast_status(broadcast_id: int, once: bool) -> None:
     """群发 BROADCAST_ID 的进度：待发送、已发送、已送达、失败、已退订；在终端上以进度条跟随到发完。
     重复群发显示各次发送的合计和最近各次的送达、失败。"""
+    from hotline.console.present import broadcast_channel_text, repeat_text
     from hotline.extensions import db, get_settings
     from hotline.services.broadcast_report import build
     from hotline.services.broadcasts import audience_text, progress, status_word
@@ -194,10 +199,12 @@ def broadcast_status(broadcast_id: int, once: bool) -> None:
     zone = ZoneInfo(settings.timezone)
     broadcast = _find(broadcast_id)
     audience = audience_text(db.session, broadcast)
-    click.echo(f"群发 #{broadcast.id}（{broadcast.station.name}，{audience}，{broadcast.channel}）")
+    channel = broadcast_channel_text(broadcast.channel, settings.language)
+    click.echo(f"群发 #{broadcast.id}（{broadcast.station.name}，{audience}，{channel}）")
     if broadcast.rule or broadcast.next_run_at is not None:
         when = f"{broadcast.next_run_at.astimezone(zone):%Y-%m-%d %H:%M}" if broadcast.next_run_at else "无"
-        repeat = f"，重复：{broadcast.rule}" if broadcast.rule else ""
+        starts = broadcast.starts_at or broadcast.next_run_at
+        repeat = f"，重复：{repeat_text(broadcast.rule, starts, zone, settings.language)}" if broadcast.rule else ""
         click.echo(f"{status_word(broadcast.status)}：下次 {when}{repeat}")
         if broadcast.rule:
             _sends_lines(build(db.session, broadcast, settings.language), zone)
@@ -300,6 +307,7 @@ def broadcast_list(station_name: str | None) -> None:
     """列出最近的群发。"""
     from sqlalchemy import select
 
+    from hotline.console.present import broadcast_channel_text
     from hotline.extensions import db, get_settings
     from hotline.models import Broadcast, Station
     from hotline.services.broadcasts import kind_label, status_word
@@ -311,9 +319,10 @@ def broadcast_list(station_name: str | None) -> None:
         query = query.where(Station.name == station_name)
     for broadcast in db.session.scalars(query):
         when = broadcast.started_at or broadcast.next_run_at or broadcast.created_at
+        channel = broadcast_channel_text(broadcast.channel, settings.language)
         click.echo(
             f"#{broadcast.id}\t{broadcast.station.name}\t{kind_label(settings.language, broadcast.template)}\t"
-            f"{broadcast.channel}\t{status_word(broadcast.status)}\t{when.astimezone(zone):%Y-%m-%d %H:%M}"
+            f"{channel}\t{status_word(broadcast.status)}\t{when.astimezone(zone):%Y-%m-%d %H:%M}"
         )
 
 

@@ -6,9 +6,11 @@ request that renders them, not when this module is imported.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
@@ -16,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from hotline.console.audit import STATION_SETTINGS
 from hotline.console.closing import Outcome
+from hotline.console.i18n import select_locale
 from hotline.directory import Column
 from hotline.directory.exporter import display_phone
 from hotline.extensions import get_settings
@@ -31,6 +34,7 @@ from hotline.models import (
     TimelineEvent,
 )
 from hotline.phones import PhoneError, parse_phone
+from hotline.presenters.catalogue import translator
 
 INCIDENT_STATUS_LABELS = {
     "open": _l("Open"),
@@ -103,6 +107,143 @@ AUDIT_LABELS = {
 DRILL_LABELS = {"all": _l("Drills and real alerts"), "real": _l("Real alerts only"), "drill": _l("Drills only")}
 # The statistics offer real alerts or drills, never both together.
 STATS_DRILL_LABELS = {"real": DRILL_LABELS["real"], "drill": DRILL_LABELS["drill"]}
+
+
+# --- broadcasts and schedules -------------------------------------------------------------------------
+
+
+def _words(language: str | None) -> Callable[[str], str]:
+    """The catalogue's gettext for ``language`` (the request's when None): usable outside a request too."""
+    return translator(language or select_locale()).gettext
+
+
+def broadcast_channel_text(channel: str, language: str | None = None) -> str:
+    """A broadcast's channel as people say it: 短信, 语音电话, 短信和语音电话."""
+    _ = _words(language)
+    words = {"sms": _("SMS"), "voice": _("Spoken call"), "both": _("SMS and spoken call")}
+    return words.get(str(channel), str(channel))
+
+
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_NTH_DAY = re.compile(r"^([+-]?\d)?(MO|TU|WE|TH|FR|SA|SU)$")
+# Parts of a rule the words below can say; a rule with any other part is shown as written.
+_SAID = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYHOUR", "BYMINUTE", "COUNT", "UNTIL", "WKST"}
+
+
+class _Unsaid(ValueError):
+    """A rule the words cannot say: it is shown as written."""
+
+
+def _numbers(parts: dict[str, str], name: str, low: int, high: int) -> list[int]:
+    try:
+        found = [int(item) for item in parts[name].split(",")] if name in parts else []
+    except ValueError:
+        raise _Unsaid(name) from None
+    if not all(low <= item <= high for item in found):
+        raise _Unsaid(name)
+    return found
+
+
+def _period(parts: dict[str, str], start: datetime | None, _: Callable[[str], str], joiner: str) -> str:
+    """When the rule repeats, without the time of day: 每天, 每个工作日, 每周一, 每月第一个周一, 每年12月7日.
+
+    Raises:
+        _Unsaid: The rule has what these words cannot say.
+    """
+    frequency = parts.get("FREQ")
+    every = (_numbers(parts, "INTERVAL", 1, 999) or [1])[0]
+    month_days = _numbers(parts, "BYMONTHDAY", 1, 31)
+    months = _numbers(parts, "BYMONTH", 1, 12)
+    day_names = dict(
+        zip(
+            WEEKDAYS,
+            (_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")),
+            strict=True,
+        )
+    )
+    nth_names = {1: _("first"), 2: _("second"), 3: _("third"), 4: _("fourth"), 5: _("fifth"), -1: _("last")}
+    days: list[tuple[int | None, str]] = []
+    for item in parts["BYDAY"].split(",") if "BYDAY" in parts else ():
+        found = _NTH_DAY.match(item)
+        if found is None:
+            raise _Unsaid("BYDAY")
+        days.append((int(found.group(1)) if found.group(1) else None, found.group(2)))
+    every_day_of = [day for nth, day in days if nth is None]
+    if months and frequency != "YEARLY":
+        raise _Unsaid("BYMONTH")
+    if frequency in ("DAILY", "WEEKLY") and sorted(every_day_of, key=WEEKDAYS.index) == list(WEEKDAYS[:5]):
+        if every == 1 and len(days) == 5 and not month_days:
+            return _("every working day")
+    if frequency == "DAILY" and not days and not month_days:
+        return _("every day") if every == 1 else _("every %(n)d days") % {"n": every}
+    if frequency == "WEEKLY" and len(every_day_of) == len(days) and not month_days:
+        chosen = every_day_of or ([WEEKDAYS[start.weekday()]] if start else [])
+        names = joiner.join(day_names[day] for day in sorted(chosen, key=WEEKDAYS.index))
+        if not names:
+            return _("every week") if every == 1 else _("every %(n)d weeks") % {"n": every}
+        if every == 1:
+            return _("every %(days)s") % {"days": names}
+        return _("every %(n)d weeks on %(days)s") % {"n": every, "days": names}
+    if frequency == "MONTHLY" and not (days and month_days):
+        if days:
+            if any(nth not in nth_names for nth, _day in days):
+                raise _Unsaid("BYDAY")
+            which = joiner.join(
+                _("the %(nth)s %(day)s") % {"nth": nth_names[nth], "day": day_names[day]}
+                for nth, day in days
+                if nth is not None
+            )
+        else:
+            chosen_days = month_days or ([start.day] if start else [])
+            if not chosen_days:
+                raise _Unsaid("MONTHLY")
+            which = _("day %(days)s") % {"days": joiner.join(str(day) for day in chosen_days)}
+        if every == 1:
+            return _("every month on %(which)s") % {"which": which}
+        return _("every %(n)d months on %(which)s") % {"n": every, "which": which}
+    if frequency == "YEARLY" and not days and every == 1 and len(months) <= 1 and len(month_days) <= 1:
+        month = months[0] if months else start.month if start else None
+        day = month_days[0] if month_days else start.day if start else None
+        if month is None or day is None:
+            raise _Unsaid("YEARLY")
+        return _("every year on %(date)s") % {"date": _("%(month)d/%(day)d") % {"month": month, "day": day}}
+    raise _Unsaid(frequency or "FREQ")
+
+
+def repeat_text(rule: str | None, starts_at: datetime | None, zone: ZoneInfo, language: str | None = None) -> str:
+    """A repeat rule (RFC 5545 RRULE) as people say it: 每天18:00, 每个工作日18:00, 每月第一个周一10:00.
+
+    The time of day is the rule's own (BYHOUR, BYMINUTE) or that of the first
+    run ``starts_at``, read in ``zone``. A rule these words cannot say is
+    shown as written; no rule is the empty string.
+    """
+    if not rule:
+        return ""
+    _ = _words(language)
+    joiner = "、" if (language or select_locale()) == "zh" else ", "
+    parts: dict[str, str] = {}
+    for part in rule.strip().upper().removeprefix("RRULE:").split(";"):
+        name, sep, value = part.partition("=")
+        if not sep or not value or name not in _SAID:
+            return rule
+        parts[name] = value
+    start = starts_at.astimezone(zone) if starts_at is not None else None
+    try:
+        period = _period(parts, start, _, joiner)
+        hours = _numbers(parts, "BYHOUR", 0, 23) or ([start.hour] if start else [])
+        minutes = _numbers(parts, "BYMINUTE", 0, 59) or ([start.minute] if start else [0])
+        count = _numbers(parts, "COUNT", 1, 100_000)
+        until = parts.get("UNTIL")
+        end = date(int(until[:4]), int(until[4:6]), int(until[6:8])) if until else None
+    except (_Unsaid, ValueError):
+        return rule
+    times = joiner.join(f"{hour:02d}:{minute:02d}" for hour in sorted(hours) for minute in sorted(minutes))
+    text = _("%(period)s at %(time)s") % {"period": period, "time": times} if times else period
+    if count:
+        text = _("%(text)s, %(n)d times in all") % {"text": text, "n": count[0]}
+    if end is not None:
+        text = _("%(text)s, until %(date)s") % {"text": text, "date": end.isoformat()}
+    return text
 
 
 def label(labels: Mapping[Any, Any], code: Any) -> str:
@@ -283,6 +424,8 @@ def template_globals() -> dict[str, Any]:
     """Labels and helpers every console template may use."""
     return {
         "label": label,
+        "repeat_text": repeat_text,
+        "broadcast_channel_text": broadcast_channel_text,
         "audit_summary": audit_summary,
         "saved_phone": saved_phone,
         "level_label": level_label,

@@ -1,10 +1,19 @@
-"""The broadcasts pages of the console: the station's quiet hours, set with CSRF, logged and kept to the station."""
+"""The broadcasts pages of the console: the station's quiet hours, set with CSRF, logged and kept to the station;
+channels, repeat rules and numbers in words on the broadcast and drill pages and the command line."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
 from sqlalchemy import select
 
-from hotline.models import AuditLog, Station
+from hotline.console.present import broadcast_channel_text, repeat_text
+from hotline.extensions import get_settings
+from hotline.models import AuditLog, Drill, Station, utcnow
+from hotline.services import broadcasts as service
+from hotline.services.drills import schedule_drill, start_now
 from tests.support.console import STATION_A, STATION_B, csrf_token, login
 
 
@@ -90,3 +99,125 @@ def test_the_command_line_sets_quiet_hours_and_logs_the_change(app, session, wor
     assert bad.exit_code != 0 and "应写成 21:00-08:00" in bad.output
     entry = session.scalar(select(AuditLog).where(AuditLog.entity == "station"))
     assert entry is not None and entry.actor == "cli" and entry.after == {"quiet_hours": "21:30-07:00"}
+
+
+# --- codes in words ---------------------------------------------------------------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SIX_PM = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # Monday 7 December, 18:00 in Shanghai
+
+
+@pytest.mark.parametrize(
+    ("rule", "chinese", "english"),
+    [
+        ("FREQ=DAILY", "每天18:00", "every day at 18:00"),
+        ("FREQ=DAILY;BYHOUR=18", "每天18:00", "every day at 18:00"),
+        ("FREQ=DAILY;BYHOUR=8,18;BYMINUTE=30", "每天08:30、18:30", "every day at 08:30, 18:30"),
+        ("FREQ=DAILY;INTERVAL=2", "每2天18:00", "every 2 days at 18:00"),
+        ("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "每个工作日18:00", "every working day at 18:00"),
+        ("FREQ=WEEKLY", "每周一18:00", "every Monday at 18:00"),
+        ("FREQ=WEEKLY;BYDAY=WE,MO", "每周一、周三18:00", "every Monday, Wednesday at 18:00"),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=SA", "每2周的周六18:00", "every 2 weeks on Saturday at 18:00"),
+        ("FREQ=MONTHLY;BYDAY=1MO;BYHOUR=10", "每月第一个周一10:00", "every month on the first Monday at 10:00"),
+        ("FREQ=MONTHLY;BYDAY=-1FR", "每月最后一个周五18:00", "every month on the last Friday at 18:00"),
+        ("FREQ=MONTHLY", "每月7日18:00", "every month on day 7 at 18:00"),
+        ("FREQ=MONTHLY;INTERVAL=3", "每3个月的7日18:00", "every 3 months on day 7 at 18:00"),
+        ("FREQ=MONTHLY;BYMONTHDAY=1,15", "每月1、15日18:00", "every month on day 1, 15 at 18:00"),
+        ("FREQ=YEARLY", "每年12月7日18:00", "every year on 12/7 at 18:00"),
+        ("FREQ=DAILY;COUNT=5", "每天18:00，共5次", "every day at 18:00, 5 times in all"),
+        (
+            "RRULE:FREQ=DAILY;UNTIL=20261231T000000Z",
+            "每天18:00，至2026-12-31止",
+            "every day at 18:00, until 2026-12-31",
+        ),
+        # What the words cannot say is shown as written, never dropped.
+        ("FREQ=HOURLY", "FREQ=HOURLY", "FREQ=HOURLY"),
+        ("FREQ=MONTHLY;BYDAY=MO", "FREQ=MONTHLY;BYDAY=MO", "FREQ=MONTHLY;BYDAY=MO"),
+        ("FREQ=DAILY;BYSETPOS=1", "FREQ=DAILY;BYSETPOS=1", "FREQ=DAILY;BYSETPOS=1"),
+        ("FREQ=DAILY;BYHOUR=25", "FREQ=DAILY;BYHOUR=25", "FREQ=DAILY;BYHOUR=25"),
+    ],
+)
+def test_repeat_rules_read_as_words(rule, chinese, english):
+    assert repeat_text(rule, SIX_PM, SHANGHAI, "zh") == chinese
+    assert repeat_text(rule, SIX_PM, SHANGHAI, "en") == english
+
+
+def test_no_rule_and_no_first_run():
+    assert repeat_text(None, SIX_PM, SHANGHAI, "zh") == ""
+    assert repeat_text("FREQ=DAILY", None, SHANGHAI, "zh") == "每天"
+    assert repeat_text("FREQ=DAILY;BYHOUR=18", None, SHANGHAI, "zh") == "每天18:00"
+    assert [broadcast_channel_text(code, "zh") for code in ("sms", "voice", "both")] == [
+        "短信",
+        "语音电话",
+        "短信和语音电话",
+    ]
+
+
+def _plan(
+    session,
+    settings,
+    station,
+    channel="voice",
+    text="今晚七点村委会放映防诈骗电影，请各家各户准时到场观看，带好小板凳，不见不散，散场后注意安全",
+):
+    return service.plan(
+        session, settings, station, audience=service.Audience(), channel=channel, kind="free", values={"text": text}
+    )
+
+
+def test_pages_show_channels_and_repeats_in_words_and_numbers_as_read(app, session, world):
+    settings = get_settings(app)
+    station = world.group_a.village.station
+    voice, _ids = service.create(session, settings, _plan(session, settings, station))
+    daily, _ids = service.create(
+        session,
+        settings,
+        _plan(session, settings, station, "both"),
+        at=utcnow() + timedelta(days=1),
+        rule="FREQ=MONTHLY;BYDAY=1MO",
+    )
+    start_now(session, settings, [world.group_a])
+    session.commit()
+    schedule_drill(
+        session, settings, station, at=datetime(2030, 1, 7, 10, 0, tzinfo=SHANGHAI), rule="FREQ=MONTHLY;BYDAY=1MO"
+    )
+    drill = session.scalar(select(Drill))
+    for row in drill.incident.notifications:
+        row.status, row.failure_reason = "failed", "unreachable"
+    session.commit()
+    client = app.test_client()
+    login(client, "a_staff")
+
+    listing = client.get("/broadcasts/").get_data(as_text=True)
+    assert "FREQ=" not in listing and "每月第一个周一" in listing
+    assert (
+        "语音电话" in listing and "短信和语音电话" in listing and ">voice<" not in listing and ">both<" not in listing
+    )
+    # Each text is cut short (the spoken one for a spoken broadcast), never shown whole.
+    for broadcast, text in ((voice, voice.voice_text), (daily, daily.sms_text)):
+        [row] = [row for row in listing.split("<tr>") if f'href="/broadcasts/{broadcast.id}"' in row]
+        assert len(text) > 45 and text[:20] in row and text not in row and "..." in row
+    assert voice.sms_text[-6:] not in listing.split(f'href="/broadcasts/{voice.id}"')[1].split("</tr>")[0]
+
+    page = client.get(f"/broadcasts/{daily.id}").get_data(as_text=True)
+    assert "FREQ=" not in page and "短信和语音电话" in page and ">both<" not in page
+    local = daily.starts_at.astimezone(SHANGHAI)
+    assert f'<span id="repeat">每月第一个周一{local:%H:%M}</span>' in page
+
+    drills = client.get("/drills/").get_data(as_text=True)
+    assert "FREQ=" not in drills and "每月第一个周一10:00" in drills
+    assert "+86" not in drills and "138 0010 0000" in drills  # the leader, not reached, as people write it
+
+
+def test_the_command_line_summary_says_the_channel_in_words(app, session, world):
+    runner = app.test_cli_runner()
+    args = ["broadcast", "send", "--station", STATION_A, "--channel", "both", "--text", "明早停水"]
+    refused = runner.invoke(args=args, input="n\n")
+    assert "渠道：短信和语音电话" in refused.output and "渠道：both" not in refused.output
+    planned = runner.invoke(args=[*args, "--at", "2030-01-07 18:00", "--repeat", "FREQ=DAILY", "--yes"])
+    assert planned.exit_code == 0, planned.output
+    assert planned.output.strip().endswith("已计划：2030-01-07 18:00，重复：每天18:00")
+    broadcast_id = planned.output.split("#", 1)[1].split(" ", 1)[0]
+    status = runner.invoke(args=["broadcast", "status", broadcast_id])
+    assert "短信和语音电话" in status.output and "重复：每天18:00" in status.output
+    assert "\t短信和语音电话\t" in runner.invoke(args=["broadcast", "list"]).output
