@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hotline.console.present import broadcast_channel_text, repeat_text
 from hotline.extensions import get_settings
-from hotline.models import AuditLog, Drill, Station, utcnow
+from hotline.models import AuditLog, Broadcast, Drill, Station, utcnow
 from hotline.services import broadcasts as service
 from hotline.services.drills import schedule_drill, start_now
 from tests.support.console import STATION_A, STATION_B, csrf_token, login
@@ -221,3 +221,27 @@ def test_the_command_line_summary_says_the_channel_in_words(app, session, world)
     status = runner.invoke(args=["broadcast", "status", broadcast_id])
     assert "短信和语音电话" in status.output and "重复：每天18:00" in status.output
     assert "\t短信和语音电话\t" in runner.invoke(args=["broadcast", "list"]).output
+
+
+# --- several roles -----------------------------------------------------------------------------------------------
+
+
+def test_the_form_sends_to_several_roles_at_once(app, session, world, redis_conn):
+    client = app.test_client()
+    login(client, "a_staff")
+    page = client.get("/broadcasts/").get_data(as_text=True)
+    assert page.count('type="checkbox" name="role"') == 4
+    form = {"csrf_token": csrf_token(page), "kind": "free", "content": "明早八点村委会开会", "channel": "sms"}
+    leaders_and_officers = {**form, "role": ["leader", "officer"]}
+    preview = client.post("/broadcasts/preview", data=leaders_and_officers).get_data(as_text=True)
+    # Station A: two groups, each with one leader and one officer.
+    assert '<dd id="recipients">4</dd>' in preview
+    assert preview.count('name="role" value="leader"') == 1 and preview.count('name="role" value="officer"') == 1
+    sent = client.post("/broadcasts/send", data={**leaders_and_officers, "confirm": "1"})
+    assert sent.status_code == 302
+    broadcast = session.scalar(select(Broadcast))
+    assert broadcast.audience["roles"] == ["leader", "officer"]
+    assert "（联防组长、社区民警）" in client.get(sent.headers["Location"]).get_data(as_text=True)
+    everyone = client.post("/broadcasts/preview", data=form).get_data(as_text=True)
+    assert '<dd id="recipients">' in everyone and '<dd id="recipients">4</dd>' not in everyone
+    assert client.post("/broadcasts/preview", data={**form, "role": ["leader", "mayor"]}).status_code == 400

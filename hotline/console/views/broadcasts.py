@@ -36,7 +36,7 @@ bp = protect(make_blueprint("broadcasts", __name__, url_prefix="/broadcasts"))
 
 # Repeat choices offered by the form, as RFC 5545 rules; any other rule can be typed in.
 REPEATS = {"": "", "daily": "FREQ=DAILY", "weekdays": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "weekly": "FREQ=WEEKLY"}
-ROLE_CHOICES = ("", "household", "leader", "assistant", "officer")
+ROLE_CHOICES = ("household", "leader", "assistant", "officer")
 
 
 def _station() -> Station:
@@ -83,10 +83,10 @@ def form_plan(station: Station, form: MultiDict[str, str]) -> tuple[service.Plan
     for group_id in groups:
         if get_visible_or_404(session(), viewer(), Group, group_id).village.station_id != station.id:
             abort(404)
-    role = form.get("role", "")
-    if role not in ROLE_CHOICES:
+    roles = [role for role in form.getlist("role") if role]  # none ticked: every role
+    if any(role not in ROLE_CHOICES for role in roles):
         abort(400)
-    audience = service.Audience(tuple(villages), tuple(groups), (role,) if role else ())
+    audience = service.Audience(tuple(villages), tuple(groups), tuple(dict.fromkeys(roles)))
     kind = form.get("kind", "free")
     if kind not in service.KINDS:
         abort(400)
