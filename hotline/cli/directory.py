@@ -58,7 +58,8 @@ def import_command(file: Path, station_name: str, create_station: bool, prune: b
     """Import FILE (.csv, .xlsx or .xls) into a station's directory, all or nothing.
 
     Columns, headed in Chinese or English: 村/village, 小组/group, 姓名/name,
-    电话/phone, 角色/role, and optionally 地址/address and 状态/active. Any bad
+    电话/phone, 角色/role, and optionally 地址/address, 状态/active and
+    需响应人数/responders_needed (a group's, on any of its rows; blank: 1). Any bad
     row refuses the whole import; every bad row is listed. Messages are in
     HOTLINE_LANGUAGE (Chinese unless it says en).
     """
@@ -171,6 +172,9 @@ def _report(plan: Plan, *, written: bool, language: str) -> None:
     else:
         line = _l("station %(station)s (existing): %(counts)s", station=plan.station_name, counts=counts)
     say(line if written else _l("dry run, nothing written: %(line)s", line=line))
+    if plan.needed:
+        needed = [f"{village}/{group} {count}" for (village, group), count in plan.needed.items()]
+        say(_l("responders needed set for %(count)d group(s): %(groups)s", count=len(needed), groups=needed))
     if not plan.absent:
         return
     if plan.prune:

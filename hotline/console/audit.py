@@ -35,6 +35,7 @@ def group_snapshot(group: Group, *, with_members: bool = False) -> dict[str, Any
         "village": group.village.name,
         "name": group.name,
         "ring_mode": str(group.ring_mode),
+        "min_acceptances": group.min_acceptances,
     }
     if with_members:
         snapshot["members"] = [member_snapshot(member) for member in group.members]

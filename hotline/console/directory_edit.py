@@ -297,12 +297,18 @@ def save_group(
     name: str,
     ring_mode: str,
     group: Group | None = None,
+    min_acceptances: int | str = 1,
 ) -> Group:
     """Create a group (``group`` None) or change one; the village is created if new.
 
+    ``min_acceptances`` is how many members must accept before the group's
+    alert is covered: a whole number from 1 to the group's active members
+    (a new group, which has none yet, needs 1).
+
     Raises:
         DirectoryError: A name is empty or too long, the ring mode unknown,
-            or the village already has a group of that name.
+            the responders needed out of range, or the village already has a
+            group of that name.
     """
     errors: dict[str, str] = {}
     village_name = _clean_name(village_name, "village", errors)
@@ -312,6 +318,7 @@ def save_group(
     except ValueError:
         errors["ring_mode"] = gettext("Choose a ring mode.")
         mode = RingMode.SIMULTANEOUS
+    needed = _needed(session, group, min_acceptances, errors)
     if errors:
         raise DirectoryError(errors)
     village = session.scalar(select(Village).where(Village.station_id == station.id, Village.name == village_name))
@@ -330,10 +337,10 @@ def save_group(
         session.flush()
     before = group_snapshot(group) if group is not None else None
     if group is None:
-        group = Group(village_id=village.id, name=name, ring_mode=mode)
+        group = Group(village_id=village.id, name=name, ring_mode=mode, min_acceptances=needed)
         session.add(group)
     else:
-        group.village_id, group.name, group.ring_mode = village.id, name, mode
+        group.village_id, group.name, group.ring_mode, group.min_acceptances = village.id, name, mode, needed
     _flush(session, "name")
     session.refresh(group)
     record_audit(
@@ -343,6 +350,24 @@ def save_group(
     )
     session.flush()
     return group
+
+
+def _needed(session: Session, group: Group | None, value: int | str, errors: dict[str, str]) -> int:
+    """The responders needed typed for ``group``: 1 to its active members (1 for a new group)."""
+    size = 0
+    if group is not None:
+        size = session.scalar(
+            select(func.count(Member.id)).where(Member.group_id == group.id, Member.active.is_(True))
+        ) or 0
+    most = max(size, 1)
+    text = str(value).strip()
+    needed = int(text) if text.isascii() and text.isdecimal() else 0
+    if not 1 <= needed <= most:
+        errors["min_acceptances"] = gettext(
+            "Enter a whole number from 1 to %(n)d, the group's active members.", n=most
+        )
+        return 1
+    return needed
 
 
 def delete_group(session: Session, actor: Actor, group: Group) -> None:
@@ -382,6 +407,7 @@ def record_import(session: Session, actor: Actor, station_id: int | None, filena
             for change in plan.updates[:AUDIT_ROW_LIMIT]
         ],
         "deactivated_members": [member.member_id for member in plan.deactivations[:AUDIT_ROW_LIMIT]],
+        "responders_needed": {f"{village}/{group}": needed for (village, group), needed in plan.needed.items()},
     }
     if station_id is None:
         station_id = session.scalar(select(Station.id).where(Station.name == plan.station_name))

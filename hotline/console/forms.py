@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.widgets import NumberInput
 
 from hotline.console.present import OUTCOME_LABELS, RING_MODE_LABELS, ROLE_LABELS
 from hotline.directory.validate import MAX_NAME_LENGTH
@@ -54,6 +55,8 @@ class GroupForm(FlaskForm):
     village = StringField(_l("Village"), validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
     name = StringField(_l("Group name"), validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
     ring_mode = SelectField(_l("Ring mode"), choices=choices(RING_MODE_LABELS.items()))
+    # Checked, with the group's size, by save_group; text so that its message is the one shown.
+    min_acceptances = StringField(_l("Responders needed"), default="1", widget=NumberInput(min=1, step=1))
 
 
 class MemberForm(FlaskForm):

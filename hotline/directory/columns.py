@@ -29,6 +29,8 @@ class Column(enum.Enum):
     ROLE = "role"
     ADDRESS = "address"
     ACTIVE = "active"
+    # A group's, written on each of its rows: how many members must accept before its alert is covered.
+    NEEDED = "responders_needed"
 
     @property
     def chinese(self) -> str:
@@ -57,6 +59,7 @@ _CHINESE = {
     Column.ROLE: "角色",
     Column.ADDRESS: "地址",
     Column.ACTIVE: "状态",
+    Column.NEEDED: "需响应人数",
 }
 
 REQUIRED_COLUMNS: tuple[Column, ...] = (Column.VILLAGE, Column.GROUP, Column.NAME, Column.PHONE, Column.ROLE)
@@ -90,6 +93,9 @@ _HEADING_WORDS_BY_COLUMN: dict[Column, tuple[str, ...]] = {
     Column.ROLE: ("角色", "身份", "职务", "role"),
     Column.ADDRESS: ("地址", "备注", "地址备注", "住址", "address", "notes"),
     Column.ACTIVE: ("状态", "是否在用", "active", "status"),
+    Column.NEEDED: (
+        "需响应人数", "需要响应人数", "响应人数", "最少响应人数", "responders needed", "min acceptances", "needed",
+    ),
 }
 _HEADING_WORDS = tuple(word for words in _HEADING_WORDS_BY_COLUMN.values() for word in words)
 _HEADINGS = {
@@ -155,6 +161,18 @@ def parse_role(value: str) -> Role | None:
 def parse_active(value: str) -> bool | None:
     """True/False for a status cell such as 在用/停用 or yes/no, None if unknown."""
     return _ACTIVE.get(normalise_label(value))
+
+
+def parse_needed(value: str) -> int | None:
+    """The number of responders a cell asks for (``2``, ``２``, ``2人``).
+
+    None when it is not a whole number of at least 1.
+    """
+    folded = unicodedata.normalize("NFKC", value).strip().removesuffix("人").strip()
+    if not folded.isdecimal() or not folded.isascii():
+        return None
+    number = int(folded)
+    return number if number >= 1 else None
 
 
 def role_text(role: Role, english: bool) -> str:

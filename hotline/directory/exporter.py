@@ -27,6 +27,9 @@ def directory_rows(
 ) -> Iterator[list[str]]:
     """The heading row, then one row per member ordered by village, group and member.
 
+    Each row ends with its group's responders needed (需响应人数), which the
+    import reads back as the group's.
+
     Numbers of ``region`` are written as dialled at home (``138 0013 8000``),
     others in international form; spaced like this, Excel keeps them as text
     instead of turning them into ``1.38E+10``, and the import reads them back.
@@ -40,7 +43,7 @@ def directory_rows(
     query = (
         select(
             Village.name, Group.name, Member.name, Member.phone, Member.role, Member.address, Member.active,
-            Member.backup_phone,
+            Member.backup_phone, Group.min_acceptances,
         )
         .join(Group, Member.group_id == Group.id)
         .join(Village, Group.village_id == Village.id)
@@ -51,7 +54,7 @@ def directory_rows(
 
     def generate() -> Iterator[list[str]]:
         yield [column.heading(english_headers) for column in EXPORT_COLUMNS]
-        for village, group, name, phone, role, address, active, backup in rows:
+        for village, group, name, phone, role, address, active, backup, needed in rows:
             yield [
                 village,
                 group,
@@ -61,6 +64,8 @@ def directory_rows(
                 role_text(Role(role), english_headers),
                 address or "",
                 active_text(bool(active), english_headers),
+                # The group's, on each of its rows, as the import reads it back.
+                str(needed or 1),
             ]
 
     return generate()

@@ -106,7 +106,10 @@ def _apply(session: Session, plan: Plan, progress: Progress | None) -> None:
     if plan.new_groups:
         session.execute(
             insert(Group),
-            [{"village_id": villages[village], "name": name} for village, name in plan.new_groups],
+            [
+                {"village_id": villages[village], "name": name, "min_acceptances": plan.needed.get((village, name), 1)}
+                for village, name in plan.new_groups
+            ],
         )
     groups = {
         (village, name): group_id
@@ -116,6 +119,11 @@ def _apply(session: Session, plan: Plan, progress: Progress | None) -> None:
             .where(Village.station_id == station_id)
         )
     }
+    new_groups = set(plan.new_groups)
+    changed = [(groups[key], needed) for key, needed in plan.needed.items() if key not in new_groups]
+    if changed:
+        session.execute(update(Group), [{"id": group_id, "min_acceptances": needed} for group_id, needed in changed])
+        _report(progress, len(changed))
     now = utcnow()
     # A number leaving a household or leader role frees it before another row claims it.
     updates = sorted(plan.updates, key=lambda change: not change.stops_being_caller)

@@ -58,6 +58,8 @@ class Snapshot:
     max_group_size: int | None = None
     villages: dict[str, int] = field(default_factory=dict)
     groups: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Group id → its responders needed (Group.min_acceptances).
+    needed: dict[int, int] = field(default_factory=dict)
     members: dict[tuple[int, str], ExistingMember] = field(default_factory=dict)
     callers_elsewhere: dict[str, CallerElsewhere] = field(default_factory=dict)
 
@@ -96,12 +98,13 @@ def _load_station(session: Session, snapshot: Snapshot) -> None:
     ):
         snapshot.villages[name] = village_id
     village_names = {village_id: name for name, village_id in snapshot.villages.items()}
-    for group_id, village_id, name in session.execute(
-        select(Group.id, Group.village_id, Group.name)
+    for group_id, village_id, name, needed in session.execute(
+        select(Group.id, Group.village_id, Group.name, Group.min_acceptances)
         .join(Village, Group.village_id == Village.id)
         .where(Village.station_id == snapshot.station_id)
     ):
         snapshot.groups[(village_names[village_id], name)] = group_id
+        snapshot.needed[group_id] = needed or 1
     rows = session.execute(
         select(
             Member.id,

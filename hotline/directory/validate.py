@@ -19,6 +19,7 @@ from hotline.directory.columns import (
     clean_text,
     heading_suggestions,
     parse_active,
+    parse_needed,
     parse_role,
 )
 from hotline.directory.phone_cells import CellPhones, PhoneProblem, parse_cell
@@ -97,6 +98,9 @@ class Entry:
     address: str | None  # None: the sheet has no address column
     active: bool | None  # None: no status column, or the cell is blank
     backup_phone: str | None = None  # a second number in the phone cell
+    # The group's responders needed: None when the sheet has no such column, 0 when the cell is blank
+    # (or not a number): the group's other rows say it, or it is 1.
+    needed: int | None = None
 
     @property
     def group_key(self) -> tuple[str, str] | None:
@@ -172,6 +176,8 @@ class Plan:
     updates: list[MemberUpdate] = field(default_factory=list)
     unchanged: int = 0
     absent: list[AbsentMember] = field(default_factory=list)
+    # (village, group) → responders needed, for groups whose number the import sets or changes.
+    needed: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -190,8 +196,9 @@ class Plan:
 
     @property
     def writes(self) -> int:
-        """Rows applying the plan inserts or updates, for a progress bar."""
-        return len(self.creates) + len(self.updates) + len(self.deactivations)
+        """Rows applying the plan inserts or updates, for a progress bar (a new group's number comes with it)."""
+        changed = [key for key in self.needed if key not in set(self.new_groups)]
+        return len(self.creates) + len(self.updates) + len(self.deactivations) + len(changed)
 
 
 def parse_rows(
@@ -326,7 +333,18 @@ def _parse_row(
                 "%(raw)s is not a status; use 在用/active or 停用/inactive", raw=quoted(raw_active)
             )))
 
-    return Entry(number, village, group, name, phone, sms_capable, role, address, active, backup)
+    needed = None
+    if Column.NEEDED in sheet.columns:
+        raw_needed = clean_text(row.get(Column.NEEDED))
+        needed = parse_needed(raw_needed) if raw_needed else 0
+        if needed is None:
+            errors.append(Issue(number, Column.NEEDED, _l(
+                "%(raw)s is not a number of responders; write a whole number from 1 up, or leave it blank for 1",
+                raw=quoted(raw_needed),
+            )))
+            needed = 0
+
+    return Entry(number, village, group, name, phone, sms_capable, role, address, active, backup, needed)
 
 
 def _parse_phone(raw: str, region: str, cache: dict[str, CellPhones | PhoneProblem]) -> CellPhones | PhoneProblem:
@@ -370,6 +388,7 @@ def build_plan(
     _check_callers(entries, duplicates, listed, snapshot, plan, show_other_stations)
     absent = _absent_members(snapshot, listed)
     _check_capacity(entries, duplicates, absent, snapshot, default_capacity, prune, plan)
+    _check_needed(entries, duplicates, absent, snapshot, prune, plan)
     _decide(entries, snapshot, plan)
     plan.absent = absent
     plan.errors.sort(key=Issue.sort_key)
@@ -488,21 +507,8 @@ def _check_capacity(
 ) -> None:
     """Rows past a group's limit of active members are errors; absent members keep their places."""
     limit = snapshot.max_group_size or default_capacity
-    rows: dict[tuple[str, str], list[Entry]] = defaultdict(list)
-    for entry in entries:
-        if entry.group_key is None or entry.row in duplicates:
-            continue
-        active = entry.active
-        if active is None:
-            existing = _existing(entry, snapshot)
-            active = existing.active if existing is not None else True
-        if active:
-            rows[entry.group_key].append(entry)
-    kept: dict[tuple[str, str], int] = defaultdict(int)
-    if not prune:
-        for member in absent:
-            if member.active:
-                kept[(member.village, member.group)] += 1
+    rows = _active_rows(entries, duplicates, snapshot)
+    kept = _kept_members(absent, prune)
     for key, group_rows in rows.items():
         total = len(group_rows) + kept[key]
         if total <= limit:
@@ -521,6 +527,82 @@ def _check_capacity(
             )
         for entry in group_rows[max(limit - kept[key], 0) :]:
             plan.errors.append(Issue(entry.row, Column.GROUP, message))
+
+
+def _active_rows(
+    entries: list[Entry], duplicates: set[int], snapshot: Snapshot
+) -> dict[tuple[str, str], list[Entry]]:
+    """The rows of each group that will be active members (a blank status keeps the member's own)."""
+    rows: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    for entry in entries:
+        if entry.group_key is None or entry.row in duplicates:
+            continue
+        active = entry.active
+        if active is None:
+            existing = _existing(entry, snapshot)
+            active = existing.active if existing is not None else True
+        if active:
+            rows[entry.group_key].append(entry)
+    return rows
+
+
+def _kept_members(absent: list[AbsentMember], prune: bool) -> dict[tuple[str, str], int]:
+    """Active members each group keeps though the file does not list them (none when pruning)."""
+    kept: dict[tuple[str, str], int] = defaultdict(int)
+    if not prune:
+        for member in absent:
+            if member.active:
+                kept[(member.village, member.group)] += 1
+    return kept
+
+
+def _check_needed(
+    entries: list[Entry],
+    duplicates: set[int],
+    absent: list[AbsentMember],
+    snapshot: Snapshot,
+    prune: bool,
+    plan: Plan,
+) -> None:
+    """Each group's responders needed (需响应人数), from its rows: one number per group, at most its size.
+
+    Only a sheet with the column sets it. A group writes its number on any of
+    its rows (blank rows take it, as merged cells read); a group whose rows
+    are all blank needs 1. Two different numbers for one group, or more than
+    the group's active members, are errors.
+    """
+    given: dict[tuple[str, str], Entry] = {}
+    groups: dict[tuple[str, str], None] = {}
+    for entry in entries:
+        if entry.needed is None or entry.group_key is None:
+            continue
+        groups.setdefault(entry.group_key)
+        if not entry.needed:
+            continue
+        first = given.setdefault(entry.group_key, entry)
+        if first.needed != entry.needed:
+            plan.errors.append(Issue(entry.row, Column.NEEDED, _l(
+                "group %(village)s/%(group)s needs %(first)d responders on row %(row)d; write one number for a group",
+                village=entry.village, group=entry.group, first=first.needed, row=first.row,
+            )))
+    if not groups:
+        return
+    rows = _active_rows(entries, duplicates, snapshot)
+    kept = _kept_members(absent, prune)
+    for key in groups:
+        stated = given.get(key)
+        needed = stated.needed if stated is not None and stated.needed else 1
+        size = len(rows.get(key, [])) + kept[key]
+        if stated is not None and needed > max(size, 1):
+            plan.errors.append(Issue(stated.row, Column.NEEDED, _l(
+                "group %(village)s/%(group)s would have %(size)d active members, fewer than the %(needed)d "
+                "responders it needs",
+                village=key[0], group=key[1], size=size, needed=needed,
+            )))
+            continue
+        group_id = snapshot.groups.get(key)
+        if needed != (snapshot.needed.get(group_id, 1) if group_id is not None else 1):
+            plan.needed[key] = needed
 
 
 def _decide(entries: list[Entry], snapshot: Snapshot, plan: Plan) -> None:

@@ -177,6 +177,42 @@ def test_add_edit_and_remove_a_group(signed_in, session, world):
     assert actions == ["create", "update", "delete"]
 
 
+def test_a_station_sets_how_many_responders_a_group_needs(signed_in, session, world):
+    group = world.group_a
+    active = session.scalar(select(func.count(Member.id)).where(Member.group_id == group.id, Member.active.is_(True)))
+    form = signed_in.get(f"/directory/groups/{group.id}/edit").get_data(as_text=True)
+    assert "需要响应人数" in form and 'name="min_acceptances"' in form and 'value="1"' in form
+    fields = {"village": group.village.name, "name": group.name, "ring_mode": "simultaneous"}
+
+    saved = signed_in.post(f"/directory/groups/{group.id}/edit", data={**fields, "min_acceptances": "2"})
+    assert saved.status_code == 302
+    session.expire_all()
+    assert session.get(Group, group.id).min_acceptances == 2
+    assert "需要响应人数" in signed_in.get(f"/directory/groups/{group.id}").get_data(as_text=True)
+    entry = session.scalar(select(AuditLog).where(AuditLog.entity == "group", AuditLog.action == "update"))
+    assert (entry.before["min_acceptances"], entry.after["min_acceptances"]) == (1, 2)
+
+    # From 1 to the group's active members, whole numbers only; refused with a Chinese message, nothing changed.
+    for bad in ("0", str(active + 1), "两", "1.5", ""):
+        refused = signed_in.post(f"/directory/groups/{group.id}/edit", data={**fields, "min_acceptances": bad})
+        page = html.unescape(refused.get_data(as_text=True))
+        assert refused.status_code == 400, bad
+        assert f"请填写1至{active}之间的整数" in page, bad
+    session.expire_all()
+    assert session.get(Group, group.id).min_acceptances == 2
+    assert signed_in.post(
+        f"/directory/groups/{group.id}/edit", data={**fields, "min_acceptances": str(active)}
+    ).status_code == 302
+
+    # A new group has no members yet: it needs 1.
+    too_many = signed_in.post("/directory/groups/new", data={"village": "北村", "name": "五组",
+                                                             "ring_mode": "simultaneous", "min_acceptances": "2"})
+    assert too_many.status_code == 400 and "请填写1至1之间的整数" in html.unescape(too_many.get_data(as_text=True))
+    assert signed_in.post("/directory/groups/new", data={"village": "北村", "name": "五组",
+                                                         "ring_mode": "simultaneous", "min_acceptances": "1"}
+                          ).status_code == 302
+
+
 def test_city_wide_user_chooses_the_station_of_a_new_group(console, session, world):
     login(console, "city")
     station_b = world.group_b.village.station_id
@@ -259,6 +295,31 @@ def test_upload_preview_then_apply(signed_in, session, world, redis_conn):
     again = signed_in.post("/directory/import/apply", data={"token": token}, follow_redirects=True)
     assert "上传已过期" in again.get_data(as_text=True)
     assert member_count(session) == before + 1
+
+
+def test_an_upload_sets_a_groups_responders_needed(signed_in, session, world, redis_conn):
+    upload = (
+        "村,小组,姓名,电话,角色,需响应人数\n"
+        "北村,新组,新户一,139 0000 0001,求助户,\n"
+        "北村,新组,新户二,139 0000 0002,求助户,2\n"
+        "北村,新组,新户三,139 0000 0003,求助户,\n"
+    ).encode()
+    preview = signed_in.post(
+        "/directory/import", data={"file": (io.BytesIO(upload), "groups.csv")}, content_type="multipart/form-data"
+    )
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "设定需响应人数的小组" in page
+    token = page.split('name="token" type="hidden" value="')[1].split('"')[0]
+    assert signed_in.post("/directory/import/apply", data={"token": token}).status_code == 302
+    assert session.scalar(select(Group.min_acceptances).where(Group.name == "新组")) == 2
+    entry = session.scalar(select(AuditLog).where(AuditLog.action == "import"))
+    assert entry.after["responders_needed"] == {"北村/新组": 2}
+
+    too_many = upload.replace(b",2\n", b",4\n")
+    refused = signed_in.post(
+        "/directory/import", data={"file": (io.BytesIO(too_many), "more.csv")}, content_type="multipart/form-data"
+    )
+    assert "少于需响应的 4 人" in html.unescape(refused.get_data(as_text=True))
 
 
 def test_upload_of_an_unreadable_file_is_reported(signed_in):

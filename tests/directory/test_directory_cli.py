@@ -157,9 +157,9 @@ def test_export_round_trip(runner, session: Session, tmp_path: Path, suffix: str
     assert f"wrote 40 member(s) of station {STATION}" in result.output
     if suffix == ".xlsx":
         header = next(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
-        assert list(header) == [*EN_HEADER, "active"]
+        assert list(header) == [*EN_HEADER, "active", "responders_needed"]
     else:
-        assert out.read_bytes().startswith("\ufeff村,小组,姓名,电话,角色,地址,状态".encode())
+        assert out.read_bytes().startswith("\ufeff村,小组,姓名,电话,角色,地址,状态,需响应人数".encode())
     result = run_import(runner, out)
     assert result.exit_code == 0, result.output
     assert "members: 0 created, 0 updated, 40 unchanged" in result.output

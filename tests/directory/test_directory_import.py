@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hotline.directory import (
@@ -445,6 +445,65 @@ def test_status_column(session: Session, tmp_path: Path) -> None:
     ]
 
 
+def _needed(session: Session) -> dict[str, int]:
+    return {
+        f"{village}/{group}": needed
+        for village, group, needed in session.execute(
+            select(Village.name, Group.name, Group.min_acceptances).join(Village, Group.village_id == Village.id)
+        )
+    }
+
+
+def test_responders_needed_column(session: Session, tmp_path: Path) -> None:
+    header = [*ZH_HEADER, "需响应人数"]
+    rows = [[*row, ""] for row in good_rows(30)]
+    rows[0][6] = "2"  # 1村/1组 writes it once, on its first row; its other rows are blank
+    rows[12][6] = "３人"  # 1村/2组: full-width, with 人
+    rows[13][6] = "3"  # the same number again is fine
+    plan = import_file(session, write_csv(tmp_path / "a.csv", rows, header))
+    assert plan.needed == {("1村", "1组"): 2, ("1村", "2组"): 3}
+    assert _needed(session) == {"1村/1组": 2, "1村/2组": 3, "1村/3组": 1}
+
+    # A file without the column leaves every group's number alone.
+    plan = import_file(session, write_csv(tmp_path / "b.csv", good_rows(30)))
+    assert plan.needed == {} and _needed(session)["1村/1组"] == 2
+    # With the column, a group whose rows are all blank needs 1 again.
+    rows[0][6] = ""
+    plan = import_file(session, write_csv(tmp_path / "c.csv", rows, header))
+    assert plan.needed == {("1村", "1组"): 1} and plan.writes == 1
+    assert _needed(session) == {"1村/1组": 1, "1村/2组": 3, "1村/3组": 1}
+
+
+def test_responders_needed_errors(session: Session, tmp_path: Path) -> None:
+    header = [*ZH_HEADER, "需响应人数"]
+    rows = [[*row, ""] for row in good_rows(30)]
+    rows[0][6] = "2"
+    rows[5][6] = "3"  # 1村/1组 again, another number
+    rows[10][6] = "11"  # 1村/2组 has ten members
+    rows[20][6] = "0"
+    rows[21][6] = "两个"
+    plan = plan_file(session, write_csv(tmp_path / "a.csv", rows, header))
+    errors = {error.row: error for error in plan.errors}
+    assert sorted(errors) == [7, 12, 22, 23]
+    assert all(error.column == Column.NEEDED for error in errors.values())
+    assert errors[7].message == "group 1村/1组 needs 2 responders on row 2; write one number for a group"
+    assert errors[7].describe("zh") == (
+        "第 7 行需响应人数列：小组 1村/1组 在第 2 行已填需响应人数 2；同一小组只能填一个人数"
+    )
+    assert errors[12].describe("zh").endswith("小组 1村/2组 将只有 10 名在用成员，少于需响应的 11 人")
+    assert errors[22].describe("zh").endswith("“0” 不是需响应人数；请填写1及以上的整数，留空即为1")
+    assert "“两个” 不是需响应人数" in errors[23].describe("zh")
+    with pytest.raises(ImportRefused):
+        apply_plan(session, plan)
+
+
+def test_a_new_group_is_created_needing_its_number(session: Session, tmp_path: Path) -> None:
+    header = [*EN_HEADER, "responders needed"]
+    rows = [[*row, "4" if index == 3 else ""] for index, row in enumerate(good_rows(10))]
+    import_file(session, write_csv(tmp_path / "a.csv", rows, header))
+    assert _needed(session) == {"1村/1组": 4}
+
+
 # ---------------------------------------------------------------- export round trip
 
 
@@ -461,8 +520,23 @@ def test_export_then_reimport_changes_nothing(session: Session, tmp_path: Path, 
     assert first[Column.PHONE] == "139 0000 0000"
     assert first[Column.ROLE] == ("leader" if english else "联防组长")
     assert any(row.cells[Column.ADDRESS] == "=SUM(A1)" for row in sheet.rows)
+    assert {row.cells[Column.NEEDED] for row in sheet.rows} == {"1"}
     plan = import_file(session, out)
     assert (len(plan.creates), len(plan.updates), plan.unchanged, len(plan.absent)) == (0, 0, 31, 0)
+    assert plan.needed == {}
+
+
+def test_export_writes_each_groups_responders_needed(session: Session, tmp_path: Path) -> None:
+    import_file(session, write_csv(tmp_path / "a.csv", good_rows(20)))
+    session.execute(update(Group).where(Group.name == "2组").values(min_acceptances=2))
+    session.commit()
+    out = tmp_path / "out.csv"
+    export_directory(session, "城关派出所", out)
+    with out.open(encoding="utf-8-sig") as handle:
+        table = list(csv.reader(handle))
+    assert table[0][-1] == "需响应人数"
+    assert {(row[1], row[-1]) for row in table[1:]} == {("1组", "1"), ("2组", "2")}
+    assert import_file(session, out).needed == {}
 
 
 def test_export_unknown_station_or_extension(session: Session, tmp_path: Path) -> None:

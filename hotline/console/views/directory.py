@@ -123,6 +123,7 @@ def new_group() -> ResponseReturnValue:
                 group = save_group(
                     session(), viewer(), station=station, village_name=form.village.data or "",
                     name=form.name.data or "", ring_mode=form.ring_mode.data or "",
+                    min_acceptances=form.min_acceptances.data or "",
                 )
             except DirectoryError as error:
                 session().rollback()
@@ -158,6 +159,10 @@ def edit_group(group_id: int) -> ResponseReturnValue:
             save_group(
                 session(), viewer(), station=station, village_name=form.village.data or "",
                 name=form.name.data or "", ring_mode=form.ring_mode.data or "", group=found,
+                # A form posted without the field (an older page) keeps the group's number.
+                min_acceptances=(
+                    form.min_acceptances.data or "" if "min_acceptances" in request.form else found.min_acceptances
+                ),
             )
         except DirectoryError as error:
             session().rollback()
