@@ -1,8 +1,10 @@
 """The console on a phone: headless Chromium at 390 × 844, signed in as a station user with real data.
 
 Every page reachable from the menu (and from the pages it leads to) must fit
-the screen's width; the board reads as cards, the most urgent first.
-Screenshots go to ``test-artifacts/``.
+the screen's width; the board reads as cards, the most urgent first. The
+station has broadcasts (one sent once, one repeating with a send) and a
+drill, so their pages are checked with data, and a broadcast's preview
+(reached by posting the form) too. Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
 from hotline.console.audit import record_audit
-from hotline.models import utcnow
+from hotline.extensions import get_settings
+from hotline.models import Drill, InboundMessage, Notification, utcnow
+from hotline.services import broadcasts as broadcast_service
+from hotline.services.drills import schedule_drill
+from tests.factories import message_sid
 from tests.support.browser import ARTIFACTS, artifact_path, launch_browser, needs_chromium, serve_console, sign_in
 from tests.support.console import PASSWORD, at, make_incident
 
@@ -49,9 +56,20 @@ def phone(browser):
     context.close()
 
 
+def _sent(session, broadcast, when, failed_phone=None) -> None:
+    """Mark a broadcast's rows delivered (one failed), as the carrier's receipts would."""
+    for row in session.scalars(select(Notification).where(Notification.broadcast_id == broadcast.id)):
+        row.status, row.sent_at, row.status_at = "delivered", when, when
+        if row.phone == failed_phone:
+            row.status, row.failure_reason, row.error_code = "failed", "unreachable", 30003
+    broadcast.status, broadcast.finished_at = "done", when + timedelta(minutes=2)
+
+
 @pytest.fixture
-def busy_station(session, world):
-    """Station A with open incidents at every escalation level, handled ones, and a directory change."""
+def busy_station(app, session, world):
+    """Station A with open incidents at every escalation level, handled ones, a directory change, a broadcast
+    sent once (a failure, a reply), a repeating one with one send, a drill (a number not reached, a group
+    never drilled) and a monthly drill schedule."""
     now = utcnow()
     calm = make_incident(session, world.group_a, opened_at=now - timedelta(seconds=20))
     officers = make_incident(session, world.group_a2, opened_at=now - timedelta(seconds=90), level=1, decline_after=5)
@@ -63,8 +81,34 @@ def busy_station(session, world):
     record_audit(session, actor_id=None, actor="a_staff", station_id=world.group_a.village.station_id,
                  entity="directory", entity_id=None, action="import", summary="名单.csv: +9 ~0 -0",
                  after={"file": "名单.csv", "created": 9, "updated": 0, "deactivated": 0, "unchanged": 0})
+    settings = get_settings(app)
+    station = world.group_a.village.station
+    text = "今晚有大到暴雨，请远离河道、山塘和低洼地带，留意村广播，夜间非必要不出门，老人小孩由家人照看好"
+    composed = broadcast_service.plan(
+        session, settings, station, audience=broadcast_service.Audience(), channel="both", kind="free",
+        values={"text": text}, now=now - timedelta(hours=3),
+    )
+    once, _ids = broadcast_service.create(session, settings, composed, now=now - timedelta(hours=3))
+    _sent(session, once, now - timedelta(hours=3), failed_phone="+8613800100003")
+    session.add(InboundMessage(message_sid=message_sid(), from_phone="+8613800100004",
+                               body="收到，已经通知邻居了，谢谢派出所", handled_as="broadcast_reply",
+                               received_at=now - timedelta(hours=2)))
+    first = now - timedelta(days=1)
+    repeating, _ids = broadcast_service.create(
+        session, settings, composed, at=first, rule="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", now=first - timedelta(hours=1)
+    )
     session.commit()
-    return {"calm": calm, "officers": officers, "duty": duty, "answered": answered, "closed": closed}
+    broadcast_service.start_due(session, settings, first + timedelta(seconds=5))
+    [send] = broadcast_service.children(session, repeating)
+    _sent(session, send, first + timedelta(seconds=5), failed_phone="+8613800100005")
+    drilled = make_incident(session, world.group_a, opened_at=at("2026-03-05 02:00:00"), accept_after=45, drill=True,
+                            closed=True, failed_phones=("+8613800100006",))
+    session.add(Drill(station_id=station.id, group_id=world.group_a.id, incident_id=drilled.id,
+                      household_id=drilled.caller_member_id, run_at=drilled.opened_at, created_by="a_staff"))
+    schedule_drill(session, settings, station, at=now + timedelta(days=3), rule="FREQ=MONTHLY;BYDAY=1MO")
+    session.commit()
+    return {"calm": calm, "officers": officers, "duty": duty, "answered": answered, "closed": closed,
+            "broadcast": once, "repeating": repeating, "send": send}
 
 
 def overflow(page) -> int:
@@ -110,8 +154,44 @@ def test_no_console_page_scrolls_sideways_at_phone_width(phone, server, busy_sta
     assert not wide, f"pages wider than {width} px, or with tables to scroll sideways: {wide}"
     for kind in ("/board", "/incidents", "/incidents/N", "/stats", "/directory/", "/directory/groups/N",
                  "/directory/health", "/directory/import", "/directory/audit", "/directory/members/N/edit",
-                 "/directory/groups/new", "/account/password"):
+                 "/directory/groups/new", "/account/password", "/broadcasts/", "/broadcasts/N",
+                 "/broadcasts/opt-outs", "/drills/"):
         assert kind in checked, f"{kind} was not reached from the menu: {sorted(checked)}"
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_broadcast_drill_and_preview_pages_fit_the_phone_with_their_data(phone, server, busy_station, width):
+    """Each broadcast's page (the crawl above checks one per kind), the drills and readiness page with its data,
+    and the preview a posted form leads to."""
+    phone.set_viewport_size({"width": width, "height": PHONE["height"]})
+    sign_in(phone, server, "a_staff", PASSWORD)
+    pages = {
+        "broadcast": (f"/broadcasts/{busy_station['broadcast'].id}", "table#failures tbody tr"),
+        "repeating": (f"/broadcasts/{busy_station['repeating'].id}", "table#sends tbody tr"),
+        "send": (f"/broadcasts/{busy_station['send'].id}", "table#villages tbody tr"),
+        "drills": ("/drills/", "table#readiness tr.not-drilled"),
+    }
+    for name, (path, filled) in pages.items():
+        response = phone.goto(f"{server}{path}")
+        assert response is not None and response.status == 200, path
+        assert phone.locator(filled).count() >= 1, f"{path} has no data in {filled}"
+        assert max(overflow(phone), scrolled_tables(phone)) <= 0, f"{path} is wider than {width} px"
+        shot(phone, f"console-phone-{name}-{width}")
+    assert "每月第一个周一" in phone.locator("main").inner_text()
+
+    phone.goto(f"{server}/broadcasts/")
+    phone.get_by_label("求助户", exact=True).check()
+    phone.get_by_label("联防组长", exact=True).check()
+    phone.locator("#b-channel").select_option("both")
+    phone.locator("#b-content").fill("今晚有大到暴雨，请远离河道、山塘和低洼地带，留意村广播，夜间非必要不出门")
+    phone.locator("#b-repeat").select_option("weekdays")
+    phone.locator("#b-at").fill("2030-01-07T18:00")
+    phone.get_by_role("button", name="预览").click()
+    phone.wait_for_url(f"{server}/broadcasts/preview*")
+    assert phone.locator("#broadcast-summary").is_visible() and phone.locator("#sms-preview").is_visible()
+    assert phone.locator("#repeat").inner_text() == "每个工作日18:00"
+    assert max(overflow(phone), scrolled_tables(phone)) <= 0, f"the preview is wider than {width} px"
+    shot(phone, f"console-phone-broadcast-preview-{width}")
 
 
 def test_board_is_cards_most_urgent_first_and_keeps_refreshing(phone, server, session, world, busy_station):
@@ -167,11 +247,13 @@ def test_incident_directory_and_report_at_phone_size(phone, server, world, busy_
     assert report.status == 200 and report.headers["content-type"] == "application/pdf"
     pdf = report.body()
     assert pdf.startswith(b"%PDF-")
-    if shutil.which("pdftoppm"):  # a picture of the report's first page, where poppler is installed
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "console-report.pdf").write_bytes(pdf)
-        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(ARTIFACTS / "console-report.pdf"),
-                        str(ARTIFACTS / "console-report")], check=True, timeout=60)
+    # A picture of the report's first page (./tests/install installs poppler's pdftoppm).
+    assert shutil.which("pdftoppm"), "pdftoppm is missing: run ./tests/install (Debian's poppler-utils)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "console-report.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(ARTIFACTS / "console-report.pdf"),
+                    str(ARTIFACTS / "console-report")], check=True, timeout=60)
+    assert (ARTIFACTS / "console-report.png").stat().st_size > 0
 
     # The directory can be edited on the phone: the group's members, then a member's form.
     phone.goto(f"{server}/directory/groups/{world.group_a.id}")
