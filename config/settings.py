@@ -23,6 +23,11 @@ from pydantic import (
 )
 
 DEFAULT_ESCALATION_DELAYS = (60, 180)
+# An escalation level waits at most an hour: an alert nobody took must reach the officers and the
+# duty line the same hour, and a longer wait once overflowed the date of the next level.
+MAX_ESCALATION_DELAY = 3600
+# Levels a list of delays may name (only the officers' and the duty line's are used today).
+MAX_ESCALATION_LEVELS = 10
 
 
 class SettingsError(ValueError):
@@ -51,6 +56,11 @@ def _check_delays(value: tuple[int, ...]) -> tuple[int, ...]:
         raise ValueError("must list at least one delay in seconds, e.g. 60,180")
     if any(delay <= 0 for delay in value):
         raise ValueError("every delay must be a positive number of seconds")
+    if len(value) > MAX_ESCALATION_LEVELS:
+        raise ValueError(f"最多 {MAX_ESCALATION_LEVELS} 级，这里有 {len(value)} 级")
+    too_long = [delay for delay in value if delay > MAX_ESCALATION_DELAY]
+    if too_long:
+        raise ValueError(f"每一级最多等 {MAX_ESCALATION_DELAY} 秒（1 小时），{too_long[0]} 太长；例如 60,180")
     return value
 
 
@@ -156,9 +166,9 @@ class Settings(BaseModel):
             return None
         # Heroku-style URLs say postgres://, which SQLAlchemy no longer accepts.
         if value.startswith("postgres://"):
-            value = "postgresql+psycopg://" + value[len("postgres://"):]
+            value = "postgresql+psycopg://" + value[len("postgres://") :]
         elif value.startswith("postgresql://"):
-            value = "postgresql+psycopg://" + value[len("postgresql://"):]
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
         if not value.startswith(("postgresql+psycopg://", "sqlite://")):
             raise ValueError("must be a postgresql:// or sqlite:/// URL")
         return value
@@ -307,7 +317,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.carrier == "aliyun":
         _check_aliyun(settings)
     if settings.uses_twilio and not settings.twilio_number:
-        raise SettingsError(
-            "invalid settings:\n  HOTLINE_TWILIO_NUMBER must be set when Twilio credentials are given"
-        )
+        raise SettingsError("invalid settings:\n  HOTLINE_TWILIO_NUMBER must be set when Twilio credentials are given")
     return settings

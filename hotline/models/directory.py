@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from config.settings import MAX_ESCALATION_DELAY
 from hotline.models.base import Base, UTCDateTime, utcnow
 
 
@@ -58,7 +59,8 @@ class Station(Base):
         """Seconds to wait before each escalation level fires."""
         if not self.escalation_delays:
             return default
-        return tuple(int(part) for part in self.escalation_delays.split(","))
+        # A delay saved before delays had a bound is read as the longest allowed, so the next level has a date.
+        return tuple(min(int(part), MAX_ESCALATION_DELAY) for part in self.escalation_delays.split(","))
 
     def group_capacity(self, default: int) -> int:
         """How many members one of this station's groups may hold."""

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from config.settings import MAX_ESCALATION_DELAY, MAX_ESCALATION_LEVELS
 from hotline.models import Station, User
 from hotline.phones import parse_phone
 
@@ -22,14 +23,24 @@ def parse_delays(text: str) -> tuple[int, ...]:
     """Parse ``"60,180"`` into seconds per escalation level.
 
     Raises:
-        StationError: A part is not a positive whole number of seconds.
+        StationError: A part is not a whole number of seconds from 1 to
+            :data:`~config.settings.MAX_ESCALATION_DELAY` (an hour), or there
+            are more than :data:`~config.settings.MAX_ESCALATION_LEVELS` parts.
     """
-    try:
-        delays = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise StationError(f"escalation delays must be whole seconds separated by commas, got {text!r}") from None
-    if not delays or any(delay <= 0 for delay in delays):
-        raise StationError(f"escalation delays must be positive seconds, got {text!r}")
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isascii() and part.isdigit() for part in parts):
+        raise StationError(f"升级等待时间要写成用逗号隔开的整秒数，例如 60,180；“{text.strip()}”不是。")
+    delays = tuple(int(part) for part in parts)
+    if any(delay <= 0 for delay in delays):
+        raise StationError(f"升级等待时间每一级都要大于 0 秒，例如 60,180；“{text.strip()}”不行。")
+    if len(delays) > MAX_ESCALATION_LEVELS:
+        raise StationError(f"升级等待时间最多 {MAX_ESCALATION_LEVELS} 级，“{text.strip()}”有 {len(delays)} 级。")
+    too_long = next((delay for delay in delays if delay > MAX_ESCALATION_DELAY), None)
+    if too_long is not None:
+        raise StationError(
+            f"升级等待时间每一级最多 {MAX_ESCALATION_DELAY} 秒（1 小时），没人接的告警要在一小时内升级；"
+            f"{too_long} 秒太长，例如写 60,180。"
+        )
     return delays
 
 

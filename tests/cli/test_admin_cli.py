@@ -12,7 +12,17 @@ def test_stations_set_creates_and_updates(app, session):
     station = session.scalar(select(Station))
     assert (station.duty_phone, station.escalation_delays) == ("+861088880000", "30,90")
     bad = runner.invoke(args=["stations", "set", "城关派出所", "--escalation-delays", "soon"])
-    assert bad.exit_code != 0 and "whole seconds" in bad.output
+    assert bad.exit_code != 0 and "整秒数" in bad.output
+
+
+def test_stations_set_refuses_a_delay_longer_than_an_hour(app, session):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["stations", "set", "城关派出所", "--escalation-delays", "30,90"]).exit_code == 0
+    refused = runner.invoke(args=["stations", "set", "城关派出所", "--escalation-delays", "99999999999999"])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "3600 秒（1 小时）" in refused.output
+    session.expire_all()
+    assert session.scalar(select(Station.escalation_delays)) == "30,90"
 
 
 def test_users_add_reads_the_password_from_stdin_and_is_audited(app, session):

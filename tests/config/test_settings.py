@@ -55,3 +55,31 @@ def test_half_configured_twilio_is_refused():
 def test_postgres_urls_use_psycopg():
     settings = load_settings({"DATABASE_URL": "postgresql://u@h/db"})
     assert settings.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_an_escalation_delay_longer_than_an_hour_is_refused():
+    """A huge delay once overflowed the next level's date after the incident was committed."""
+    assert load_settings({"HOTLINE_ESCALATION_DELAYS": "60,3600"}).escalation_delays == (60, 3600)
+    for value in ("99999999999999", "60,3601"):
+        with pytest.raises(SettingsError) as caught:
+            load_settings({"HOTLINE_ESCALATION_DELAYS": value})
+        assert "HOTLINE_ESCALATION_DELAYS" in str(caught.value) and "3600 秒（1 小时）" in str(caught.value)
+    with pytest.raises(SettingsError, match="最多 10 级"):
+        load_settings({"HOTLINE_ESCALATION_DELAYS": ",".join(["60"] * 11)})
+
+
+def test_every_number_setting_refuses_a_huge_value():
+    """No setting that becomes a wait or a count takes a number past its bound (timedelta(seconds=huge) overflows)."""
+    from config.settings import Settings
+
+    numeric = [
+        field.alias
+        for field in Settings.model_fields.values()
+        if field.annotation in (int, float) and field.alias is not None
+    ]
+    assert "HOTLINE_ESCALATION_REPEAT" in numeric and "HOTLINE_RECALL_INTERVAL" in numeric
+    for variable in [*numeric, "HOTLINE_ESCALATION_DELAYS"]:
+        for value in ("99999999999999", "1e300", "inf", "nan"):
+            with pytest.raises(SettingsError) as caught:
+                load_settings({variable: value})
+            assert variable in str(caught.value), (variable, value)
