@@ -6,6 +6,8 @@ here reads the environment or opens a connection when it is imported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import cast
 
 from flask import Flask, current_app
@@ -17,6 +19,9 @@ from hotline.queues import Queues
 
 SETTINGS_KEY = "hotline.settings"
 CARRIER_KEY = "hotline.carrier"
+CLOCK_KEY = "hotline.clock"
+
+Clock = Callable[[], datetime]
 
 db = Database()
 queues = Queues()
@@ -40,3 +45,20 @@ def get_carrier(app: Flask | None = None) -> Carrier:
 def use_carrier(app: Flask, carrier: Carrier) -> None:
     """Make ``app`` send through ``carrier`` (a test's fake, or a carrier built elsewhere)."""
     app.extensions[CARRIER_KEY] = carrier
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def get_clock(app: Flask | None = None) -> Clock:
+    """What ``app`` (by default the current app) reads as now, in UTC: the console's sessions time their idling by it.
+
+    The clock set with :func:`use_clock`, or the system's.
+    """
+    return cast(Clock, (app or current_app).extensions.get(CLOCK_KEY, _system_clock))
+
+
+def use_clock(app: Flask, clock: Clock) -> None:
+    """Make ``app`` read the time from ``clock`` (a test's clock moved by hand), which returns an aware datetime."""
+    app.extensions[CLOCK_KEY] = clock

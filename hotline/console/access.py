@@ -7,7 +7,6 @@ row, so templates and scoping never lazy-load from a closed session.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Request, current_app, jsonify, redirect, request, session, url_for
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from hotline.extensions import db, get_settings
+from hotline.extensions import db, get_clock, get_settings
 from hotline.models import User
 from hotline.services.stations import sign_out_everywhere, verify_password
 
@@ -114,8 +113,8 @@ def sign_in(staff: Staff) -> None:
 
 
 def _now() -> int:
-    """Seconds since the epoch: when a session was last used."""
-    return int(time.time())
+    """Seconds since the epoch on the app's clock: when a session was last used."""
+    return int(get_clock()().timestamp())
 
 
 def _load_user(user_id: str) -> Staff | None:

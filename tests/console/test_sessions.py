@@ -8,10 +8,13 @@ last use.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
-from hotline.console import access
+from hotline.extensions import use_clock
 from hotline.models import User
 from tests.support.console import PASSWORD, login
 
@@ -40,20 +43,30 @@ def test_signing_in_again_after_sign_out_works(console, world):
     assert console.get("/board").status_code == 200
 
 
+@dataclass
+class HandClock:
+    """A clock moved by hand: ``t`` is seconds since the epoch."""
+
+    t: int = 1_800_000_000
+
+    def __call__(self) -> datetime:
+        return datetime.fromtimestamp(self.t, UTC)
+
+
 @pytest.fixture
-def clock(monkeypatch):
-    """The console's clock, moved by hand."""
-    now = {"t": 1_800_000_000}
-    monkeypatch.setattr(access, "_now", lambda: now["t"])
-    return now
+def clock(app) -> HandClock:
+    """The app's clock, moved by hand."""
+    hand = HandClock()
+    use_clock(app, hand)
+    return hand
 
 
 def test_a_session_unused_past_the_idle_time_is_over(console, world, clock):
     login(console, "a_staff")
     idle = 60 * 60  # HOTLINE_SESSION_IDLE_MINUTES defaults to 60
-    clock["t"] += idle - 30
+    clock.t += idle - 30
     assert console.get("/incidents").status_code == 200  # used within the idle time
-    clock["t"] += idle + 1
+    clock.t += idle + 1
     expired = console.get("/incidents")
     assert expired.status_code == 302 and expired.headers["Location"].startswith("/login")
     assert console.get("/api/incidents").status_code == 401
@@ -63,14 +76,14 @@ def test_a_copy_of_an_idle_cookie_is_refused_even_while_the_original_was_used(co
     browser, thief = console_app.test_client(), console_app.test_client()
     login(browser, "a_staff")
     _copy_session(browser, thief)
-    clock["t"] += 2 * 60 * 60
+    clock.t += 2 * 60 * 60
     assert thief.get("/board").status_code == 302
 
 
 def test_the_live_boards_refresh_keeps_a_board_left_open_signed_in(console, world, clock):
     login(console, "a_staff")
     for _ in range(12 * 12):  # twelve hours, polled every five minutes here (the page polls every 5 s)
-        clock["t"] += 5 * 60
+        clock.t += 5 * 60
         assert console.get("/board.json").status_code == 200
 
 
@@ -79,9 +92,10 @@ def test_the_idle_time_is_a_setting(environ, world, clock):
 
     app = create_app({**environ, "HOTLINE_SESSION_IDLE_MINUTES": "5"})
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    use_clock(app, clock)
     client = app.test_client()
     login(client, "a_staff")
-    clock["t"] += 6 * 60
+    clock.t += 6 * 60
     assert client.get("/board").status_code == 302
 
 

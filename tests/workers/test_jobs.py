@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from hotline.carriers import Capabilities, CarrierError, OutboundSms, Submitted
 from hotline.carriers.twilio.codes import failure_reason
-from hotline.extensions import get_settings, use_carrier
+from hotline.extensions import get_settings, queues, use_carrier
 from hotline.models import Incident, IncidentStatus, Member, Notification, Role, TimelineEvent, utcnow
 from hotline.services.incidents import open_incident
 from hotline.services.outbox import RETRY_INTERVALS, dispatch, schedule_escalation
@@ -525,23 +527,27 @@ def test_worker_runs_escalation_checks_and_their_notifications(session, settings
     assert queue.scheduled_job_registry.get_job_ids() == [f"escalation-{incident_id}-3"]
 
 
-def test_escalation_check_retried_after_a_redis_failure_finishes_the_work(
-    session, settings, carrier, queue, monkeypatch
-):
-    from redis.exceptions import ConnectionError as RedisConnectionError
+class RedisGoneOnce(Redis):
+    """A Redis connection whose first pipelined write fails as if Redis went away; the ones after go through."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gone = True
+
+    def pipeline(self, *args, **kwargs):
+        if self.gone:
+            self.gone = False
+            raise RedisConnectionError("Redis went away")
+        return super().pipeline(*args, **kwargs)
+
+
+def test_escalation_check_retried_after_a_redis_failure_finishes_the_work(
+    app, session, settings, carrier, queue, redis_url
+):
     opened = _sms_incident(session, settings, opened_ago=61)
     incident_id = opened.incident.id
-    real_dispatch = jobs.dispatch
-    tries: list[dict] = []
-
-    def flaky_dispatch(target, **work):
-        tries.append(work)
-        if len(tries) == 1:
-            raise RedisConnectionError("Redis went away")
-        real_dispatch(target, **work)
-
-    monkeypatch.setattr(jobs, "dispatch", flaky_dispatch)
+    # The app's own Redis connection, the one jobs enqueue their work through; the worker keeps its own.
+    queues.state(app).connection = RedisGoneOnce.from_url(redis_url)
     schedule_escalation(queue, incident_id, 1, 0)
     _release_scheduled(queue)
 
@@ -569,14 +575,7 @@ def test_escalation_check_retried_after_a_redis_failure_finishes_the_work(
     assert queue.scheduled_job_registry.get_job_ids() == [f"escalation-{incident_id}-2"]
 
 
-@pytest.fixture
-def bare_runtime(monkeypatch):
-    """The worker runtime as a fresh process has it; whatever a test does to it is undone."""
-    monkeypatch.setattr(runtime, "_app", None)
-    monkeypatch.setattr(runtime, "_pid", None)
-
-
-def test_jobs_run_in_the_app_the_worker_was_given_last(app, environ, bare_runtime):
+def test_jobs_run_in_the_app_the_worker_was_given_last(app, environ):
     from hotline.app import create_app
     from hotline.extensions import db
 
@@ -595,10 +594,11 @@ def test_jobs_run_in_the_app_the_worker_was_given_last(app, environ, bare_runtim
             assert second.carrier is not first_carrier
             assert second.carrier is second.carrier  # built once, not per job
     finally:
+        runtime.use_app(app)  # not left on an app whose database is closed
         db.state(other).engine.dispose()
 
 
-def test_a_forked_worker_drops_the_database_pool_it_inherited_once(app, bare_runtime, monkeypatch):
+def test_a_forked_worker_drops_the_database_pool_it_inherited_once(app, monkeypatch):
     import os
 
     from hotline.extensions import db
@@ -609,7 +609,9 @@ def test_a_forked_worker_drops_the_database_pool_it_inherited_once(app, bare_run
     assert runtime.worker_app() is app
     assert disposed == []
 
-    monkeypatch.setattr(runtime, "_pid", os.getpid() + 1)  # what a child of the parent process sees
+    # What a child of the parent process sees. The process id is the process's, not the app's, so
+    # the runtime's record of it is set by hand rather than forking the test run.
+    monkeypatch.setattr(runtime, "_pid", os.getpid() + 1)
 
     assert runtime.worker_app() is app
     assert runtime.worker_app() is app
