@@ -12,6 +12,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import NumberInput
 
+from hotline.console.arguments import whole_number
 from hotline.console.present import OUTCOME_LABELS, RING_MODE_LABELS, ROLE_LABELS
 from hotline.directory.validate import MAX_NAME_LENGTH
 
@@ -26,6 +27,11 @@ def choices(pairs: Iterable[tuple[Any, Any]]) -> list:
     if SelectChoice is None:
         return list(pairs)
     return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+def chosen_id(raw: Any) -> int:
+    """A select's posted id; 0 (nothing chosen) for one no row could have, so the form asks again instead of failing."""
+    return whole_number(str(raw)) or 0
 
 
 class LoginForm(FlaskForm):
@@ -51,7 +57,7 @@ class CloseIncidentForm(FlaskForm):
 
 
 class GroupForm(FlaskForm):
-    station_id = SelectField(_l("Station"), coerce=int, validate_choice=False)
+    station_id = SelectField(_l("Station"), coerce=chosen_id, validate_choice=False)
     village = StringField(_l("Village"), validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
     name = StringField(_l("Group name"), validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
     ring_mode = SelectField(_l("Ring mode"), choices=choices(RING_MODE_LABELS.items()))
@@ -61,7 +67,7 @@ class GroupForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     # Choices are filled per request with the groups the user may see.
-    group_id = SelectField(_l("Group"), coerce=int, validate_choice=False)
+    group_id = SelectField(_l("Group"), coerce=chosen_id, validate_choice=False)
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=40)])
     role = SelectField(_l("Role"), choices=choices(ROLE_LABELS.items()))
@@ -70,7 +76,7 @@ class MemberForm(FlaskForm):
 
 
 class UploadForm(FlaskForm):
-    station_id = SelectField(_l("Station"), coerce=int, validate_choice=False)
+    station_id = SelectField(_l("Station"), coerce=chosen_id, validate_choice=False)
     file = FileField(_l("File (CSV or Excel .xlsx)"), validators=[FileRequired()])
     prune = BooleanField(_l("Deactivate members missing from the file"))
 

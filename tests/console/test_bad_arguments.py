@@ -2,7 +2,9 @@
 
 ``?page=²`` passed ``str.isdigit`` and then failed in ``int``; a huge id
 failed in the database. Malformed page numbers get 400, ids no row can have
-get 404, and malformed filters are ignored as they always were.
+get 404, and malformed filters are ignored as they always were. A station
+chosen in the address or a posted form (drills, broadcasts) that no row can
+have gets 400, and a village or group posted there 404.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from hotline.models import User
+from hotline.services.stations import issue_api_token
 from tests.support.console import at, login, make_incident
 
 QUERY_ROUTES = [
@@ -18,12 +23,16 @@ QUERY_ROUTES = [
     "/directory/", "/directory/health", "/directory/audit",
     "/api/incidents", "/api/board", "/api/stats", "/api/groups",
 ]
+# Pages about one station, chosen by ?station=<id> (a city-wide user's choice).
+STATION_ROUTES = ["/drills/", "/drills/report.csv", "/drills/report.xlsx", "/broadcasts/", "/broadcasts/opt-outs"]
+STATION_ROUTES += ["/api/broadcasts"]
+QUERY_ROUTES += STATION_ROUTES
 ID_ROUTES = [
     "/incidents/{id}", "/directory/groups/{id}", "/directory/groups/{id}/edit", "/directory/groups/{id}/delete",
     "/directory/groups/{id}/members/new", "/directory/members/{id}/edit",
     "/api/incidents/{id}", "/api/groups/{id}", "/api/members/{id}",
 ]
-ARGUMENTS = ["page", "per_page", "village", "group", "status", "from", "to", "drill", "log", "lang"]
+ARGUMENTS = ["page", "per_page", "village", "group", "status", "from", "to", "drill", "log", "lang", "station"]
 NASTY = ["²", "١٢", "１２", "99999999999999999999999", str(2**31), "-1", "0", "1e3", " ", "%00", "x", "9999-12-31",
          "0001-01-01", "2026-02-30"]
 HUGE_IDS = ["99999999999999999999999", str(2**31), str(2**63), "²", "１２"]
@@ -96,3 +105,64 @@ def test_arbitrary_arguments_and_ids_never_answer_500(signed_in, route, name, va
     for template in ID_ROUTES[:1] + ID_ROUTES[-3:]:
         path = template.format(id=raw_id.replace("/", "").replace("?", "").replace("#", "") or "0")
         assert signed_in.get(path).status_code < 500, path
+
+
+# --- drills and broadcasts: the station chosen, and ids posted in their forms -----------------------------
+
+HUGE = "99999999999999999999"
+
+
+def test_a_station_no_row_can_have_is_a_400_naming_it(signed_in):
+    for route in STATION_ROUTES:
+        for value in (HUGE, str(2**31), "²", "١٢", "-1", "0", "x"):
+            response = signed_in.get(route, query_string={"station": value})
+            assert response.status_code == 400, (route, value, response.status_code)
+            assert "station" in response.get_data(as_text=True), (route, value)
+        for value in (str(2**31 - 1), ""):
+            assert signed_in.get(route, query_string={"station": value}).status_code in {200, 404}, (route, value)
+
+
+def test_posting_a_station_no_row_can_have_is_a_400(signed_in):
+    posted = ["/broadcasts/preview", "/broadcasts/send", "/broadcasts/quiet-hours", "/drills/start", "/drills/standard"]
+    for route in posted:
+        for value in (HUGE, "²"):
+            response = signed_in.post(route, data={"station": value, "scope": "all", "content": "x", "confirm": "1"})
+            assert response.status_code == 400, (route, value, response.status_code)
+
+
+def test_posting_a_village_or_group_no_row_can_have_is_not_found(signed_in, world):
+    station = world.group_a.village.station_id
+    for value in (HUGE, str(2**31), "²", "١٢"):
+        for name in ("village", "group"):
+            drill = signed_in.post("/drills/start", data={"station": station, "scope": name, name: value})
+            assert drill.status_code == 404, (name, value, drill.status_code)
+            broadcast = signed_in.post(
+                "/broadcasts/preview", data={"station": station, name: value, "channel": "sms", "content": "通知"}
+            )
+            assert broadcast.status_code == 404, (name, value, broadcast.status_code)
+
+
+def test_the_broadcast_api_refuses_a_station_no_row_can_have(signed_in, console_app, session):
+    user = session.scalar(select(User).where(User.username == "city"))
+    bearer = {"Authorization": f"Bearer {issue_api_token(user)}"}
+    session.commit()
+    for wanted in (10**20, 2**31, -(10**20)):
+        body = {"station": wanted, "text": "通知", "channel": "sms"}
+        response = console_app.test_client().post("/api/broadcasts", json=body, headers=bearer)
+        assert response.status_code == 404, (wanted, response.status_code)
+    listed = signed_in.get("/api/broadcasts", query_string={"station": HUGE})
+    assert listed.status_code == 400 and "station" in listed.get_json()["message"]
+
+
+def test_moving_a_member_to_a_group_no_row_can_have_asks_for_a_group(signed_in, world):
+    member = world.group_a.members[1]
+    for value in (HUGE, str(2**31), "²", ""):
+        response = signed_in.post(
+            f"/directory/members/{member.id}/edit",
+            data={"group_id": value, "name": member.name, "phone": member.phone, "role": member.role},
+        )
+        assert response.status_code == 400, (value, response.status_code)
+        assert "选择" in response.get_data(as_text=True) or "Choose" in response.get_data(as_text=True)
+    for value in (HUGE, "²"):
+        new = signed_in.post("/directory/groups/new", data={"station_id": value, "village": "东村", "name": "三组"})
+        assert new.status_code == 400, (value, new.status_code)

@@ -14,13 +14,14 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from hotline.console.access import protect
+from hotline.console.arguments import whole_number
 from hotline.console.audit import record_station_setting
 from hotline.console.export import to_xlsx
 from hotline.console.i18n import select_locale
 from hotline.console.present import iso, phone_text
 from hotline.console.scope import get_visible_or_404, visible_groups, visible_stations, visible_villages
 from hotline.console.views import make_blueprint
-from hotline.console.views.common import session, settings, viewer, zone
+from hotline.console.views.common import id_argument, session, settings, viewer, zone
 from hotline.csvsafe import csv_bytes
 from hotline.extensions import get_carrier, queues
 from hotline.models import Broadcast, Group, Station, Village
@@ -44,7 +45,7 @@ def _station() -> Station:
     stations = visible_stations(session(), viewer())
     if not stations:
         abort(404)
-    wanted = request.values.get("station", type=int)
+    wanted = id_argument("station")
     if wanted is None:
         return stations[0]
     return get_visible_or_404(session(), viewer(), Station, wanted)
@@ -69,14 +70,26 @@ def dispatch(ids: list[int]) -> None:
         flash(_("The queue is unreachable just now; the broadcast will go out by itself once it is back."), "error")
 
 
+def _ids(values: list[str]) -> list[int]:
+    """The ids of ticked villages or groups; one no row could have is not found (404), never left out."""
+    ids = []
+    for raw in values:
+        if not raw.strip():
+            continue
+        value = whole_number(raw)
+        if value is None:
+            abort(404)
+        ids.append(value)
+    return ids
+
+
 def form_plan(station: Station, form: MultiDict[str, str]) -> tuple[service.Plan, datetime | None, str | None]:
     """The broadcast the compose form describes, when it should go, and its repeat rule.
 
     Raises:
         BroadcastError: Something in the form is wrong (the message says what).
     """
-    villages = [int(v) for v in form.getlist("village") if v.isdigit()]
-    groups = [int(g) for g in form.getlist("group") if g.isdigit()]
+    villages, groups = _ids(form.getlist("village")), _ids(form.getlist("group"))
     for village_id in villages:
         if get_visible_or_404(session(), viewer(), Village, village_id).station_id != station.id:
             abort(404)

@@ -27,10 +27,11 @@ from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
 from hotline.console import csrf
+from hotline.console.arguments import MAX_ID
 from hotline.console.scope import get_visible_or_404, visible_stations
 from hotline.console.views.api import bp
 from hotline.console.views.broadcasts import dispatch, progress_json, visible_broadcast
-from hotline.console.views.common import number_argument, session, settings, viewer, zone
+from hotline.console.views.common import id_argument, number_argument, session, settings, viewer, zone
 from hotline.extensions import get_carrier
 from hotline.models import Broadcast, Station
 from hotline.services import broadcasts as service
@@ -51,6 +52,8 @@ def _station(body: dict[str, Any]) -> Station:
             raise _refuse("station: a city-wide user names the station")
         return get_visible_or_404(session(), viewer(), Station, own)
     if isinstance(wanted, int) and not isinstance(wanted, bool):
+        if not 1 <= wanted <= MAX_ID:
+            abort(404)  # no station can have it
         return get_visible_or_404(session(), viewer(), Station, wanted)
     found = next((s for s in stations if s.name == str(wanted)), None)
     if found is None:
@@ -136,7 +139,7 @@ def list_broadcasts() -> ResponseReturnValue:
     limit = min(number_argument("per_page", 50), MAX_LISTED)
     stations = [s.id for s in visible_stations(session(), viewer())]
     query = select(Broadcast).where(Broadcast.station_id.in_(stations)).order_by(Broadcast.id.desc()).limit(limit)
-    wanted = request.args.get("station", type=int)
+    wanted = id_argument("station")
     if wanted is not None:
         query = query.where(Broadcast.station_id == wanted)
     return jsonify(items=[progress_json(b) for b in session().scalars(query)])

@@ -66,6 +66,22 @@ def number_argument(name: str, default: int, *, maximum: int = MAX_ID) -> int:
     return value
 
 
+def id_argument(name: str) -> int | None:
+    """The request value ``name`` (in the address or the posted form) as a row id; None when absent or blank.
+
+    Raises:
+        werkzeug.exceptions.BadRequest: It is given but is not a whole number from 1 to
+            :data:`~hotline.console.arguments.MAX_ID`, so no row could have it.
+    """
+    raw = request.values.get(name)
+    if raw is None or not raw.strip():
+        return None
+    value = whole_number(raw)
+    if value is None:
+        refuse_argument(_("“%(name)s” must be a whole number from 1 to %(maximum)d.", name=name, maximum=MAX_ID))
+    return value
+
+
 def page_number() -> int:
     """The ``page`` argument (1 when absent); a page past the end is clamped by the query.
 

@@ -11,12 +11,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from hotline.console.access import protect
+from hotline.console.arguments import whole_number
 from hotline.console.audit import record_station_setting
 from hotline.console.export import to_xlsx
 from hotline.console.i18n import select_locale
 from hotline.console.scope import get_visible_or_404, visible_groups, visible_stations, visible_villages
 from hotline.console.views import make_blueprint
-from hotline.console.views.common import session, settings, viewer, zone
+from hotline.console.views.common import id_argument, session, settings, viewer, zone
 from hotline.csvsafe import csv_bytes
 from hotline.extensions import get_carrier, queues
 from hotline.models import Drill, DrillSchedule, Group, Station, Village
@@ -43,7 +44,7 @@ def _station() -> Station:
     stations = visible_stations(session(), viewer())
     if not stations:
         abort(404)
-    wanted = request.values.get("station", type=int)
+    wanted = id_argument("station")
     if wanted is None:
         return stations[0]
     return get_visible_or_404(session(), viewer(), Station, wanted)
@@ -126,9 +127,9 @@ def start() -> ResponseReturnValue:
     scope = form.get("scope", "")
     group = village = None
     if scope == Scope.GROUP:
-        group = get_visible_or_404(session(), viewer(), Group, form.get("group", type=int) or 0)
+        group = get_visible_or_404(session(), viewer(), Group, whole_number(form.get("group")) or 0)
     elif scope == Scope.VILLAGE:
-        village = get_visible_or_404(session(), viewer(), Village, form.get("village", type=int) or 0)
+        village = get_visible_or_404(session(), viewer(), Village, whole_number(form.get("village")) or 0)
     elif scope != Scope.ALL:
         abort(400)
     if (group and group.village.station_id != station.id) or (village and village.station_id != station.id):
