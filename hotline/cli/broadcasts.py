@@ -103,7 +103,9 @@ def broadcast_group() -> None:
 )
 @click.option("--var", "pairs", multiple=True, help="模板变量，写成 名称=值（可重复），例如 content=……")
 @click.option("--at", "at", help="计划时间，例如 2026-12-07 18:00（默认立即发送）。")
-@click.option("--repeat", "rule", help="重复规则（RFC 5545 RRULE），例如 FREQ=DAILY 为每天同一时间。")
+@click.option(
+    "--repeat", "rule", help="重复规则（RFC 5545 RRULE，两次之间至少隔一天），例如 FREQ=DAILY 为每天同一时间。"
+)
 @click.option("--yes", is_flag=True, help="不再确认，直接发送。")
 @with_appcontext
 def broadcast_send(

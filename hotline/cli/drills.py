@@ -32,7 +32,11 @@ def drill_group() -> None:
 @click.option("--village", "village_name", help="村名：该村的每个小组。")
 @click.option("--all", "all_groups", is_flag=True, help="本所的每个小组。")
 @click.option("--at", "at", help="计划时间，例如 2026-12-07 10:00（默认立即开始）。")
-@click.option("--repeat", "rule", help="重复规则（RFC 5545 RRULE），例如 FREQ=MONTHLY;BYDAY=1MO 为每月第一个星期一。")
+@click.option(
+    "--repeat",
+    "rule",
+    help="重复规则（RFC 5545 RRULE，两次之间至少隔一天），例如 FREQ=MONTHLY;BYDAY=1MO 为每月第一个星期一。",
+)
 @click.option("--duty-line", is_flag=True, help="无人响应时升级到派出所值班电话（默认只升级到社区民警）。")
 @with_appcontext
 def drill_start(

@@ -47,7 +47,7 @@ from hotline.models import (
     utcnow,
 )
 from hotline.services.broadcast_optouts import opted_out_phones
-from hotline.services.drills import MISSED_AFTER, DrillError, next_occurrence
+from hotline.services.drills import MISSED_AFTER, DrillError, check_rule, next_occurrence
 from hotline.services.messages import local_time
 from hotline.services.outbox import BROADCAST, dedupe_key
 from hotline.services.quiet_hours import quiet_until
@@ -411,7 +411,8 @@ def create(
 
     Raises:
         BroadcastError: ``at`` is past for a broadcast sent once, ``rule``
-            is not valid or has no time left, or a rule comes without ``at``.
+            is not valid, repeats more often than once a day or has no time
+            left, or a rule comes without ``at``.
     """
     now = now or utcnow()
     if rule and at is None:
@@ -427,7 +428,10 @@ def create(
         zone = ZoneInfo(settings.timezone)
         first = at
         if rule:
-            _next(rule, at, at, zone)  # a bad rule fails now, not at the worker
+            try:
+                check_rule(rule, at, zone)  # a bad or too frequent rule fails now, not at the worker
+            except DrillError as exc:
+                raise BroadcastError(str(exc)) from None
             if at <= now:
                 following = _next(rule, at, now, zone)
                 if following is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice, pairwise
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
@@ -250,6 +251,42 @@ def next_occurrence(rule: str | None, starts_at: datetime, after: datetime, zone
     return found.replace(tzinfo=zone).astimezone(starts_at.tzinfo) if found is not None else None
 
 
+# A repeated drill or broadcast comes round at most once a day: villagers' phones are not rung or
+# texted every hour, and a rule such as FREQ=SECONDLY would flood the carrier.
+MIN_REPEAT_GAP = timedelta(days=1)
+# Occurrences looked at for two that come too close (a rule's pattern shows in its first periods).
+_GAPS_CHECKED = 100
+
+
+def check_rule(rule: str, starts_at: datetime, zone: ZoneInfo) -> None:
+    """Refuse a rule that is not a valid RRULE or repeats more often than :data:`MIN_REPEAT_GAP`.
+
+    ``FREQ=HOURLY`` and ``FREQ=DAILY;BYHOUR=8,20`` are both refused: what
+    counts is the time between two occurrences, in the station's wall-clock time.
+
+    Raises:
+        DrillError: Saying why and what to write instead, in Chinese.
+    """
+    next_occurrence(rule, starts_at, starts_at, zone)  # not a valid rule: its own message
+    occurrences = list(islice(rrulestr(rule, dtstart=_local_naive(starts_at, zone)), _GAPS_CHECKED))
+    for earlier, later in pairwise(occurrences):
+        if later - earlier < MIN_REPEAT_GAP:
+            raise DrillError(
+                f"重复规则 {rule!r} 太频繁：{earlier:%m-%d %H:%M:%S} 和 {later:%m-%d %H:%M:%S} 只隔"
+                f"{_gap_words(later - earlier)}；两次之间至少要隔一天，不能这样频繁打扰村民。"
+                "例：FREQ=DAILY 为每天一次，FREQ=WEEKLY 为每周一次"
+            )
+
+
+def _gap_words(gap: timedelta) -> str:
+    seconds = int(gap.total_seconds())
+    if seconds < 60:
+        return f" {seconds} 秒"
+    if seconds < 3600:
+        return f" {seconds // 60} 分钟"
+    return f" {seconds // 3600} 小时" + (f" {seconds % 3600 // 60} 分钟" if seconds % 3600 >= 60 else "")
+
+
 def schedule_drill(
     session: Session,
     settings: Settings,
@@ -266,12 +303,13 @@ def schedule_drill(
     """Plan a drill at ``at`` (aware), repeated by ``rule`` when given.
 
     Raises:
-        DrillError: ``at`` is past for a drill that runs once, or ``rule`` is not valid.
+        DrillError: ``at`` is past for a drill that runs once, or ``rule`` is not valid or repeats more
+            often than once a day.
     """
     now = now or utcnow()
     zone = ZoneInfo(settings.timezone)
     if rule:
-        next_occurrence(rule, at, at, zone)  # a bad rule fails now, not at the worker
+        check_rule(rule, at, zone)  # a bad rule fails now, not at the worker
     if at <= now:
         if not rule:
             raise DrillError("计划时间已过")

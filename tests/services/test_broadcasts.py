@@ -195,6 +195,36 @@ def test_a_repeating_broadcast_starts_a_send_each_time_once(app, session):
         service.create(session, settings, _plan(session, settings, group), at=NOON - timedelta(hours=1), now=NOON)
 
 
+TOO_OFTEN = ["FREQ=SECONDLY", "FREQ=MINUTELY;INTERVAL=30", "FREQ=HOURLY", "FREQ=DAILY;BYHOUR=8,20"]
+TOO_OFTEN += ["FREQ=HOURLY;INTERVAL=23"]
+
+
+@pytest.mark.parametrize("rule", TOO_OFTEN)
+def test_a_broadcast_repeated_more_often_than_once_a_day_is_refused(app, session, rule):
+    settings = get_settings(app)
+    group = make_group(session)
+    at = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    with pytest.raises(service.BroadcastError, match="至少要隔一天") as refused:
+        service.create(session, settings, _plan(session, settings, group), at=at, rule=rule, now=NOON)
+    assert "FREQ=DAILY" in str(refused.value), "it says what to write instead"
+    session.rollback()
+    assert session.scalar(select(func.count(Broadcast.id))) == 0
+    for daily in ("FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=HOURLY;INTERVAL=24"):
+        service.create(session, settings, _plan(session, settings, group), at=at, rule=daily, now=NOON)
+
+
+def test_the_api_refuses_a_repeat_every_second_in_chinese(app, session, world, redis_conn):
+    user = session.scalar(select(User).where(User.username == "a_staff"))
+    bearer = {"Authorization": f"Bearer {issue_api_token(user)}"}
+    session.commit()
+    body = {"channel": "sms", "text": "今晚村委会放映防诈骗电影", "at": "2099-01-01T18:00", "confirm": True}
+    refused = app.test_client().post("/api/broadcasts", json={**body, "repeat": "FREQ=SECONDLY"}, headers=bearer)
+    assert refused.status_code == 400 and "至少要隔一天" in refused.json["message"]
+    assert session.scalar(select(func.count(Broadcast.id))) == 0
+    daily = app.test_client().post("/api/broadcasts", json={**body, "repeat": "FREQ=DAILY"}, headers=bearer)
+    assert daily.status_code == 201, daily.json
+
+
 def test_the_report_counts_villages_failures_and_replies_as_csv(app, session):
     settings = get_settings(app)
     group = make_group(session)

@@ -191,6 +191,18 @@ def test_first_monday_of_each_month_at_ten():
         next_occurrence("FREQ=SOMETIMES", first, first, SHANGHAI)
 
 
+@pytest.mark.parametrize("rule", ["FREQ=SECONDLY", "FREQ=MINUTELY", "FREQ=HOURLY;INTERVAL=6", "FREQ=DAILY;BYHOUR=8,20"])
+def test_a_drill_repeated_more_often_than_once_a_day_is_refused(app, session, rule):
+    settings = get_settings(app)
+    group = make_group(session, delays="60,180")
+    with pytest.raises(DrillError, match="至少要隔一天"):
+        schedule_drill(session, settings, group.village.station, at=T0, rule=rule, group=group, now=_at(-3600))
+    schedule = schedule_drill(
+        session, settings, group.village.station, at=T0, rule="FREQ=DAILY", group=group, now=_at(-3600)
+    )
+    assert schedule.rule == "FREQ=DAILY"
+
+
 def test_a_due_schedule_is_started_once_even_when_run_twice(app, session):
     settings = get_settings(app)
     group = make_group(session, delays="60,180")
