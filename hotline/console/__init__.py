@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from flask import Flask, Response, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import BadRequest, NotFound
 
 csrf = CSRFProtect()
 
@@ -23,7 +25,20 @@ _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-_CONSOLE_BLUEPRINTS = {"auth", "board", "incidents", "stats", "directory", "api", "broadcasts"}
+_CONSOLE_BLUEPRINTS = {"auth", "board", "incidents", "stats", "drills", "broadcasts", "directory", "api"}
+# Blueprints whose errors are console pages in the user's language; the API answers JSON.
+CONSOLE_PAGES = frozenset(_CONSOLE_BLUEPRINTS - {"api"})
+
+# Flask-WTF's reasons for refusing a form, in the console's words (an unknown one is not shown).
+_CSRF_REASONS = {
+    "The CSRF token is missing.": _l("The form's security token is missing."),
+    "The CSRF session token is missing.": _l("Your session holds no security token; sign in again."),
+    "The CSRF token has expired.": _l("The form's security token has expired."),
+    "The CSRF token is invalid.": _l("The form's security token is not valid."),
+    "The CSRF tokens do not match.": _l("The form's security token belongs to another session."),
+    "The referrer header is missing.": _l("The browser did not say which page sent the form."),
+    "The referrer does not match the host.": _l("The form was sent from another site."),
+}
 
 
 def _security_headers(response: Response) -> Response:
@@ -34,12 +49,39 @@ def _security_headers(response: Response) -> Response:
 
 
 def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
-    return render_template("console/error.html", code=400, reason=error.description), 400
+    reason = _CSRF_REASONS.get(str(error.description))
+    if request.blueprint == "api":  # a cookie-signed API call without its X-CSRFToken
+        from hotline.console.views.api import json_error
+
+        return json_error(BadRequest(description=str(reason or _("The form could not be accepted"))))
+    return render_template("console/error.html", code=400, reason=str(reason) if reason else None), 400
+
+
+def _bad_request(error: BadRequest) -> ResponseReturnValue:
+    """400 in the console's words on its pages, the API's JSON on the API; other parts keep their own."""
+    if request.blueprint == "api":
+        # This handler, registered for the code, is found before the API blueprint's own.
+        from hotline.console.views.api import json_error
+
+        return json_error(error)
+    if request.blueprint not in CONSOLE_PAGES:
+        return error
+    page = render_template(
+        "console/error.html",
+        code=400,
+        title=_("This request could not be accepted"),
+        reason=_("Something in what was sent is not valid. Go back, reload the page and try again."),
+    )
+    return page, 400
 
 
 def _not_found(error: NotFound) -> ResponseReturnValue:
-    # Only console pages get the console's page; webhooks and the API keep theirs.
-    if request.blueprint in _CONSOLE_BLUEPRINTS - {"api"}:
+    # Console pages get the console's page and the API its JSON; webhooks keep theirs.
+    if request.blueprint == "api":
+        from hotline.console.views.api import json_error
+
+        return json_error(error)
+    if request.blueprint in CONSOLE_PAGES:
         return render_template("console/error.html", code=404, reason=None), 404
     return error
 
@@ -70,5 +112,6 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.bp)
     throttle.init_app(app)
     app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(BadRequest, _bad_request)
     app.register_error_handler(NotFound, _not_found)
     app.after_request(_security_headers)

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from hotline.console import CONSOLE_PAGES
 from hotline.console.access import authenticate, require_login, sign_in, sign_out, staff_from_user
 from hotline.console.audit import record_audit, user_snapshot
 from hotline.console.forms import ConfirmForm, LoginForm, PasswordChangeForm
@@ -56,9 +57,8 @@ def too_many_attempts(_error: Exception) -> ResponseReturnValue:
     return render_template("console/login.html", form=form, error=message), 429
 
 
-# Console pages answer an oversized request with a page of their own; the API
-# (its JSON handler), webhooks and the phone page keep theirs.
-_CONSOLE_PAGES = {"auth", "board", "incidents", "stats", "directory"}
+# Console pages (hotline.console.CONSOLE_PAGES) answer an oversized request with a page of their own;
+# the API (its JSON handler), webhooks and the phone page keep theirs.
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)
@@ -67,7 +67,7 @@ def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
     if request.blueprint == "api":
         # This handler, registered for the code, is found before the API's own.
         return jsonify(error=error.name.lower(), status=413), 413
-    if request.blueprint not in _CONSOLE_PAGES:
+    if request.blueprint not in CONSOLE_PAGES:
         return error
     if request.endpoint == "directory.upload":
         reason = _("The file is larger than 10 MB.")
