@@ -31,7 +31,17 @@ MAX_ESCALATION_LEVELS = 10
 
 
 class SettingsError(ValueError):
-    """One or more settings are invalid; the message names each variable."""
+    """One or more settings are invalid; the message names each variable.
+
+    Each of ``problems`` is one line, ``HOTLINE_X：why, and how to put it right``;
+    the message is those lines under a header, in Chinese (the operators' language).
+    """
+
+    HEADER = "设置有误："
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        super().__init__(self.HEADER + "".join(f"\n  {problem}" for problem in problems))
 
 
 def _split_csv(value: Any) -> Any:
@@ -47,20 +57,19 @@ def _parse_bool(value: Any) -> Any:
             return True
         if lowered in {"0", "false", "no", "off", ""}:
             return False
-        raise ValueError("must be one of 1/0, true/false, yes/no, on/off")
+        raise ValueError("只能是 1/0、true/false、yes/no、on/off 之一")
     return value
 
 
 def _check_delays(value: tuple[int, ...]) -> tuple[int, ...]:
     if not value:
-        raise ValueError("must list at least one delay in seconds, e.g. 60,180")
+        raise ValueError("至少要写一级的等待秒数，例如 60,180")
     if any(delay <= 0 for delay in value):
-        raise ValueError("every delay must be a positive number of seconds")
+        raise ValueError("每一级的等待都要大于 0 秒，例如 60,180")
     if len(value) > MAX_ESCALATION_LEVELS:
-        raise ValueError(f"最多 {MAX_ESCALATION_LEVELS} 级，这里有 {len(value)} 级")
-    too_long = [delay for delay in value if delay > MAX_ESCALATION_DELAY]
-    if too_long:
-        raise ValueError(f"每一级最多等 {MAX_ESCALATION_DELAY} 秒（1 小时），{too_long[0]} 太长；例如 60,180")
+        raise ValueError(f"最多 {MAX_ESCALATION_LEVELS} 级，这里有 {len(value)} 级，例如 60,180")
+    if any(delay > MAX_ESCALATION_DELAY for delay in value):
+        raise ValueError(f"每一级最多等 {MAX_ESCALATION_DELAY} 秒（1 小时），例如 60,180")
     return value
 
 
@@ -156,7 +165,7 @@ class Settings(BaseModel):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+            raise ValueError("要写成 http:// 或 https:// 开头的网址")
         return value.rstrip("/")
 
     @field_validator("database_url")
@@ -170,14 +179,14 @@ class Settings(BaseModel):
         elif value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value[len("postgresql://") :]
         if not value.startswith(("postgresql+psycopg://", "sqlite://")):
-            raise ValueError("must be a postgresql:// or sqlite:/// URL")
+            raise ValueError("要写成 postgresql:// 或 sqlite:/// 开头的数据库地址")
         return value
 
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+            raise ValueError("要写成 redis://、rediss:// 或 unix:// 开头的地址")
         return value
 
     @field_validator("default_region")
@@ -185,14 +194,14 @@ class Settings(BaseModel):
     def _region(cls, value: str) -> str:
         value = value.upper()
         if value not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"{value!r} is not a region phonenumbers knows, e.g. CN")
+            raise ValueError("不是电话号码库认识的地区代码，要写成例如 CN")
         return value
 
     @field_validator("twilio_account_sid")
     @classmethod
     def _account_sid(cls, value: str | None) -> str | None:
         if value is not None and not (value.startswith("AC") and len(value) == 34):
-            raise ValueError("must be AC followed by 32 hexadecimal digits")
+            raise ValueError("要写成 AC 加 32 位十六进制数字")
         return value
 
     @field_validator("timezone")
@@ -203,7 +212,7 @@ class Settings(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a time zone name, e.g. Asia/Shanghai") from None
+            raise ValueError("不是时区名称，要写成例如 Asia/Shanghai") from None
         return value
 
     @field_validator("twilio_number", "simulator_number", "fallback_phone")
@@ -214,7 +223,7 @@ class Settings(BaseModel):
         try:
             parsed = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException as exc:
-            raise ValueError("must be a number in E.164 form, e.g. +8657188880000") from exc
+            raise ValueError("要写成 E.164 格式的号码，例如 +8657188880000") from exc
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
     @field_validator("language")
@@ -223,7 +232,7 @@ class Settings(BaseModel):
         from config.templates import available_languages
 
         if value not in available_languages():
-            raise ValueError(f"no templates for {value!r}; available: {', '.join(available_languages())}")
+            raise ValueError(f"没有这种语言的短信和语音模板，可选：{'、'.join(available_languages())}")
         return value
 
     @property
@@ -273,11 +282,9 @@ def _check_aliyun(settings: Settings) -> None:
     """
     missing = [variable for variable, name in _ALIYUN_REQUIRED.items() if not getattr(settings, name)]
     if missing:
-        raise SettingsError("invalid settings:\n  HOTLINE_CARRIER=aliyun needs " + ", ".join(missing))
+        raise SettingsError("HOTLINE_CARRIER：设为 aliyun 时还要设置 " + "、".join(missing))
     if len(settings.aliyun_receipt_token or "") < 16:
-        raise SettingsError(
-            "invalid settings:\n  HOTLINE_ALIYUN_RECEIPT_TOKEN: at least 16 characters, it is the receipts' only secret"
-        )
+        raise SettingsError("HOTLINE_ALIYUN_RECEIPT_TOKEN：至少要 16 个字符，它是回执唯一的密钥")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -294,28 +301,92 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         settings = Settings.model_validate(source)
     except ValidationError as exc:
-        aliases = {name: field.alias for name, field in Settings.model_fields.items()}
-        lines = []
-        for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else "?"
-            variable = aliases.get(name) or name
-            lines.append(f"{variable}={source.get(variable, '')!r}: {error['msg']}")
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+        problems = [_problem(error, source) for error in exc.errors()]
+        raise SettingsError(*dict.fromkeys(problems)) from None
     if settings.carrier not in CARRIERS:
-        raise SettingsError(
-            f"invalid settings:\n  HOTLINE_CARRIER={settings.carrier!r}: must be one of {', '.join(CARRIERS)}"
-        )
+        raise SettingsError(f"HOTLINE_CARRIER：只能是 {'、'.join(CARRIERS)} 之一，“{settings.carrier}”不是")
     if settings.uses_twilio and not (settings.twilio_account_sid and settings.twilio_auth_tokens):
         raise SettingsError(
-            "invalid settings:\n  HOTLINE_CARRIER=twilio needs HOTLINE_TWILIO_ACCOUNT_SID and HOTLINE_TWILIO_AUTH_TOKEN"
+            "HOTLINE_CARRIER：设为 twilio 时还要设置 HOTLINE_TWILIO_ACCOUNT_SID 和 HOTLINE_TWILIO_AUTH_TOKEN"
         )
     if bool(settings.twilio_account_sid) != bool(settings.twilio_auth_tokens):
         raise SettingsError(
-            "invalid settings:\n  HOTLINE_TWILIO_ACCOUNT_SID and HOTLINE_TWILIO_AUTH_TOKEN "
-            "must be set together (leave both unset to use the carrier simulator)"
+            "HOTLINE_TWILIO_ACCOUNT_SID 和 HOTLINE_TWILIO_AUTH_TOKEN：要一起设置（都不设置则使用运营商模拟器）"
         )
     if settings.carrier == "aliyun":
         _check_aliyun(settings)
     if settings.uses_twilio and not settings.twilio_number:
-        raise SettingsError("invalid settings:\n  HOTLINE_TWILIO_NUMBER must be set when Twilio credentials are given")
+        raise SettingsError("HOTLINE_TWILIO_NUMBER：设置了 Twilio 账号就要设置这个号码，例如 +8657188880000")
     return settings
+
+
+# Values never repeated in an error message: they are secrets, or may hold a password.
+_SECRET_PARTS = ("SECRET", "TOKEN", "KEY", "PASSWORD", "DATABASE_URL", "REDIS_URL")
+# How a value is written, for the variables whose format is not obvious from the reason.
+_EXAMPLES = {"HOTLINE_ESCALATION_DELAYS": "60,180", "HOTLINE_QUIET_HOURS": "21:00-08:00"}
+
+
+def _problem(error: Any, source: Mapping[str, str]) -> str:
+    """One line for one of pydantic's errors: ``HOTLINE_X：`` and why, in Chinese, with how to put it right."""
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    field = Settings.model_fields.get(name) or next(
+        (field for field in Settings.model_fields.values() if field.alias == name), None
+    )
+    variable = field.alias if field is not None and field.alias else name
+    value = source.get(variable, "")
+    given = "" if any(part in variable for part in _SECRET_PARTS) else f"；“{value}”不行"
+    example = f"，例如 {_EXAMPLES[variable]}" if variable in _EXAMPLES else ""
+    bounds = _bounds(field, _UNITS.get(variable, ""))
+    within = "，" + bounds.removeprefix("要") if bounds else ""
+    kind = error["type"]
+    if kind == "missing":
+        reason = f"必须设置{example}"
+    elif kind in {"int_parsing", "int_type", "int_from_float"}:
+        reason = f"要写成整数{within}{example}{given}"
+    elif kind in {"float_parsing", "float_type", "finite_number"}:
+        reason = f"要写成数字{within}{example}{given}"
+    elif kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        reason = f"超出范围，{bounds or '请对照 README 的取值范围'}{given}"
+    elif kind == "string_pattern_mismatch":
+        reason = f"格式不对{example or '，请对照 README 的写法'}{given}"
+    elif kind in {"literal_error", "enum"}:
+        reason = f"只能是 {error.get('ctx', {}).get('expected', '')} 之一{given}"
+    elif kind == "value_error":
+        reason = f"{error['ctx']['error']}{given}"
+    else:  # a kind no setting has today: pydantic's own words
+        reason = f"{error['msg']}{given}"
+    return f"{variable}：{reason}"
+
+
+# The unit of the number settings whose name does not say it.
+_UNITS = {
+    "HOTLINE_ESCALATION_REPEAT": " 秒",
+    "HOTLINE_RECALL_INTERVAL": " 秒",
+    "HOTLINE_CALLBACK_DELAY": " 秒",
+    "HOTLINE_DRILL_STANDARD_SECONDS": " 秒",
+    "HOTLINE_RING_TIMEOUT": " 秒",
+    "HOTLINE_DB_TIMEOUT": " 秒",
+    "HOTLINE_WEBHOOK_DEADLINE": " 秒",
+    "HOTLINE_SWEEP_INTERVAL": " 秒",
+    "HOTLINE_SWEEP_GRACE": " 秒",
+    "HOTLINE_CLAIM_TIMEOUT": " 秒",
+    "HOTLINE_SESSION_IDLE_MINUTES": " 分钟",
+}
+
+
+def _bounds(field: Any, unit: str) -> str:
+    """``要在 1 到 300 秒之间`` from a field's ge/gt/le/lt; "" when it has none."""
+    limits: dict[str, Any] = {}
+    for item in getattr(field, "metadata", ()):
+        for key in ("ge", "gt", "le", "lt"):
+            if getattr(item, key, None) is not None:
+                limits[key] = getattr(item, key)
+    if "ge" in limits and "le" in limits:
+        return f"要在 {limits['ge']} 到 {limits['le']}{unit}之间"
+    lower = upper = ""
+    if "ge" in limits or "gt" in limits:
+        lower = f"大于等于 {limits['ge']}{unit}" if "ge" in limits else f"大于 {limits['gt']}{unit}"
+    if "le" in limits or "lt" in limits:
+        upper = f"不超过 {limits['le']}{unit}" if "le" in limits else f"小于 {limits['lt']}{unit}"
+    words = "、".join(part for part in (lower, upper) if part)
+    return f"要{words}" if words else ""

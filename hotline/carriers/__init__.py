@@ -47,8 +47,7 @@ def _aliyun_templates(settings: Settings) -> Templates:
     try:
         return Templates.load(settings.aliyun_templates, settings.language)
     except TemplatesError as exc:
-        variable = f"HOTLINE_ALIYUN_TEMPLATES={settings.aliyun_templates!r}"
-        raise SettingsError(f"invalid settings:\n  {variable}: {exc}") from None
+        raise SettingsError(f"HOTLINE_ALIYUN_TEMPLATES：{exc}") from None
 
 
 def _aliyun(settings: Settings) -> Carrier:

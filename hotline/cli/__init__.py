@@ -21,7 +21,8 @@ def _create_app() -> Flask:
         return create_app()
     except SettingsError as exc:
         # Only a command that needs the settings gets here; --help never loads them.
-        raise click.ClickException(f"设置有误，命令没有运行：\n{exc}") from None
+        problems = "".join(f"\n  {problem}" for problem in exc.problems)
+        raise click.ClickException(f"设置有误，命令没有运行：{problems}") from None
 
 
 def _hotline_version() -> str:

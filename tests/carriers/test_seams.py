@@ -44,9 +44,9 @@ def test_hotline_carrier_names_the_carrier_whatever_the_credentials_say():
 
 
 def test_an_unknown_carrier_or_twilio_without_credentials_is_refused_by_name():
-    with pytest.raises(SettingsError, match="HOTLINE_CARRIER='nokia'"):
+    with pytest.raises(SettingsError, match="HOTLINE_CARRIER：只能是 twilio、simulator、aliyun 之一，“nokia”不是"):
         load_settings({"HOTLINE_CARRIER": "nokia"})
-    with pytest.raises(SettingsError, match="HOTLINE_CARRIER=twilio needs"):
+    with pytest.raises(SettingsError, match="HOTLINE_CARRIER：设为 twilio 时还要设置 HOTLINE_TWILIO_ACCOUNT_SID"):
         load_settings({"HOTLINE_CARRIER": "twilio"})
 
 

@@ -59,10 +59,10 @@ def test_a_chosen_mandarin_voice_is_used_with_its_language():
 @pytest.mark.parametrize(
     ("environ", "reason"),
     [
-        ({"HOTLINE_VOICE": "Polly.Joanna"}, "speaks en-US"),
-        ({"HOTLINE_VOICE": "Polly.Zhiyu", "HOTLINE_LANGUAGE": "en"}, "speaks cmn-CN"),
-        ({"HOTLINE_VOICE": "alice"}, "not a voice Twilio lists"),
-        ({"HOTLINE_VOICE": "Polly.zhiyu"}, "not a voice Twilio lists"),
+        ({"HOTLINE_VOICE": "Polly.Joanna"}, "说的是 en-US"),
+        ({"HOTLINE_VOICE": "Polly.Zhiyu", "HOTLINE_LANGUAGE": "en"}, "说的是 cmn-CN"),
+        ({"HOTLINE_VOICE": "alice"}, "不是 Twilio 列出的语音"),
+        ({"HOTLINE_VOICE": "Polly.zhiyu"}, "不是 Twilio 列出的语音"),
     ],
 )
 def test_a_voice_that_cannot_speak_the_templates_stops_the_app(environ, reason, tmp_path):
@@ -71,7 +71,7 @@ def test_a_voice_that_cannot_speak_the_templates_stops_the_app(environ, reason, 
     message = str(raised.value)
     assert "HOTLINE_VOICE" in message and reason in message
     default = DEFAULT_VOICES[environ.get("HOTLINE_LANGUAGE", "zh")]
-    assert f"leave it unset for {default}" in message
+    assert f"不设置则使用 {default}" in message
 
 
 # --- every builder with every prompt -----------------------------------------------------------

@@ -88,3 +88,17 @@ def test_stations_show(app, session, tmp_path) -> None:
     assert "用户：      wang" in result.output
     missing = runner.invoke(args=["stations", "show", "示列派出所"])
     assert missing.exit_code == 1 and "示例派出所" in missing.output
+
+
+def test_a_bad_setting_is_said_in_chinese_one_line_per_variable(tmp_path) -> None:
+    env = {
+        "HOTLINE_SWEEP_INTERVAL": "often",
+        "HOTLINE_QUIET_HOURS": "9-5",
+        "HOTLINE_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    ran = CliRunner().invoke(hotline_cli, ["stations", "list"], env=env)
+    assert ran.exit_code == 1
+    expected = "设置有误，命令没有运行：\n  HOTLINE_SWEEP_INTERVAL：要写成整数，在 1 到 300 秒之间；“often”不行\n"
+    assert expected in ran.output
+    assert "  HOTLINE_QUIET_HOURS：格式不对，例如 21:00-08:00；“9-5”不行" in ran.output
+    assert "invalid settings" not in ran.output and "Input should" not in ran.output

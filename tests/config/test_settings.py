@@ -31,13 +31,13 @@ def test_auth_tokens_are_a_list_for_rotation():
     ("variable", "value", "fragment"),
     [
         ("HOTLINE_ESCALATION_DELAYS", "60,abc", "HOTLINE_ESCALATION_DELAYS"),
-        ("HOTLINE_ESCALATION_DELAYS", "60,-5", "positive"),
+        ("HOTLINE_ESCALATION_DELAYS", "60,-5", "大于 0 秒"),
         ("DATABASE_URL", "mysql://x/y", "postgresql"),
         ("REDIS_URL", "http://localhost", "redis://"),
         ("HOTLINE_PUBLIC_URL", "example.org", "http"),
-        ("HOTLINE_DEFAULT_REGION", "XX", "region"),
+        ("HOTLINE_DEFAULT_REGION", "XX", "地区代码"),
         ("HOTLINE_NOTIFY_ON_ACK", "maybe", "HOTLINE_NOTIFY_ON_ACK"),
-        ("HOTLINE_LANGUAGE", "fr", "available"),
+        ("HOTLINE_LANGUAGE", "fr", "可选：en、zh"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value, fragment):
@@ -48,7 +48,7 @@ def test_bad_values_name_the_variable(variable, value, fragment):
 
 
 def test_half_configured_twilio_is_refused():
-    with pytest.raises(SettingsError, match="must be set together"):
+    with pytest.raises(SettingsError, match="要一起设置"):
         load_settings({"HOTLINE_TWILIO_ACCOUNT_SID": "AC" + "1" * 32})
 
 
@@ -83,3 +83,55 @@ def test_every_number_setting_refuses_a_huge_value():
             with pytest.raises(SettingsError) as caught:
                 load_settings({variable: value})
             assert variable in str(caught.value), (variable, value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("HOTLINE_SWEEP_INTERVAL", "abc", "要写成整数，在 1 到 300 秒之间；“abc”不行"),
+        ("HOTLINE_SWEEP_INTERVAL", "9999", "超出范围，要在 1 到 300 秒之间；“9999”不行"),
+        ("HOTLINE_SESSION_IDLE_MINUTES", "0", "超出范围，要在 1 到 10080 分钟之间"),
+        ("HOTLINE_WEBHOOK_DEADLINE", "soon", "要写成数字，大于 0 秒、不超过 10 秒"),
+        ("HOTLINE_BROADCAST_SHARE", "2", "超出范围，要大于 0、不超过 1"),
+        ("HOTLINE_QUIET_HOURS", "9-5", "格式不对，例如 21:00-08:00；“9-5”不行"),
+        ("HOTLINE_CARRIER", "nokia", "只能是 twilio、simulator、aliyun 之一"),
+        ("HOTLINE_NOTIFY_ON_ACK", "maybe", "只能是 1/0、true/false、yes/no、on/off 之一"),
+        ("HOTLINE_ESCALATION_DELAYS", "60,abc", "要写成整数，例如 60,180"),
+        ("HOTLINE_TIMEZONE", "Mars/Base", "不是时区名称，要写成例如 Asia/Shanghai"),
+    ],
+)
+def test_each_problem_is_one_chinese_line_naming_the_variable(variable, value, reason):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: value})
+    message = str(caught.value)
+    assert message.startswith("设置有误：\n  ")
+    assert f"{variable}：{reason}" in message
+    assert caught.value.problems == (message.split("\n  ", 1)[1],)
+    for english in ("invalid settings", "Input should", "Value error", "must be"):
+        assert english not in message
+
+
+def test_every_problem_is_listed_once_and_secrets_are_not_repeated():
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {
+                "HOTLINE_ESCALATION_DELAYS": "x,y",
+                "HOTLINE_RING_TIMEOUT": "1",
+                "DATABASE_URL": "mysql://clerk:hunter2@db/hotline",
+            }
+        )
+    problems = caught.value.problems
+    # "x,y" is two of pydantic's errors and one line.
+    assert [line.split("：")[0] for line in problems] == [
+        "DATABASE_URL",
+        "HOTLINE_ESCALATION_DELAYS",
+        "HOTLINE_RING_TIMEOUT",
+    ]
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_missing_value_says_it_must_be_set():
+    from config.settings import _problem
+
+    error = {"type": "missing", "loc": ("HOTLINE_QUIET_HOURS",), "msg": "Field required"}
+    assert _problem(error, {}) == "HOTLINE_QUIET_HOURS：必须设置，例如 21:00-08:00"

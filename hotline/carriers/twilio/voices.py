@@ -79,8 +79,8 @@ def check_voice(settings: Settings) -> None:
     wanted = SPOKEN.get(settings.language)
     if wanted is None:
         raise SettingsError(
-            f"invalid settings:\n  HOTLINE_LANGUAGE={settings.language!r}: no Twilio voice is known for it; "
-            f"voices are listed for {', '.join(sorted(SPOKEN))}"
+            f"HOTLINE_LANGUAGE：不知道哪个 Twilio 语音会说“{settings.language}”；"
+            f"有语音的语言：{'、'.join(sorted(SPOKEN))}"
         )
     if settings.voice is None:
         return
@@ -88,13 +88,13 @@ def check_voice(settings: Settings) -> None:
     if spoken in wanted:
         return
     reason = (
-        f"speaks {spoken}, not the language of HOTLINE_LANGUAGE={settings.language}"
+        f"说的是 {spoken}，不是 HOTLINE_LANGUAGE={settings.language} 的语言"
         if spoken
-        else "is not a voice Twilio lists"
+        else "不是 Twilio 列出的语音"
     )
     raise SettingsError(
-        f"invalid settings:\n  HOTLINE_VOICE={settings.voice!r}: {reason}; leave it unset for "
-        f"{DEFAULT_VOICES[settings.language]}, or choose a {'/'.join(wanted)} voice, e.g. {_examples(wanted)}"
+        f"HOTLINE_VOICE：“{settings.voice}”{reason}；不设置则使用 {DEFAULT_VOICES[settings.language]}，"
+        f"或选一个 {'/'.join(wanted)} 语音，例如 {_examples(wanted)}"
     )
 
 
