@@ -19,6 +19,21 @@ MAX_CELL_CHARS = 1_000
 # Seconds reading may take before it is abandoned.
 MAX_SECONDS = 30
 
+# Merged ranges in one sheet; a ledger merges each village's and group's cells, a few thousand at most.
+MAX_MERGED_RANGES = 50_000
+# Cells the merged ranges of one sheet cover together, counted within the rows and columns
+# read. Ranges Excel or WPS merges never overlap, so they cover no more than the sheet;
+# overlapping ones (which only a crafted file has) would make filling them take minutes.
+MAX_MERGED_CELLS = MAX_ROWS * MAX_COLUMNS
+
+# An old Excel .xls workbook is read with xlrd, which keeps an object for each format, name and
+# external reference the workbook lists, and for each comment, label range and hyperlink (one
+# for each cell a hyperlink covers) of the sheet it reads: a few bytes of the file can cost it a
+# kilobyte, and one hyperlink over a whole sheet millions of entries. A directory has a few dozen.
+MAX_XLS_OBJECTS = 20_000
+# Distinct texts of an .xls workbook, all loaded when it is opened; a few for each row.
+MAX_XLS_STRINGS = 400_000
+
 # Checked on an .xlsx workbook's zip entries before anything is decompressed.
 MAX_ZIP_ENTRIES = 500
 # All entries together, decompressed.

@@ -17,14 +17,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import time as clock
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.csvsafe import unescape_cell
 from hotline.directory import limits
-from hotline.directory.cells import ReadError, Rows, WorkbookSheet
+from hotline.directory.cells import Deadline, ReadError, Rows, WorkbookSheet
 from hotline.directory.columns import (
     REQUIRED_COLUMNS,
     Column,
@@ -41,7 +40,6 @@ _HEADER_SEARCH_ROWS = 10
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the pre-2007 .xls container
 _SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm", ".xls"}
-
 
 
 class _NoHeading(ReadError):
@@ -94,10 +92,13 @@ def read_sheet(path: str | Path) -> Sheet:
         if path.is_dir():
             raise IsADirectoryError
         if size > limits.MAX_FILE_BYTES:
-            raise ReadError(_l(
-                "%(file)s: the file is larger than %(mb)d MB; split it by village and import each part",
-                file=path.name, mb=limits.MAX_FILE_BYTES // (1024 * 1024),
-            ))
+            raise ReadError(
+                _l(
+                    "%(file)s: the file is larger than %(mb)d MB; split it by village and import each part",
+                    file=path.name,
+                    mb=limits.MAX_FILE_BYTES // (1024 * 1024),
+                )
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ReadError(_l("%(file)s: no such file", file=str(path))) from None
@@ -119,42 +120,47 @@ def read_bytes(data: bytes, filename: str) -> Sheet:
     suffix = Path(filename).suffix.lower()
     if not data:
         raise ReadError(_l("%(file)s: the file is empty", file=filename))
-    deadline = clock.monotonic() + limits.MAX_SECONDS
+    deadline = Deadline(filename, limits.MAX_SECONDS)
     # Content beats the name: a workbook saved as "名单.csv" is still a workbook.
     if data.startswith(_OLE_MAGIC) or (suffix == ".xls" and not data.startswith(_ZIP_MAGIC)):
         from hotline.directory.xls import read_xls
 
-        return _first_sheet_with_headings(read_xls(data, filename, deadline), filename, deadline)
+        return _first_sheet_with_headings(read_xls(data, filename, deadline), deadline)
     if data.startswith(_ZIP_MAGIC) and suffix in _SUFFIXES:
         from hotline.directory.xlsx import read_xlsx
 
-        return _first_sheet_with_headings(read_xlsx(data, filename, deadline), filename, deadline)
+        return _first_sheet_with_headings(read_xlsx(data, filename, deadline), deadline)
     if suffix in {".xlsx", ".xlsm"}:
-        raise ReadError(_l("%(file)s: not a valid Excel .xlsx workbook; open it in Excel or WPS and save it again",
-                           file=filename))
+        raise ReadError(
+            _l("%(file)s: not a valid Excel .xlsx workbook; open it in Excel or WPS and save it again", file=filename)
+        )
     if suffix in {".csv", ".txt"}:
         return _read_csv(data, filename, deadline)
-    raise ReadError(_l(
-        "%(file)s: unsupported file type %(suffix)s; use .csv or .xlsx (or .xls)",
-        file=filename, suffix=f"'{suffix}'" if suffix else _l("(no extension)"),
-    ))
+    raise ReadError(
+        _l(
+            "%(file)s: unsupported file type %(suffix)s; use .csv or .xlsx (or .xls)",
+            file=filename,
+            suffix=f"'{suffix}'" if suffix else _l("(no extension)"),
+        )
+    )
 
 
-def _first_sheet_with_headings(
-    sheets: Iterator[WorkbookSheet] | list[WorkbookSheet], filename: str, deadline: float
-) -> Sheet:
+def _first_sheet_with_headings(sheets: Iterator[WorkbookSheet] | list[WorkbookSheet], deadline: Deadline) -> Sheet:
     """The first sheet (the active one first) with a full heading row.
 
     Raises:
         ReadError: No sheet has one (the error of the sheet that came
             closest), or a limit was passed.
     """
+    filename = deadline.filename
     listed = list(sheets)
     best: _NoHeading | None = None
     for index, sheet in enumerate(listed):
         try:
-            found = _build_sheet(_bounded(sheet.rows(), filename, deadline), filename)
+            found = _build_sheet(_bounded(sheet.rows(), deadline), filename)
         except _NoHeading as missing:
+            # Without its traceback the error no longer holds the sheet's rows, which are let go now.
+            missing.__traceback__ = None
             if best is None or missing.matches > best.matches:
                 best = missing
             continue
@@ -171,33 +177,44 @@ def _first_sheet_with_headings(
     if best is None:
         raise ReadError(_l("%(file)s: the workbook has no sheets", file=filename))
     if len(listed) > 1:
-        raise ReadError(_l("%(error)s (looked at every sheet: %(sheets)s)", error=best.text,
-                           sheets=[sheet.name for sheet in listed]))
+        raise ReadError(
+            _l(
+                "%(error)s (looked at every sheet: %(sheets)s)",
+                error=best.text,
+                sheets=[sheet.name for sheet in listed],
+            )
+        )
     raise ReadError(best.text)
 
 
-def _bounded(rows: Rows, filename: str, deadline: float) -> Iterator[tuple[int, list[str]]]:
+def _bounded(rows: Rows, deadline: Deadline) -> Iterator[tuple[int, list[str]]]:
     """Rows cut to :data:`limits.MAX_COLUMNS` cells, checked against the row, cell and time limits."""
+    filename = deadline.filename
     for count, (number, cells) in enumerate(rows):
-        if count % 256 == 0 and clock.monotonic() > deadline:
-            raise ReadError(_l(
-                "%(file)s: reading the file took longer than %(seconds)d seconds; "
-                "save it again as a plain .xlsx or CSV file with only the members' rows",
-                file=filename, seconds=limits.MAX_SECONDS,
-            ))
+        if count % 256 == 0:
+            deadline.check()
         cells = cells[: limits.MAX_COLUMNS]
         if number > limits.MAX_ROWS and any(clean_text(cell) for cell in cells):
-            raise ReadError(_l(
-                "%(file)s: the sheet has more than %(rows)d rows; split it by village and import each part",
-                file=filename, rows=limits.MAX_ROWS,
-            ))
+            raise ReadError(
+                _l(
+                    "%(file)s: the sheet has more than %(rows)d rows; split it by village and import each part",
+                    file=filename,
+                    rows=limits.MAX_ROWS,
+                )
+            )
         for position, cell in enumerate(cells):
             if len(cell) > limits.MAX_CELL_CHARS:
-                raise ReadError(_l(
-                    "%(file)s: row %(row)d, column %(column)d holds %(length)d characters, more than the "
-                    "%(limit)d a cell may hold; shorten it",
-                    file=filename, row=number, column=position + 1, length=len(cell), limit=limits.MAX_CELL_CHARS,
-                ))
+                raise ReadError(
+                    _l(
+                        "%(file)s: row %(row)d, column %(column)d holds %(length)d characters, more than the "
+                        "%(limit)d a cell may hold; shorten it",
+                        file=filename,
+                        row=number,
+                        column=position + 1,
+                        length=len(cell),
+                        limit=limits.MAX_CELL_CHARS,
+                    )
+                )
         yield number, cells
 
 
@@ -218,10 +235,12 @@ def _decode(data: bytes, filename: str) -> str:
         # GB18030 is a superset of GBK and GB2312, what Chinese Excel writes.
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise ReadError(_l(
-            "%(file)s: the text is neither UTF-8 nor GBK/GB18030; save it as 'CSV UTF-8' and try again",
-            file=filename,
-        )) from None
+        raise ReadError(
+            _l(
+                "%(file)s: the text is neither UTF-8 nor GBK/GB18030; save it as 'CSV UTF-8' and try again",
+                file=filename,
+            )
+        ) from None
 
 
 def _delimiter(text: str) -> str:
@@ -231,7 +250,7 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(data: bytes, filename: str, deadline: float) -> Sheet:
+def _read_csv(data: bytes, filename: str, deadline: Deadline) -> Sheet:
     text = _decode(data, filename)
     del data
     if not text.strip():
@@ -248,7 +267,7 @@ def _read_csv(data: bytes, filename: str, deadline: float) -> Sheet:
             raise ReadError(text) from None
 
     try:
-        return _build_sheet(_bounded(rows(), filename, deadline), filename)
+        return _build_sheet(_bounded(rows(), deadline), filename)
     except _NoHeading as missing:
         raise ReadError(missing.text) from None
 
@@ -289,8 +308,7 @@ def _find_header(rows: Iterator[tuple[int, list[str]]], filename: str) -> tuple[
             _l("%(file)s: no heading row found; expected columns %(expected)s", file=filename, expected=expected), 0
         )
     message = missing_columns_message(header.missing(), header.ignored)
-    raise _NoHeading(_l("%(file)s: row %(row)d: %(error)s", file=filename, row=number, error=message),
-                     header.matches())
+    raise _NoHeading(_l("%(file)s: row %(row)d: %(error)s", file=filename, row=number, error=message), header.matches())
 
 
 def _build_sheet(rows: Iterable[tuple[int, list[str]]], filename: str) -> Sheet:

@@ -16,16 +16,15 @@ import zipfile
 from collections.abc import Iterator
 
 from hotline.directory import limits
-from hotline.directory.cells import ReadError, Rows, WorkbookSheet, cell_text
-from hotline.directory.merged import MergedRange, fill_merged
+from hotline.directory.cells import Deadline, ReadError, Rows, WorkbookSheet, cell_text
+from hotline.directory.merged import MergedRange, MergedRanges, fill_merged
 from hotline.directory.wording import _l
 
 _MERGE_REF = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})\"")
 _CHUNK = 1024 * 1024
-_MAX_MERGED_RANGES = 50_000
 
 
-def read_xlsx(data: bytes, filename: str, deadline: float) -> list[WorkbookSheet]:
+def read_xlsx(data: bytes, filename: str, deadline: Deadline) -> list[WorkbookSheet]:
     """The workbook's sheets, the active one first, each read lazily.
 
     Raises:
@@ -58,7 +57,7 @@ def read_xlsx(data: bytes, filename: str, deadline: float) -> list[WorkbookSheet
     return [
         WorkbookSheet(
             name=sheet.title,
-            rows=lambda sheet=sheet: _rows(workbook, archive, sheet, filename),  # type: ignore[misc]
+            rows=lambda sheet=sheet: _rows(archive, sheet, deadline),  # type: ignore[misc]
         )
         for sheet in sheets
         if hasattr(sheet, "reset_dimensions")  # a chart sheet has no cells
@@ -81,11 +80,14 @@ def check_archive(archive: zipfile.ZipFile, filename: str) -> None:
         # Only worksheets are streamed; every other part (shared strings, styles) is loaded whole.
         streamed = entry.filename.lower().startswith("xl/worksheets/")
         if not streamed and entry.file_size > limits.MAX_SHARED_STRINGS_BYTES:
-            raise ReadError(_l(
-                "%(file)s: the workbook's text would take %(mb)d MB once unpacked, more than a directory needs; "
-                "copy only the members' rows into a new workbook and save that",
-                file=filename, mb=entry.file_size // (1024 * 1024),
-            ))
+            raise ReadError(
+                _l(
+                    "%(file)s: the workbook's text would take %(mb)d MB once unpacked, more than a directory needs; "
+                    "copy only the members' rows into a new workbook and save that",
+                    file=filename,
+                    mb=entry.file_size // (1024 * 1024),
+                )
+            )
         ratio = entry.file_size / max(entry.compress_size, 1)
         if entry.file_size >= limits.RATIO_CHECKED_FROM_BYTES and ratio > limits.MAX_COMPRESSION_RATIO:
             raise _too_large(filename)
@@ -93,10 +95,11 @@ def check_archive(archive: zipfile.ZipFile, filename: str) -> None:
         raise _too_large(filename)
 
 
-def _rows(workbook: object, archive: zipfile.ZipFile, sheet: object, filename: str) -> Iterator[tuple[int, list[str]]]:
+def _rows(archive: zipfile.ZipFile, sheet: object, deadline: Deadline) -> Iterator[tuple[int, list[str]]]:
+    filename = deadline.filename
     try:
         sheet.reset_dimensions()  # type: ignore[attr-defined]  # writers record wrong sizes; read what is there
-        ranges = _merged_ranges(archive, sheet._worksheet_path, filename)  # type: ignore[attr-defined]
+        ranges = _merged_ranges(archive, sheet, deadline)
         values: Rows = (
             (number, [cell_text(value) for value in row])
             for number, row in enumerate(
@@ -104,39 +107,41 @@ def _rows(workbook: object, archive: zipfile.ZipFile, sheet: object, filename: s
                 start=1,
             )
         )
-        yield from fill_merged(values, ranges, limits.MAX_COLUMNS)
+        yield from fill_merged(values, ranges, limits.MAX_COLUMNS, deadline)
     except ReadError:
         raise
     except Exception:  # a damaged sheet part surfaces only while iterating
         raise _damaged(filename) from None
 
 
-def _merged_ranges(archive: zipfile.ZipFile, path: str, filename: str) -> list[MergedRange]:
+def _merged_ranges(archive: zipfile.ZipFile, sheet: object, deadline: Deadline) -> list[MergedRange]:
     """The sheet's merged ranges, found by scanning its XML in chunks.
 
     Read-only openpyxl does not report them; they sit at the end of the
     sheet, so a scan costs one pass of decompression and no parsing.
+
+    Raises:
+        ReadError: The ranges pass a limit (see :class:`MergedRanges`), or the deadline passed.
     """
-    ranges: list[MergedRange] = []
+    path: str = sheet._worksheet_path  # type: ignore[attr-defined]
+    found = MergedRanges(deadline.filename, sheet.title)  # type: ignore[attr-defined]
     tail = b""
     with archive.open(path.lstrip("/")) as handle:
         while chunk := handle.read(_CHUNK):
+            deadline.check()
             text = tail + chunk
             end = 0
             for match in _MERGE_REF.finditer(text):
                 first_column, first_row, last_column, last_row = match.groups()
-                ranges.append(MergedRange(
-                    int(first_row), _column_number(first_column), int(last_row), _column_number(last_column)
-                ))
+                found.add(
+                    MergedRange.between(
+                        int(first_row), _column_number(first_column), int(last_row), _column_number(last_column)
+                    )
+                )
                 end = match.end()
-            if len(ranges) > _MAX_MERGED_RANGES:
-                raise ReadError(_l(
-                    "%(file)s: the sheet has more than %(n)d merged cells; unmerge them and fill in the values",
-                    file=filename, n=_MAX_MERGED_RANGES,
-                ))
             # A tag cut by the chunk boundary is found with the next chunk.
-            tail = text[max(end, len(text) - 200):]
-    return ranges
+            tail = text[max(end, len(text) - 200) :]
+    return found.ranges
 
 
 def _column_number(letters: bytes) -> int:
@@ -147,14 +152,16 @@ def _column_number(letters: bytes) -> int:
 
 
 def _damaged(filename: str) -> ReadError:
-    return ReadError(_l(
-        "%(file)s: not a valid Excel .xlsx workbook; open it in Excel or WPS and save it again", file=filename
-    ))
+    return ReadError(
+        _l("%(file)s: not a valid Excel .xlsx workbook; open it in Excel or WPS and save it again", file=filename)
+    )
 
 
 def _too_large(filename: str) -> ReadError:
-    return ReadError(_l(
-        "%(file)s: the workbook unpacks to far more data than a directory holds; "
-        "copy only the members' rows into a new workbook and save that",
-        file=filename,
-    ))
+    return ReadError(
+        _l(
+            "%(file)s: the workbook unpacks to far more data than a directory holds; "
+            "copy only the members' rows into a new workbook and save that",
+            file=filename,
+        )
+    )
