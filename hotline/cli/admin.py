@@ -128,7 +128,7 @@ def users_add(username: str, station_name: str | None, city_wide: bool, password
     from hotline.extensions import db
 
     if bool(station_name) == city_wide:
-        raise click.UsageError("give exactly one of --station NAME or --city-wide")
+        raise click.UsageError("请给出 --station 派出所名称 或 --city-wide 二者之一（全市用户用 --city-wide）。")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import secrets
 from datetime import datetime
@@ -60,16 +61,27 @@ def parse_drill_standard(text: str | int | None) -> int | None:
     try:
         seconds = int(str(text).strip())
     except ValueError:
-        raise StationError(f"drill standard must be whole seconds from {low} to {high}, got {text!r}") from None
+        raise StationError(_drill_standard_refused(text)) from None
     if not low <= seconds <= high:
-        raise StationError(f"drill standard must be whole seconds from {low} to {high}, got {seconds}")
+        raise StationError(_drill_standard_refused(text))
     return seconds
+
+
+def _drill_standard_refused(text: str | int) -> str:
+    low, high = DRILL_STANDARD_RANGE
+    return f"演练标准要写成 {low} 到 {high} 之间的整秒数，例如 120；“{str(text).strip()}”不行。"
+
+
+def _not_a_phone(what: str, text: str, example: str) -> str:
+    if not text.strip():
+        return f"{what}是空的；请写上号码，例如 {example}。"
+    return f"{what}“{text.strip()}”不是有效的电话号码；请写成例如 {example}，或 +86 开头的完整号码。"
 
 
 def get_or_create_station(session: Session, name: str) -> Station:
     name = name.strip()
     if not name:
-        raise StationError("station name is empty")
+        raise StationError("派出所名称是空的；请写上名称，例如 城关派出所。")
     station = session.scalar(select(Station).where(Station.name == name))
     if station is None:
         station = Station(name=name)
@@ -108,13 +120,13 @@ def configure_station(
 
         try:
             station.duty_phone = parse_phone(duty_phone, region).e164
-        except PhoneError as exc:
-            raise StationError(f"duty phone: {exc}") from None
+        except PhoneError:
+            raise StationError(_not_a_phone("值班电话", duty_phone, "010-8888 0000")) from None
     if escalation_delays is not None:
         station.escalation_delays = ",".join(str(d) for d in parse_delays(escalation_delays))
     if max_group_size is not None:
         if not 2 <= max_group_size <= 250:
-            raise StationError("group size limit must be between 2 and 250")
+            raise StationError(f"每组人数上限要在 2 到 250 之间，例如 10；{max_group_size} 不行。")
         station.max_group_size = max_group_size
     if drill_standard is not None:
         station.drill_standard_seconds = parse_drill_standard(drill_standard)
@@ -129,12 +141,15 @@ def _own_hotline_number(session: Session, station: Station, text: str, region: s
         return None
     try:
         number = parse_phone(text, region).e164
-    except PhoneError as exc:
-        raise StationError(f"hotline number: {exc}") from None
+    except PhoneError:
+        raise StationError(_not_a_phone("热线号码", text, "0571-8888 0001") + '写 "" 则改回共用的热线号码。') from None
     # One number must lead to one station, or a stranger's call could not be routed.
     holder = session.scalar(select(Station).where(Station.hotline_number == number, Station.id != station.id))
     if holder is not None:
-        raise StationError(f"hotline number {number} already belongs to station {holder.name}")
+        raise StationError(
+            f"热线号码 {number} 已属于{holder.name}：一个号码只能对应一个派出所，否则来电无法分派。"
+            f'请换一个号码，或先清空{holder.name}的号码（hotline stations set {holder.name} --hotline-number ""）。'
+        )
     return number
 
 
@@ -147,21 +162,35 @@ def add_user(session: Session, username: str, password: str, station_name: str |
     """
     username = username.strip()
     if not username:
-        raise StationError("username is empty")
+        raise StationError("用户名是空的；请写上用户名。")
     if len(password) < 8:
-        raise StationError("password must be at least 8 characters")
+        raise StationError("密码至少要 8 个字符。")
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise StationError(f"user {username!r} already exists")
+        raise StationError(
+            f"用户“{username}”已经存在；请换一个用户名，或用 hotline users password {username} 修改其密码。"
+        )
     station_id = None
     if station_name is not None:
-        station = session.scalar(select(Station).where(Station.name == station_name))
+        station = session.scalar(select(Station).where(Station.name == station_name.strip()))
         if station is None:
-            raise StationError(f"no station named {station_name!r}")
+            raise StationError(_no_station(session, station_name.strip()))
         station_id = station.id
     user = User(username=username, password_hash=generate_password_hash(password), station_id=station_id)
     session.add(user)
     session.flush()
     return user
+
+
+def _no_station(session: Session, name: str) -> str:
+    """Why ``name`` names no station, with the known stations, nearest first, as the directory import says it."""
+    names = list(session.scalars(select(Station.name)))
+    if not names:
+        return f"还没有名为“{name}”的派出所，也没有任何派出所；请先用 hotline stations set {name} 创建。"
+    nearest = sorted(names, key=lambda known: -difflib.SequenceMatcher(None, name, known).ratio())[:10]
+    return (
+        f"没有名为“{name}”的派出所；已有的派出所（最接近的在前）：{'、'.join(nearest)}。"
+        f"请检查名称，或先用 hotline stations set {name} 创建。"
+    )
 
 
 def verify_password(user: User, password: str) -> bool:

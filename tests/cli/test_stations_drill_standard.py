@@ -26,7 +26,8 @@ def test_stations_set_takes_a_drill_standard_in_seconds(app, session):
 
     for bad in ("2m", "5", "3601"):
         refused = runner.invoke(args=["stations", "set", NAME, "--drill-standard", bad])
-        assert refused.exit_code != 0 and "from 10 to 3600" in refused.output
+        assert refused.exit_code != 0
+        assert f"演练标准要写成 10 到 3600 之间的整秒数，例如 120；“{bad}”不行。" in refused.output
     session.expire_all()
     assert session.scalar(select(Station.drill_standard_seconds)) == 120
 

@@ -56,9 +56,10 @@ def test_stations_set_gives_a_station_its_own_hotline_number(app, session):
 
     taken = runner.invoke(args=["stations", "set", "南山派出所", "--hotline-number", "+86 571 8888 0001"])
     assert taken.exit_code != 0
-    assert f"hotline number {NUMBER_A} already belongs to station 城关派出所" in taken.output
+    assert f"热线号码 {NUMBER_A} 已属于城关派出所：一个号码只能对应一个派出所" in taken.output
+    assert 'hotline stations set 城关派出所 --hotline-number ""' in taken.output
     bad = runner.invoke(args=["stations", "set", "南山派出所", "--hotline-number", "12"])
-    assert bad.exit_code != 0 and "hotline number" in bad.output
+    assert bad.exit_code != 0 and "热线号码“12”不是有效的电话号码" in bad.output
 
     listed = runner.invoke(args=["stations", "list"])
     assert listed.exit_code == 0, listed.output
