@@ -197,7 +197,7 @@ def _report(plan: Plan, *, written: bool, language: str) -> None:
 
 @directory_group.command("export")
 @click.option("--station", "station_name", required=True, help="The station to export.")
-@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))  # checked by the export, in the reader's language
 @click.option("--english-headers", is_flag=True, help="Head the columns in English (default: Chinese).")
 @with_appcontext
 def export_command(station_name: str, file: Path, english_headers: bool) -> None:
@@ -210,7 +210,7 @@ def export_command(station_name: str, file: Path, english_headers: bool) -> None
             db.session, station_name, file, english_headers=english_headers, region=settings.default_region
         )
     except ExportError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.render(settings.language)) from None
     click.echo(_l("wrote %(count)d member(s) of station %(station)s to %(file)s", count=count, station=station_name,
                   file=str(file)).render(settings.language))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -13,13 +15,24 @@ from sqlalchemy.orm import Session
 
 from hotline.csvsafe import write_rows
 from hotline.directory.columns import Column, active_text, role_text
+from hotline.directory.wording import Text, _l, quoted
 from hotline.models import Group, Member, Role, Station, Village
 
 EXPORT_COLUMNS: tuple[Column, ...] = tuple(Column)
 
 
 class ExportError(ValueError):
-    """The export was not written; the message says why."""
+    """The export was not written; ``text`` says why and what to do.
+
+    ``str()`` gives the English text; :meth:`render` the reader's language.
+    """
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+    def render(self, language: str) -> str:
+        return self.text.render(language)
 
 
 def directory_rows(
@@ -39,7 +52,7 @@ def directory_rows(
     """
     station_id = session.scalar(select(Station.id).where(Station.name == station_name.strip()))
     if station_id is None:
-        raise ExportError(f"no station named {station_name!r}")
+        raise ExportError(_unknown_station(session, station_name.strip()))
     query = (
         select(
             Village.name, Group.name, Member.name, Member.phone, Member.role, Member.address, Member.active,
@@ -102,8 +115,12 @@ def export_directory(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
-        raise ExportError(f"{path.name}: give a file name ending in .csv or .xlsx")
+        raise ExportError(_l("%(file)s: give a file name ending in .csv or .xlsx, e.g. directory.xlsx", file=path.name))
     rows = list(directory_rows(session, station_name, english_headers=english_headers, region=region))
+    if path.is_dir():
+        raise ExportError(_cannot_write(path, errno.EISDIR, None))
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ExportError(_cannot_write(path, errno.EACCES, None))
     try:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
         os.close(handle)
@@ -117,8 +134,34 @@ def export_directory(
             if os.path.exists(temporary):
                 os.unlink(temporary)
     except OSError as exc:
-        raise ExportError(f"{path}: cannot write the file ({exc.strerror or exc})") from None
+        raise ExportError(_cannot_write(path, exc.errno, exc.strerror or str(exc))) from None
     return len(rows) - 1
+
+
+def _unknown_station(session: Session, name: str) -> Text:
+    """No station is named ``name``: the known ones, nearest first (as ``hotline stations show`` says it)."""
+    known = list(session.scalars(select(Station.name)))
+    if not known:
+        return _l("no station named %(name)s; there are no stations yet", name=quoted(name))
+    nearest = sorted(known, key=lambda other: -difflib.SequenceMatcher(None, name, other).ratio())
+    return _l(
+        "no station named %(name)s; known stations, nearest first: %(known)s", name=quoted(name), known=nearest[:10]
+    )
+
+
+def _cannot_write(path: Path, code: int | None, strerror: str | None) -> Text:
+    """Why ``path`` could not be written, and what to do, in the reader's words where the cause is a common one."""
+    reasons = {
+        errno.ENOENT: _l("the folder does not exist; create it or give another path"),
+        errno.EACCES: _l("no permission to write there; choose a folder you may write to"),
+        errno.EPERM: _l("no permission to write there; choose a folder you may write to"),
+        errno.EISDIR: _l("it is a folder; give a file name ending in .csv or .xlsx"),
+        errno.ENOTDIR: _l("part of the path is a file, not a folder; give another path"),
+        errno.ENOSPC: _l("the disk is full; free some space or write elsewhere"),
+        errno.EROFS: _l("the disk is read-only; write elsewhere"),
+    }
+    reason: Text | str = reasons.get(code or 0) or strerror or ""
+    return _l("%(file)s: cannot write the file (%(reason)s)", file=str(path), reason=reason)
 
 
 def _write_csv(path: Path, rows: list[list[str]]) -> None:
