@@ -7,23 +7,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from hotline.directory.wording import Text, _l
+from hotline.directory.wording import TextError, _l
 
 Rows = Iterable[tuple[int, list[str]]]
 
 
-class ReadError(ValueError):
-    """The file cannot be read as a directory sheet; ``text`` says why and what to do.
-
-    ``str()`` gives the English text; :meth:`render` the reader's language.
-    """
-
-    def __init__(self, text: Text) -> None:
-        super().__init__(str(text))
-        self.text = text
-
-    def render(self, language: str) -> str:
-        return self.text.render(language)
+class ReadError(TextError):
+    """The file cannot be read as a directory sheet; ``text`` says why and what to do."""
 
 
 @dataclass(frozen=True)

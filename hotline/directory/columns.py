@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hotline.directory.wording import Localised, Text, _l, quoted
+from hotline.directory.wording import Localised, Text, TextError, _l, quoted
 from hotline.models import Role
 
 
@@ -187,12 +187,8 @@ def active_text(active: bool, english: bool) -> str:
     return "在用" if active else "停用"
 
 
-class HeaderError(ValueError):
+class HeaderError(TextError):
     """The heading row names one column twice; ``text`` says which."""
-
-    def __init__(self, text: Text) -> None:
-        super().__init__(str(text))
-        self.text = text
 
 
 @dataclass(frozen=True)

@@ -15,24 +15,14 @@ from sqlalchemy.orm import Session
 
 from hotline.csvsafe import write_rows
 from hotline.directory.columns import Column, active_text, role_text
-from hotline.directory.wording import Text, _l, quoted
+from hotline.directory.wording import Text, TextError, _l, quoted
 from hotline.models import Group, Member, Role, Station, Village
 
 EXPORT_COLUMNS: tuple[Column, ...] = tuple(Column)
 
 
-class ExportError(ValueError):
-    """The export was not written; ``text`` says why and what to do.
-
-    ``str()`` gives the English text; :meth:`render` the reader's language.
-    """
-
-    def __init__(self, text: Text) -> None:
-        super().__init__(str(text))
-        self.text = text
-
-    def render(self, language: str) -> str:
-        return self.text.render(language)
+class ExportError(TextError):
+    """The export was not written; ``text`` says why and what to do."""
 
 
 def directory_rows(

@@ -13,7 +13,7 @@ from hotline.directory.columns import clean_text
 from hotline.directory.reader import Sheet
 from hotline.directory.snapshot import load_snapshot
 from hotline.directory.validate import Plan, Progress, build_plan, parse_rows
-from hotline.directory.wording import Text, _l
+from hotline.directory.wording import Text, TextError, _l
 from hotline.models import Group, Member, Village
 from hotline.models.base import utcnow
 from hotline.services.stations import StationError, get_or_create_station
@@ -22,19 +22,15 @@ _BATCH = 1000
 T = TypeVar("T")
 
 
-class ImportRefused(ValueError):
+class ImportRefused(TextError):
     """An import was not applied; ``text`` says why and nothing was written.
 
     ``plan`` is set when validation refused it, so its errors can be listed.
     """
 
     def __init__(self, text: Text, plan: Plan | None = None) -> None:
-        super().__init__(str(text))
-        self.text = text
+        super().__init__(text)
         self.plan = plan
-
-    def render(self, language: str) -> str:
-        return self.text.render(language)
 
 
 def plan_import(

@@ -51,6 +51,20 @@ class Text:
         return self.render("en")
 
 
+class TextError(ValueError):
+    """A refusal whose ``text`` says why and what to do, put into words when shown.
+
+    ``str()`` gives the English text; :meth:`render` the reader's language.
+    """
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+    def render(self, language: str) -> str:
+        return self.text.render(language)
+
+
 @dataclass(frozen=True)
 class Localised:
     """A value that has its own words in each language (a city's name), English as the fallback."""

@@ -71,7 +71,8 @@ _SST_CLOSE = "</t></si></sst>"
 Writer = Callable[[IO[bytes]], None]
 
 
-def _workbook(path: Path, write_sheet: Writer, write_strings: Writer) -> Path:
+def streamed_workbook(path: Path, write_sheet: Writer, write_strings: Writer) -> Path:
+    """An .xlsx of one sheet whose XML and shared strings are streamed in by the writers."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
         archive.writestr("_rels/.rels", _ROOT_RELS)
@@ -96,7 +97,7 @@ def far_right_column_workbook(path: Path, rows: int = 1000) -> Path:
     def strings(handle: IO[bytes]) -> None:
         handle.write((_SST_OPEN + "x" + _SST_CLOSE).encode())
 
-    return _workbook(path, sheet, strings)
+    return streamed_workbook(path, sheet, strings)
 
 
 def shared_string_bomb(path: Path, megabytes: int = 120) -> Path:
@@ -111,7 +112,7 @@ def shared_string_bomb(path: Path, megabytes: int = 120) -> Path:
         handle.writelines(chunk for _ in range(megabytes))
         handle.write(_SST_CLOSE.encode())
 
-    return _workbook(path, sheet, strings)
+    return streamed_workbook(path, sheet, strings)
 
 
 @contextmanager

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import html
 import struct
-import zipfile
 from pathlib import Path
+from typing import IO
 
 import openpyxl
 import pytest
@@ -23,39 +23,19 @@ from hotline.directory.cells import Deadline, ReadError
 from hotline.directory.merged import MergedRange, fill_merged
 from hotline.directory.xls import read_xls
 from hotline.models import Member
-from tests.directory.test_bad_input import MEMORY_BOUND, cli_import, member_count, peak_memory, upload
+from tests.directory.test_bad_input import (
+    MEMORY_BOUND,
+    cli_import,
+    member_count,
+    peak_memory,
+    streamed_workbook,
+    upload,
+)
 from tests.support.console import login
 
 HEADINGS = ["村", "小组", "姓名", "电话", "角色"]
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_XLSX_PARTS = {
-    "[Content_Types].xml": (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/xl/workbook.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        '<Override PartName="/xl/worksheets/sheet1.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
-    ),
-    "_rels/.rels": (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        f'<Relationship Id="rId1" Type="{_RELATIONSHIPS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-    ),
-    "xl/workbook.xml": (
-        f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}">'
-        '<sheets><sheet name="名单" sheetId="1" r:id="rId1"/></sheets></workbook>'
-    ),
-    "xl/_rels/workbook.xml.rels": (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        f'<Relationship Id="rId1" Type="{_RELATIONSHIPS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
-    ),
-}
 
 
 def overlapping_merges_xlsx(path: Path, count: int = 49_000, rows: int = 3000) -> Path:
@@ -64,18 +44,20 @@ def overlapping_merges_xlsx(path: Path, count: int = 49_000, rows: int = 3000) -
         f'<c r="{column}1" t="inlineStr"><is><t>{text}</t></is></c>'
         for column, text in zip("ABCDE", HEADINGS, strict=True)
     )
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name, text in _XLSX_PARTS.items():
-            archive.writestr(name, text)
-        with archive.open("xl/worksheets/sheet1.xml", "w") as handle:
-            handle.write(f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_MAIN}"><sheetData>'.encode())
-            handle.write(f'<row r="1">{heading}</row>'.encode())
-            members = range(2, rows + 2)
-            handle.writelines(f'<row r="{row}"><c r="C{row}"><v>{row}</v></c></row>'.encode() for row in members)
-            handle.write(f'</sheetData><mergeCells count="{count}">'.encode())
-            handle.writelines(f'<mergeCell ref="A{2 + index % rows}:BL{rows + 1}"/>'.encode() for index in range(count))
-            handle.write(b"</mergeCells></worksheet>")
-    return path
+
+    def sheet(handle: IO[bytes]) -> None:
+        handle.write(f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_MAIN}"><sheetData>'.encode())
+        handle.write(f'<row r="1">{heading}</row>'.encode())
+        members = range(2, rows + 2)
+        handle.writelines(f'<row r="{row}"><c r="C{row}"><v>{row}</v></c></row>'.encode() for row in members)
+        handle.write(f'</sheetData><mergeCells count="{count}">'.encode())
+        handle.writelines(f'<mergeCell ref="A{2 + index % rows}:BL{rows + 1}"/>'.encode() for index in range(count))
+        handle.write(b"</mergeCells></worksheet>")
+
+    def no_strings(handle: IO[bytes]) -> None:
+        handle.write(f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{_MAIN}" count="0" uniqueCount="0"/>'.encode())
+
+    return streamed_workbook(path, sheet, no_strings)
 
 
 def xls_book(name: str = "名单", heading: bool = True) -> tuple[xlwt.Workbook, xlwt.Worksheet]:

@@ -15,13 +15,12 @@ from werkzeug.datastructures import MultiDict
 
 from hotline.console.access import protect
 from hotline.console.arguments import whole_number
-from hotline.console.audit import record_station_setting
 from hotline.console.export import to_xlsx
 from hotline.console.i18n import select_locale
 from hotline.console.present import iso, phone_text
 from hotline.console.scope import get_visible_or_404, visible_groups, visible_stations, visible_villages
 from hotline.console.views import make_blueprint
-from hotline.console.views.common import id_argument, session, settings, viewer, zone
+from hotline.console.views.common import id_argument, save_station_setting, session, settings, viewer, zone
 from hotline.csvsafe import csv_bytes
 from hotline.extensions import get_carrier, queues
 from hotline.models import Broadcast, Group, Station, Village
@@ -150,13 +149,7 @@ def quiet_hours() -> ResponseReturnValue:
     except ValueError:
         flash(_("Quiet hours are two times such as 21:00-08:00; “%(text)s” is not.", text=typed.strip()), "error")
         return back
-    before = station.quiet_hours
-    station.quiet_hours = wanted
-    record_station_setting(
-        session(), actor_id=viewer().id, actor=viewer().username, station=station, action="quiet_hours",
-        before=before, after=wanted,
-    )
-    session().commit()
+    save_station_setting(station, "quiet_hours", "quiet_hours", wanted)
     if wanted is None:
         flash(_("Quiet hours: the default, %(hours)s.", hours=settings().quiet_hours), "ok")
     else:

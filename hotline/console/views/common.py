@@ -14,10 +14,12 @@ from werkzeug.exceptions import BadRequest
 from config.settings import Settings
 from hotline.console.access import Staff
 from hotline.console.arguments import MAX_ID, whole_number
+from hotline.console.audit import record_station_setting
 from hotline.console.i18n import local_zone
 from hotline.console.queries import DRILL_CHOICES, FilterError, IncidentFilter
 from hotline.console.scope import visible_groups, visible_villages
 from hotline.extensions import db, get_settings
+from hotline.models import Station
 
 
 def viewer() -> Staff:
@@ -107,3 +109,14 @@ def incident_filter(drill_default: str = "all", drill_choices: tuple[str, ...] =
     except FilterError as error:
         refuse_argument(_("The filter “%(name)s” is not valid; correct or remove it.", name=error.name))
         raise  # unreachable: refuse_argument always raises
+
+
+def save_station_setting(station: Station, action: str, attribute: str, value: str | int | None) -> None:
+    """Set one of the station's own settings (None: the service default), log the change and commit."""
+    before = getattr(station, attribute)
+    setattr(station, attribute, value)
+    record_station_setting(
+        session(), actor_id=viewer().id, actor=viewer().username, station=station, action=action,
+        before=before, after=value,
+    )
+    session().commit()

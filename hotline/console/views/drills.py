@@ -12,12 +12,11 @@ from sqlalchemy import select
 
 from hotline.console.access import protect
 from hotline.console.arguments import whole_number
-from hotline.console.audit import record_station_setting
 from hotline.console.export import to_xlsx
 from hotline.console.i18n import select_locale
 from hotline.console.scope import get_visible_or_404, visible_groups, visible_stations, visible_villages
 from hotline.console.views import make_blueprint
-from hotline.console.views.common import id_argument, session, settings, viewer, zone
+from hotline.console.views.common import id_argument, save_station_setting, session, settings, viewer, zone
 from hotline.csvsafe import csv_bytes
 from hotline.extensions import get_carrier, queues
 from hotline.models import Drill, DrillSchedule, Group, Station, Village
@@ -95,13 +94,7 @@ def standard() -> ResponseReturnValue:
         flash(_("The drill standard is whole seconds from %(low)d to %(high)d; “%(text)s” is not.", low=low,
                 high=high, text=typed.strip()), "error")
         return back
-    before = station.drill_standard_seconds
-    station.drill_standard_seconds = wanted
-    record_station_setting(
-        session(), actor_id=viewer().id, actor=viewer().username, station=station, action="drill_standard",
-        before=before, after=wanted,
-    )
-    session().commit()
+    save_station_setting(station, "drill_standard", "drill_standard_seconds", wanted)
     if wanted is None:
         flash(_("Drill standard: the default, %(n)d seconds.", n=settings().drill_standard_seconds), "ok")
     else:
