@@ -123,6 +123,9 @@ def serving(
             start_new_session=True,
         )
     try:
+        # A test's first call must not race the worker's start-up (about 5 s of imports and
+        # connections): jobs queued meanwhile would all run at once, escalation checks among them.
+        _wait_listening(worker, worker_log)
         yield Stack(app=app, sim=sim, base_url=f"http://127.0.0.1:{web_port}", env=env, worker_log=worker_log)
     finally:
         sim.shutdown()
@@ -138,6 +141,23 @@ def serving(
         from hotline.extensions import db
 
         db.state(app).engine.dispose()
+
+
+def _wait_listening(worker: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    """Wait until ``worker`` listens on its queues.
+
+    Raises:
+        AssertionError: It exited, or did not listen within ``timeout``; the message has its log.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        if "Listening on" in text:
+            return
+        if worker.poll() is not None:
+            raise AssertionError(f"the worker exited at start:\n{text[-3000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"the worker did not listen within {timeout:.0f} s:\n{text[-3000:]}")
 
 
 def rows(app: Flask, query: Callable[[Any], T]) -> T:
