@@ -109,6 +109,9 @@ def environ(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]
         "HOTLINE_SECRET_KEY": "test-secret-key",
         "HOTLINE_INSTANCE_PATH": str(tmp_path / "instance"),
         "HOTLINE_PUBLIC_URL": "http://127.0.0.1:5000",
+        # A busy machine must not send a test's caller to the fallback line; the tests of the
+        # deadline itself (outages, a frozen database) set theirs.
+        "HOTLINE_WEBHOOK_DEADLINE": "5",
     }
 
 

@@ -73,7 +73,8 @@ def test_postgres_frozen_then_stopped_callers_reach_the_duty_line_and_calls_are_
     with Session(cluster.engine) as seeding:
         group = make_group(seeding, delays="600,600")
         caller, others = people(group)
-    env = dict(environ, DATABASE_URL=cluster.url(), HOTLINE_FALLBACK_PHONE=DUTY, HOTLINE_DB_TIMEOUT="2")
+    env = dict(environ, DATABASE_URL=cluster.url(), HOTLINE_FALLBACK_PHONE=DUTY, HOTLINE_DB_TIMEOUT="2",
+               HOTLINE_WEBHOOK_DEADLINE="1.5")
     with fault_stack(env, tmp_path, redis_url=own_redis.url) as stack:
         checkouts = []
         event.listen(db.state(stack.app).engine, "checkout", lambda *args: checkouts.append(1))
