@@ -23,12 +23,11 @@ from functools import partial
 
 from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 
 from hotline.carriers import CarrierError, DeliveryStatus, FailureReason, OutboundSms, Submitted
 from hotline.db import rows_changed
 from hotline.extensions import get_settings, queues
-from hotline.metrics import FIRST_ACCEPTANCE_SECONDS, SENDS, seconds_since
 from hotline.models import Channel, EventKind, Incident, IncidentStatus, Notification, Purpose, utcnow
 from hotline.queues import BROADCASTS
 from hotline.services.backup import backup_after_failure, backup_work
@@ -46,6 +45,7 @@ from hotline.services.outbox import (
 from hotline.services.prompts import call_prompt
 from hotline.services.timeline import record_event
 from hotline.urls import callback_url
+from workers.handed import count_send, record_or_keep
 from workers.pacing import Go, Wait, pace, release
 from workers.runtime import JobContext, job_context, stopping, worker_app
 
@@ -55,15 +55,9 @@ log = logging.getLogger(__name__)
 DEFER_RETRIES = 10_000
 # What a broadcast's send says when the worker stopped before its turn: the row goes to a new batch.
 HANDED_BACK = "handed back"
-# Keeps the first carrier acceptance of each incident from being timed twice.
-FIRST_ACCEPTED_KEY = "hotline:metrics:first-accepted:{}"
 
 # A carrier request, built and ready to leave: hands the row to the carrier when called.
 Request = Callable[[], Submitted]
-
-
-def _count(channel: str, outcome: str, reason: str = "") -> None:
-    SENDS.labels(channel=str(channel), outcome=outcome, reason=reason).inc()
 
 
 def _claim(ctx: JobContext, notification_id: int) -> Notification | None:
@@ -98,44 +92,6 @@ def _cancel_if_answered(ctx: JobContext, notification: Notification) -> bool:
     return True
 
 
-def _record_submitted(ctx: JobContext, notification: Notification, submitted: Submitted) -> None:
-    # A status callback may already have moved the row on; never move it back.
-    ctx.session.execute(
-        update(Notification)
-        .where(Notification.id == notification.id)
-        .values(
-            provider_sid=submitted.sid,
-            sent_at=utcnow(),
-            error_code=None,
-            error_message=None,
-            status=case((Notification.status == "claimed", submitted.status), else_=Notification.status),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if notification.incident_id is not None:
-        record_event(
-            ctx.session, notification.incident_id, EventKind.delivery(notification.channel, DeliveryStatus.QUEUED),
-            member_id=notification.member_id, notification_id=notification.id,
-            phone=notification.phone, name=notification.recipient_name, purpose=str(notification.purpose),
-            sid=submitted.sid,
-        )
-    ctx.session.commit()
-    _count(notification.channel, "sent")
-    if notification.incident_id is not None:
-        _time_first_acceptance(ctx, notification)
-
-
-def _time_first_acceptance(ctx: JobContext, notification: Notification) -> None:
-    """Time the call to the carrier's first acceptance of its alert, once per incident; never fails a send."""
-    try:
-        first = queues.connection.set(FIRST_ACCEPTED_KEY.format(notification.incident_id), 1, nx=True, ex=86400)
-    except (RedisError, OSError):
-        return
-    incident = notification.incident
-    if first and incident is not None:
-        FIRST_ACCEPTANCE_SECONDS.observe(seconds_since(incident.opened_at, utcnow()))
-
-
 def _record_failure(
     ctx: JobContext, notification: Notification, error: CarrierError, *, will_retry: bool
 ) -> tuple[str, bool]:
@@ -162,7 +118,7 @@ def _record_failure(
     if not moved:
         ctx.session.commit()
         log.warning("notification %s: %s, but the carrier reported it sent; not retried", notification.id, error)
-        _count(notification.channel, "sent", str(error.reason))
+        count_send(notification.channel, "sent", str(error.reason))
         return f"sent: the carrier took it although the request failed ({error})", False
     backup_id = None
     if not will_retry:
@@ -180,7 +136,7 @@ def _record_failure(
         ctx.session.refresh(notification)
         backup_id = backup_after_failure(ctx.session, notification)
     ctx.session.commit()
-    _count(notification.channel, "retried" if will_retry else "failed", str(error.reason))
+    count_send(notification.channel, "retried" if will_retry else "failed", str(error.reason))
     if will_retry:
         return f"retried: {error}", True
     _enqueue_backup(notification, backup_id)
@@ -233,7 +189,7 @@ def _hand_over(
         release(go.reservation)
         return "skipped: not pending"
     if _cancel_if_answered(ctx, notification):
-        _count(notification.channel, "canceled")
+        count_send(notification.channel, "canceled")
         return "canceled: incident already answered"
     request = prepare(ctx, notification)
     # End the transaction: no connection is held while the carrier answers.
@@ -264,7 +220,7 @@ def _deliver(notification_id: int, prepare: Callable[[JobContext, Notification],
         channel, phone, sender = row
         paced = pace(ctx, channel, phone, sender)
         if isinstance(paced, Wait):
-            _count(channel, "deferred")
+            count_send(channel, "deferred")
             log.info("notification %s: %s waits %.0f s for the carrier's limit per number",
                      notification_id, phone, paced.seconds)
             # RQ's scheduler keeps whole seconds and may run it up to one early: a second more,
@@ -284,7 +240,7 @@ def _deliver(notification_id: int, prepare: Callable[[JobContext, Notification],
             if retrying:
                 raise error from None
             return outcome
-        _record_submitted(ctx, notification, submitted)
+        record_or_keep(ctx, notification_id, submitted)
         return submitted.sid
 
 
@@ -306,7 +262,7 @@ def _deliver_in_batch(notification_id: int, queue: Queue) -> str:
             return HANDED_BACK
         if isinstance(paced, Wait):
             defer_send(queue, channel, notification_id, paced.seconds)
-            _count(channel, "deferred")
+            count_send(channel, "deferred")
             return "deferred"
         handed = _hand_over(ctx, notification_id, paced, _request_for)
         if isinstance(handed, str):
@@ -319,7 +275,7 @@ def _deliver_in_batch(notification_id: int, queue: Queue) -> str:
             if retrying:
                 retry_send_later(queue, notification.channel, notification.id)
             return outcome.partition(":")[0]
-        _record_submitted(ctx, notification, submitted)
+        record_or_keep(ctx, notification_id, submitted)
         return "sent"
 
 

@@ -51,6 +51,7 @@ from hotline.services.outbox import (
 from hotline.services.timeline import record_event
 from workers.broadcasts import enqueue_broadcast_upkeep
 from workers.drills import enqueue_due_drills
+from workers.handed import forget, kept, record_submitted
 from workers.runtime import JobContext, job_context
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,45 @@ def ensure_sweeping(queue: Queue, interval: int = SWEEP_INTERVAL) -> bool:
     return True
 
 
+def _release_stale_claims(ctx: JobContext, connection: Redis, claimed_before: datetime) -> int:
+    """Release rows claimed before ``claimed_before`` and never recorded as sent; returns how many.
+
+    A row whose job handed it to the carrier and then lost the database has
+    the carrier's answer kept in Redis (:mod:`workers.handed`): that answer is
+    recorded instead, so the row is not sent twice.
+    """
+    stale = ctx.session.scalars(
+        select(Notification.id).where(
+            Notification.status == "claimed",
+            Notification.provider_sid.is_(None),
+            Notification.claimed_at < claimed_before,
+        )
+    ).all()
+    ctx.session.commit()
+    answers = kept(connection, stale)
+    for notification_id, submitted in answers.items():
+        record_submitted(ctx, ctx.session.get_one(Notification, notification_id), submitted)
+        log.info("notification %s: recorded as %s, which the carrier took before the database failed",
+                 notification_id, submitted.sid)
+    forget(connection, answers)
+    unsent = [notification_id for notification_id in stale if notification_id not in answers]
+    if not unsent:
+        return 0
+    released = rows_changed(
+        ctx.session,
+        update(Notification)
+        .where(
+            Notification.id.in_(unsent),
+            Notification.status == "claimed",
+            Notification.provider_sid.is_(None),
+        )
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    )
+    ctx.session.commit()
+    return released
+
+
 def sweep_outbox() -> str:
     """One sweep, then schedule the next.
 
@@ -150,18 +190,7 @@ def sweep_outbox() -> str:
         now = utcnow()
         connection = queues.connection
         queue = queues.queue()
-        released = rows_changed(
-            ctx.session,
-            update(Notification)
-            .where(
-                Notification.status == "claimed",
-                Notification.provider_sid.is_(None),
-                Notification.claimed_at < now - timedelta(seconds=settings.claim_timeout),
-            )
-            .values(status="pending")
-            .execution_options(synchronize_session=False)
-        )
-        ctx.session.commit()
+        released = _release_stale_claims(ctx, connection, now - timedelta(seconds=settings.claim_timeout))
 
         stranded = ctx.session.execute(
             select(Notification.id, Notification.channel, Notification.sender).where(
