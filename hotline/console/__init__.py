@@ -6,7 +6,7 @@ login throttling) and registers one blueprint per area.
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Request, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -81,9 +81,18 @@ def _not_found(error: NotFound) -> ResponseReturnValue:
         from hotline.console.views.api import json_error
 
         return json_error(error)
-    if request.blueprint in CONSOLE_PAGES:
+    if request.blueprint in CONSOLE_PAGES or _browser_lost(request):
         return render_template("console/error.html", code=404, reason=None), 404
     return error
+
+
+def _browser_lost(asked: Request) -> bool:
+    """A person's browser asked for an address that matches no route (a mistyped or old link).
+
+    Carriers and scripts, which ask for anything or for JSON, keep the plain answer.
+    """
+    wanted = asked.accept_mimetypes.best_match(["application/json", "text/html"])
+    return asked.url_rule is None and asked.method in ("GET", "HEAD") and wanted == "text/html"
 
 
 def init_app(app: Flask) -> None:

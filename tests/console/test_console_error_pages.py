@@ -74,3 +74,20 @@ def test_the_api_keeps_answering_json(staff):
     # Signed in by cookie, a POST without its X-CSRFToken says why, in JSON.
     refused = staff.post("/api/broadcasts", json={"text": "通知"})
     assert refused.status_code == 400 and refused.get_json()["message"] == "表单缺少安全令牌。"
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_a_mistyped_address_is_the_console_s_not_found_page_in_a_browser(staff, app):
+    _chinese_page(staff.get("/boardd", headers=BROWSER), 404, "未找到")
+    anonymous = app.test_client()
+    _chinese_page(anonymous.get("/incidents/1/reportt", headers=BROWSER), 404, "未找到")
+
+
+def test_a_machine_asking_for_an_unknown_address_gets_the_plain_answer(app):
+    client = app.test_client()
+    for answer in (client.post("/twilio/nothing", headers=BROWSER), client.get("/nothing"),
+                   client.get("/nothing", headers={"Accept": "application/json"})):
+        assert answer.status_code == 404
+        assert '<html lang="zh-CN">' not in answer.get_data(as_text=True)
