@@ -74,7 +74,7 @@ def db_upgrade(revision: str) -> None:
     from hotline.migrate import upgrade
 
     upgrade(db.engine, revision)
-    click.echo(f"database at {revision}: {db.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"数据库已升级到 {revision}：{db.engine.url.render_as_string(hide_password=True)}")
 
 
 def _register_commands(cli: click.Group) -> None:

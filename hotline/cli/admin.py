@@ -132,7 +132,7 @@ def users_add(username: str, station_name: str | None, city_wide: bool, password
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt("密码", hide_input=True, confirmation_prompt="再输入一次")
     from hotline.console.audit import CLI_ACTOR, record_audit, user_snapshot
 
     session = db.session
@@ -146,8 +146,8 @@ def users_add(username: str, station_name: str | None, city_wide: bool, password
         entity_id=user.id, action="create", summary=user.username, after=user_snapshot(user),
     )
     session.commit()
-    scope = "city-wide" if user.station_id is None else f"station {station_name}"
-    click.echo(f"user {user.username} added ({scope})")
+    scope = "全市" if user.station_id is None else f"派出所：{station_name}"
+    click.echo(f"已添加用户 {user.username}（{scope}）")
 
 
 def _change_user(username: str, action: str, change: Callable[[Session, User], tuple[bool, str]]) -> None:
