@@ -54,3 +54,9 @@ def render(language: str, name: str, **values: Any) -> str:
         return pattern.format(**values)
     except KeyError as exc:
         raise TemplateError(f"template {name!r} needs a value for {exc.args[0]!r}") from None
+
+
+def as_sentence(text: str) -> str:
+    """``text`` stripped and ending in a full stop (or its own ! or ?), so that what follows it reads apart."""
+    text = text.strip()
+    return text if not text or text[-1] in "。！？.!?" else text + "。"

@@ -29,7 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from config.templates import TemplateError, load_templates, render
+from config.templates import TemplateError, as_sentence, load_templates, render
 from hotline.carriers.base import Carrier
 from hotline.db import rows_changed
 from hotline.models import (
@@ -108,12 +108,6 @@ def variables(language: str, kind: str) -> list[str]:
     return [name for name in dict.fromkeys(names) if name not in FILLED_IN]
 
 
-def _sentence(text: str) -> str:
-    """``text`` ending in a full stop, so the unsubscribe line reads as a sentence of its own."""
-    text = text.strip()
-    return text if not text or text[-1] in "。！？.!?" else text + "。"
-
-
 @dataclass(frozen=True)
 class Texts:
     """A broadcast's words: the template and values, the SMS as sent, and what a call speaks."""
@@ -157,8 +151,8 @@ def compose(
     params = {**filled_in(settings, station, now), **cleaned}
     try:
         body = render(language, key, **params)
-        sms = render(language, "broadcast_sms", station=station.name, text=_sentence(body))
-        voice = render(language, "broadcast_voice", station=station.name, text=_sentence(body))
+        sms = render(language, "broadcast_sms", station=station.name, text=as_sentence(body))
+        voice = render(language, "broadcast_voice", station=station.name, text=as_sentence(body))
     except TemplateError as exc:
         raise BroadcastError(f"模板有误：{exc}") from None
     texts = Texts(template=key, params=params, sms=sms, voice=voice)

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.templates import load_templates, render
+from config.templates import as_sentence, load_templates, render
 
 # Every prompt an IvrCall may play: the screening prompts, and what each key answers.
 VOICE_KEYS = (
@@ -141,12 +141,6 @@ def required_keys(language: str) -> list[str]:
     return keys + [drill_variant(key) for key in keys if key not in NOT_IN_DRILLS] + broadcast_keys()
 
 
-def _sentence(text: str) -> str:
-    """``text`` ending in a full stop, as a broadcast's words are before what follows them."""
-    text = text.strip()
-    return text if not text or text[-1] in "。！？.!?" else text + "。"
-
-
 def pattern(language: str, key: str) -> str:
     """The project's words of ``key`` (or of the key a drill variant is of), placeholders written ``{name}``.
 
@@ -158,7 +152,7 @@ def pattern(language: str, key: str) -> str:
     if not is_broadcast(key):
         return templates[key]
     channel, _, name = key.partition("_")
-    inner = _sentence(templates[name])
+    inner = as_sentence(templates[name])
     return templates[f"{BROADCAST_PREFIX}{channel}"].replace("{text}", inner)
 
 
