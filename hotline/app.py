@@ -16,7 +16,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from config.settings import Settings, load_settings
-from hotline.carriers.twilio.voices import check_voice
 from hotline.console import uploads
 from hotline.console.arguments import MAX_ID
 from hotline.extensions import SETTINGS_KEY
@@ -156,9 +155,7 @@ def create_app(
     """
     if settings is None:
         settings = load_settings(environ)
-    # Every prompt is spoken by this voice (Twilio's TwiML, which the simulator reads too).
-    check_voice(settings)
-    # What the carrier reads besides the settings (Aliyun's registered templates) is checked now, not at an alert.
+    # What the carrier reads besides the settings (Twilio's voice, Aliyun's templates) is checked now, not at an alert.
     from hotline.carriers import check_carrier
 
     check_carrier(settings)

@@ -73,13 +73,21 @@ CARRIER_FACTORIES: dict[str, Callable[[Settings], Carrier]] = {
 
 
 def check_carrier(settings: Settings) -> None:
-    """Check at start-up what the selected carrier reads besides the settings (Aliyun's templates file).
+    """Check at start-up what the selected carrier reads besides the settings.
+
+    Twilio's prompts (which the simulator plays too) are spoken by
+    ``HOTLINE_VOICE``, which must speak the prompts' language; Aliyun reads its
+    registered templates from a file.
 
     Raises:
         config.settings.SettingsError: Naming the variable and every problem, in the operator's language.
     """
     if settings.carrier == "aliyun":
         _aliyun_templates(settings)
+    else:
+        from hotline.carriers.twilio.voices import check_voice
+
+        check_voice(settings)
 
 
 def build_carrier(settings: Settings) -> Carrier:
