@@ -14,5 +14,10 @@ from config.settings import Settings
 
 def callback_url(settings: Settings, path: str, **params: int | str) -> str:
     """``{public_url}{path}?{params}`` with the parameters in a stable order."""
+    return public_url_for(settings.public_url, path, **params)
+
+
+def public_url_for(public_url: str, path: str, **params: int | str) -> str:
+    """``{public_url}{path}?{params}`` with the parameters in a stable order."""
     query = urlencode(sorted((key, str(value)) for key, value in params.items()))
-    return f"{settings.public_url}{path}" + (f"?{query}" if query else "")
+    return f"{public_url}{path}" + (f"?{query}" if query else "")

@@ -44,7 +44,6 @@ from hotline.services.outbox import (
 )
 from hotline.services.prompts import call_prompt
 from hotline.services.timeline import record_event
-from hotline.urls import callback_url
 from workers.handed import count_send, record_or_keep
 from workers.pacing import Go, Wait, pace, release
 from workers.runtime import JobContext, job_context, stopping, worker_app
@@ -285,16 +284,12 @@ def _sms_request(ctx: JobContext, notification: Notification) -> Request:
         template=notification.template, params=dict(notification.template_params or {}),
         drill=notification.incident is not None and notification.incident.is_drill,
     )
-    status_callback = callback_url(ctx.settings, "/twilio/sms-status", n=notification.id)
-    return partial(ctx.carrier.send_sms, message, status_callback=status_callback)
+    return partial(ctx.carrier.send_sms, message, reference=notification.id)
 
 
 def _call_request(ctx: JobContext, notification: Notification) -> Request:
-    url = callback_url(ctx.settings, "/twilio/voice/screen", n=notification.id)
-    status_callback = callback_url(ctx.settings, "/twilio/call-status", n=notification.id)
-    timeout = ctx.settings.ring_timeout
-    call = partial(ctx.carrier.place_call, to=notification.phone, url=url, status_callback=status_callback,
-                   timeout=timeout)
+    call = partial(ctx.carrier.place_call, to=notification.phone, reference=notification.id,
+                   timeout=ctx.settings.ring_timeout)
     if ctx.carrier.capabilities.free_text:
         return call
     # A carrier that speaks only registered prompts is told the prompt now; the others fetch it from the URL.

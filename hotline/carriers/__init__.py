@@ -30,6 +30,7 @@ def _twilio(settings: Settings) -> Carrier:
         account_sid=settings.twilio_account_sid,
         auth_token=settings.twilio_auth_tokens[0],
         from_number=settings.twilio_number,
+        public_url=settings.public_url,
         api_base=settings.twilio_api_base,
     )
 
@@ -37,7 +38,9 @@ def _twilio(settings: Settings) -> Carrier:
 def _simulator(settings: Settings) -> Carrier:
     from hotline.carriers.simulator import SimulatorCarrier
 
-    return SimulatorCarrier(base_url=settings.simulator_url, from_number=settings.hotline_number)
+    return SimulatorCarrier(
+        base_url=settings.simulator_url, from_number=settings.hotline_number, public_url=settings.public_url
+    )
 
 
 def _aliyun_templates(settings: Settings) -> Templates:

@@ -192,19 +192,23 @@ class Carrier(Protocol):
     name: str
     capabilities: Capabilities
 
-    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
+    def send_sms(self, message: OutboundSms, *, reference: int) -> Submitted:
         """Hand one SMS to the carrier.
+
+        ``reference`` is the outbox row's id: the carrier's receipts carry it
+        back (in a callback address, or a signed ``OutId``), so a receipt
+        finds its row even before the carrier's id is recorded.
 
         Raises:
             CarrierError: The carrier refused it, or could not be reached.
         """
         ...
 
-    def place_call(
-        self, *, to: str, url: str, status_callback: str, timeout: int, prompt: CallPrompt | None = None
-    ) -> Submitted:
-        """Start one outbound call whose call flow is fetched from ``url`` when answered,
-        or, for a carrier without ``capabilities.free_text``, that plays ``prompt``.
+    def place_call(self, *, to: str, reference: int, timeout: int, prompt: CallPrompt | None = None) -> Submitted:
+        """Start one outbound call for outbox row ``reference``, ringing ``timeout`` seconds.
+
+        A carrier with ``capabilities.free_text`` fetches the call flow from
+        the service when answered; one without it plays ``prompt``.
 
         Raises:
             CarrierError: The carrier refused it, or could not be reached.

@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from hotline.carriers.base import CallPrompt, Capabilities, CarrierError, OutboundSms, Submitted
+from hotline.carriers.twilio.callbacks import Callbacks
 from hotline.carriers.twilio.codes import failure_reason
 
 
@@ -22,18 +23,20 @@ class SimulatorCarrier:
     Args:
         base_url: The simulator server, e.g. ``http://127.0.0.1:8900``.
         from_number: The hotline number messages and calls come from.
+        public_url: Where the simulator calls the service back (``HOTLINE_PUBLIC_URL``).
         timeout: Real seconds to wait for the simulator to answer.
     """
 
     name = "simulator"
     capabilities = Capabilities(ring_group=True, keypress_calls=True, free_text=True, max_ring_group=10)
 
-    def __init__(self, *, base_url: str, from_number: str, timeout: float = 10.0) -> None:
+    def __init__(self, *, base_url: str, from_number: str, public_url: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.from_number = from_number
+        self.callbacks = Callbacks(public_url)
         self.timeout = timeout
 
-    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
+    def send_sms(self, message: OutboundSms, *, reference: int) -> Submitted:
         """Hand one SMS to the simulator.
 
         Raises:
@@ -41,19 +44,22 @@ class SimulatorCarrier:
                 from its answer, e.g. 21211/400, 21610/400, 20429/429), or it
                 could not be reached in time (``http_status=None``).
         """
-        payload = {"to": message.to, "from": self.from_number, "body": message.text, "status_callback": status_callback}
+        payload = {
+            "to": message.to, "from": self.from_number, "body": message.text,
+            "status_callback": self.callbacks.sms_status(reference),
+        }
         return self._post("/sim/api/messages", payload)
 
-    def place_call(
-        self, *, to: str, url: str, status_callback: str, timeout: int, prompt: CallPrompt | None = None
-    ) -> Submitted:
-        """Start one outbound call whose TwiML the simulator fetches from ``url`` when answered (``prompt`` is unused).
+    def place_call(self, *, to: str, reference: int, timeout: int, prompt: CallPrompt | None = None) -> Submitted:
+        """Start one outbound call whose TwiML the simulator fetches from the service when answered
+        (``prompt`` is unused).
 
         Raises:
             CarrierError: The simulator refused it, or could not be reached in time.
         """
         payload = {
-            "to": to, "from": self.from_number, "url": url, "status_callback": status_callback, "timeout": timeout,
+            "to": to, "from": self.from_number, "url": self.callbacks.call_flow(reference),
+            "status_callback": self.callbacks.call_status(reference), "timeout": timeout,
         }
         return self._post("/sim/api/calls", payload)
 

@@ -350,7 +350,7 @@ def test_the_mock_refuses_a_request_signed_with_another_secret(worker_app, sessi
     with pytest.raises(CarrierError) as refused:
         forged.send_sms(
             OutboundSms(to="+8613800100001", text="", template="sms_help", params={}),
-            status_callback="http://127.0.0.1:5000/twilio/sms-status?n=1",
+            reference=1,
         )
     assert refused.value.reason == "rejected" and not refused.value.transient
     assert aliyun.refusals == [("SendSms", "SignatureDoesNotMatch")] and not aliyun.sms

@@ -59,7 +59,9 @@ def test_every_carrier_the_settings_accept_is_registered():
 def test_the_app_sends_through_the_carrier_it_was_given(app):
     assert isinstance(get_carrier(app), SimulatorCarrier)
     assert get_carrier(app) is get_carrier(app)
-    stand_in = SimulatorCarrier(base_url="http://127.0.0.1:9", from_number="+8657188880000")
+    stand_in = SimulatorCarrier(
+        base_url="http://127.0.0.1:9", from_number="+8657188880000", public_url="http://127.0.0.1:5000"
+    )
     use_carrier(app, stand_in)
     assert get_carrier(app) is stand_in
 
@@ -197,3 +199,18 @@ def test_the_transfer_skips_an_officer_the_escalation_is_calling(app, session):
 
     # Every officer is being called by the escalation: the caller goes on to the duty line.
     assert transfer.to == TransferTo.DUTY_LINE and transfer.phone == group.village.station.duty_phone
+
+
+def test_the_addresses_twilio_is_given_are_the_service_s_webhooks(app):
+    """What Twilio and the simulator are told to call back for an outbox row is a route of the app."""
+    from hotline.carriers.twilio.callbacks import Callbacks
+
+    callbacks = Callbacks("http://127.0.0.1:5000")
+    adapter = app.url_map.bind("127.0.0.1:5000")
+    expected = {"sms_status": callbacks.sms_status(7), "call_status": callbacks.call_status(7),
+                "screen": callbacks.call_flow(7)}
+    for view, address in expected.items():
+        path, _, query = address.removeprefix("http://127.0.0.1:5000").partition("?")
+        endpoint, _ = adapter.match(path, method="POST")
+        assert endpoint.endswith("." + view), (address, endpoint)
+        assert query == "n=7"

@@ -24,9 +24,12 @@ ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 FROM_NUMBER = "+15005550006"
 TO_NUMBER = "+8613800138000"
-SMS_STATUS_URL = "https://hotline.example.org/webhooks/twilio/sms-status"
-CALL_TWIML_URL = "https://hotline.example.org/webhooks/twilio/call-twiml/42"
-CALL_STATUS_URL = "https://hotline.example.org/webhooks/twilio/call-status"
+PUBLIC_URL = "https://hotline.example.org"
+ROW = 42
+# The addresses the carrier gives Twilio for outbox row 42: each names the row.
+SMS_STATUS_URL = "https://hotline.example.org/twilio/sms-status?n=42"
+CALL_TWIML_URL = "https://hotline.example.org/twilio/voice/screen?n=42"
+CALL_STATUS_URL = "https://hotline.example.org/twilio/call-status?n=42"
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
@@ -49,7 +52,8 @@ def prism_url() -> Iterator[str]:
 @pytest.fixture
 def carrier(prism_url: str) -> TwilioCarrier:
     return TwilioCarrier(
-        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=FROM_NUMBER, api_base=prism_url
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=FROM_NUMBER, public_url=PUBLIC_URL,
+        api_base=prism_url,
     )
 
 
@@ -59,7 +63,7 @@ def carrier(prism_url: str) -> TwilioCarrier:
     ids=["english", "chinese"],
 )
 def test_send_sms_with_status_callback_is_accepted(carrier: TwilioCarrier, body: str):
-    submitted = carrier.send_sms(OutboundSms(to=TO_NUMBER, text=body), status_callback=SMS_STATUS_URL)
+    submitted = carrier.send_sms(OutboundSms(to=TO_NUMBER, text=body), reference=ROW)
 
     assert isinstance(submitted, Submitted)
     assert re.fullmatch(r"SM[0-9a-fA-F]{32}", submitted.sid)
@@ -67,7 +71,7 @@ def test_send_sms_with_status_callback_is_accepted(carrier: TwilioCarrier, body:
 
 
 def test_place_call_with_twiml_url_status_events_and_timeout_is_accepted(carrier: TwilioCarrier):
-    submitted = carrier.place_call(to=TO_NUMBER, url=CALL_TWIML_URL, status_callback=CALL_STATUS_URL, timeout=45)
+    submitted = carrier.place_call(to=TO_NUMBER, reference=ROW, timeout=45)
 
     assert isinstance(submitted, Submitted)
     assert re.fullmatch(r"CA[0-9a-fA-F]{32}", submitted.sid)
@@ -77,13 +81,14 @@ def test_place_call_with_twiml_url_status_events_and_timeout_is_accepted(carrier
 @pytest.mark.parametrize("account_sid", ["AC123", "ACzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "SK" + "0" * 32])
 def test_request_with_malformed_account_sid_is_refused_as_permanent(prism_url: str, account_sid: str):
     carrier = TwilioCarrier(
-        account_sid=account_sid, auth_token=AUTH_TOKEN, from_number=FROM_NUMBER, api_base=prism_url
+        account_sid=account_sid, auth_token=AUTH_TOKEN, from_number=FROM_NUMBER, public_url=PUBLIC_URL,
+        api_base=prism_url,
     )
 
     with pytest.raises(CarrierError) as sms_refusal:
-        carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), status_callback=SMS_STATUS_URL)
+        carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), reference=ROW)
     with pytest.raises(CarrierError) as call_refusal:
-        carrier.place_call(to=TO_NUMBER, url=CALL_TWIML_URL, status_callback=CALL_STATUS_URL, timeout=30)
+        carrier.place_call(to=TO_NUMBER, reference=ROW, timeout=30)
 
     for refusal in (sms_refusal.value, call_refusal.value):
         assert refusal.http_status == 422
@@ -102,11 +107,12 @@ def test_unreachable_api_is_a_transient_error():
         account_sid=ACCOUNT_SID,
         auth_token=AUTH_TOKEN,
         from_number=FROM_NUMBER,
+        public_url=PUBLIC_URL,
         api_base=f"http://127.0.0.1:{closed_port}",
     )
 
     with pytest.raises(CarrierError) as refusal:
-        carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), status_callback=SMS_STATUS_URL)
+        carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), reference=ROW)
 
     assert refusal.value.http_status is None
     assert refusal.value.transient is True
@@ -121,13 +127,14 @@ def test_api_that_never_answers_times_out_as_a_transient_error():
             account_sid=ACCOUNT_SID,
             auth_token=AUTH_TOKEN,
             from_number=FROM_NUMBER,
+            public_url=PUBLIC_URL,
             api_base=f"http://127.0.0.1:{silent.getsockname()[1]}",
             timeout=0.5,
         )
         started = time.monotonic()
 
         with pytest.raises(CarrierError) as refusal:
-            carrier.place_call(to=TO_NUMBER, url=CALL_TWIML_URL, status_callback=CALL_STATUS_URL, timeout=30)
+            carrier.place_call(to=TO_NUMBER, reference=ROW, timeout=30)
 
     assert time.monotonic() - started < 5
     assert refusal.value.http_status is None
@@ -166,7 +173,9 @@ class CannedHttpClient(TwilioHttpClient):
 
 def canned_carrier(*replies: Response | Exception) -> tuple[TwilioCarrier, CannedHttpClient]:
     http = CannedHttpClient(*replies)
-    carrier = TwilioCarrier(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=FROM_NUMBER, http_client=http)
+    carrier = TwilioCarrier(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=FROM_NUMBER, public_url=PUBLIC_URL, http_client=http
+    )
     return carrier, http
 
 
@@ -185,7 +194,7 @@ def test_send_sms_posts_the_message_fields():
     sid = "SM" + "ab" * 16
     carrier, http = canned_carrier(json_reply(201, {"sid": sid, "status": "queued"}))
 
-    submitted = carrier.send_sms(OutboundSms(to=TO_NUMBER, text="火警"), status_callback=SMS_STATUS_URL)
+    submitted = carrier.send_sms(OutboundSms(to=TO_NUMBER, text="火警"), reference=ROW)
 
     assert submitted == Submitted(sid=sid, status="queued")
     [request] = http.sent
@@ -199,7 +208,7 @@ def test_place_call_posts_the_call_fields():
     sid = "CA" + "cd" * 16
     carrier, http = canned_carrier(json_reply(201, {"sid": sid, "status": "queued"}))
 
-    submitted = carrier.place_call(to=TO_NUMBER, url=CALL_TWIML_URL, status_callback=CALL_STATUS_URL, timeout=25)
+    submitted = carrier.place_call(to=TO_NUMBER, reference=ROW, timeout=25)
 
     assert submitted == Submitted(sid=sid, status="queued")
     [request] = http.sent
@@ -217,11 +226,11 @@ def test_place_call_posts_the_call_fields():
 
 
 def send_sms(carrier: TwilioCarrier) -> Submitted:
-    return carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), status_callback=SMS_STATUS_URL)
+    return carrier.send_sms(OutboundSms(to=TO_NUMBER, text="test"), reference=ROW)
 
 
 def place_call(carrier: TwilioCarrier) -> Submitted:
-    return carrier.place_call(to=TO_NUMBER, url=CALL_TWIML_URL, status_callback=CALL_STATUS_URL, timeout=30)
+    return carrier.place_call(to=TO_NUMBER, reference=ROW, timeout=30)
 
 
 @pytest.mark.parametrize("submit", [send_sms, place_call])

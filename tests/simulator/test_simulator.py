@@ -372,7 +372,7 @@ def test_conference_caller_and_member_placed_through_the_carrier_join_one_room(s
         f'statusCallback="/twilio/conf-status" statusCallbackEvent="start end join leave">{room}</Conference></Dial>'
     )
     service.routes["/twilio/hold"] = lambda p: twiml('<Say language="zh-CN">请稍候。</Say>')
-    service.routes["/twilio/member"] = lambda p: twiml(
+    service.routes["/twilio/voice/screen"] = lambda p: twiml(
         '<Gather numDigits="1" action="/twilio/member-join">'
         '<Say language="zh-CN">村民求助，按1加入通话。</Say></Gather><Hangup/>'
     )
@@ -381,13 +381,11 @@ def test_conference_caller_and_member_placed_through_the_carrier_join_one_room(s
     )
     service.routes["/twilio/conf-done"] = lambda p: twiml('<Say language="zh-CN">通话已结束。</Say>')
     sim.script(A, answer_after=1, press="1", talk_for=3)
-    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
+    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE, public_url=service.base_url)
 
     sid = sim.dial(CALLER)
     sim.wait_for(lambda: (c := sim.conference(room)) and c["present"] == [CALLER])
-    submitted = carrier.place_call(
-        to=A, url=service.url("/twilio/member"), status_callback=service.url("/twilio/member-status"), timeout=20
-    )
+    submitted = carrier.place_call(to=A, reference=7, timeout=20)
     call = sim.wait_for_call(sid, timeout=10)
     member = sim.wait_for_call(submitted.sid)
     conference = sim.conference(room)
@@ -402,7 +400,8 @@ def test_conference_caller_and_member_placed_through_the_carrier_join_one_room(s
     assert call["heard"] == ["正在为您呼叫值班员。", "请稍候。", "通话已结束。"]
     assert service.only("/twilio/conf-done").params["DialCallStatus"] == "completed"
 
-    member_status = service.requests_to("/twilio/member-status")
+    member_status = service.requests_to("/twilio/call-status")
+    assert {r.url.rsplit("?", 1)[1] for r in member_status} == {"n=7"}
     assert statuses(member_status) == ["initiated", "ringing", "in-progress", "completed"]
     assert {r.params["Direction"] for r in member_status} == {"outbound-api"}
     assert {(r.params["From"], r.params["To"]) for r in member_status} == {(HOTLINE, A)}
@@ -425,12 +424,10 @@ def test_conference_caller_and_member_placed_through_the_carrier_join_one_room(s
 
 
 def test_sms_status_callbacks_arrive_sent_then_delivered(service, sim, sim_url):
-    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
+    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE, public_url=service.base_url)
 
-    submitted = carrier.send_sms(
-        OutboundSms(to=A, text="【联防】3组有警情，回复1接警。"), status_callback=service.url("/twilio/sms/status")
-    )
-    callbacks = service.wait_for("/twilio/sms/status", count=2)
+    submitted = carrier.send_sms(OutboundSms(to=A, text="【联防】3组有警情，回复1接警。"), reference=3)
+    callbacks = service.wait_for("/twilio/sms-status", count=2)
 
     assert isinstance(submitted, Submitted) and submitted.status == "queued"
     assert re.fullmatch(r"SM[0-9a-f]{32}", submitted.sid)
@@ -450,10 +447,10 @@ def test_sms_status_callbacks_arrive_sent_then_delivered(service, sim, sim_url):
 
 def test_undeliverable_sms_reports_error_30003(service, sim, sim_url):
     sim.script(B, undeliverable=True)
-    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
+    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE, public_url=service.base_url)
 
-    submitted = carrier.send_sms(OutboundSms(to=B, text="警情通知"), status_callback=service.url("/twilio/sms/status"))
-    callbacks = service.wait_for("/twilio/sms/status", count=2)
+    submitted = carrier.send_sms(OutboundSms(to=B, text="警情通知"), reference=3)
+    callbacks = service.wait_for("/twilio/sms-status", count=2)
 
     assert [r.params["MessageStatus"] for r in callbacks] == ["sent", "undelivered"]
     assert callbacks[1].params["ErrorCode"] == "30003"
@@ -497,13 +494,13 @@ def test_inbound_sms_from_a_villager_reaches_the_service(service, sim):
 
 
 @pytest.mark.parametrize(("code", "http_status", "transient"), [(21211, 400, False), (21610, 400, False)])
-def test_scripted_permanent_sms_errors(sim, sim_url, code, http_status, transient):
+def test_scripted_permanent_sms_errors(service, sim, sim_url, code, http_status, transient):
     sim.script(A, sms_error=code)
-    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
+    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE, public_url=service.base_url)
 
     for _ in range(2):
         with pytest.raises(CarrierError) as raised:
-            carrier.send_sms(OutboundSms(to=A, text="通知"), status_callback="http://127.0.0.1:9/unused")
+            carrier.send_sms(OutboundSms(to=A, text="通知"), reference=3)
         assert (raised.value.code, raised.value.http_status, raised.value.transient) == (code, http_status, transient)
     assert sim.phone(A)["messages"] == []
     assert [e["code"] for e in sim.events(kind="sms.refused")] == [code, code]
@@ -511,26 +508,26 @@ def test_scripted_permanent_sms_errors(sim, sim_url, code, http_status, transien
 
 def test_rate_limit_error_only_for_the_first_try(service, sim, sim_url):
     sim.script(A, sms_error=20429, sms_error_times=1)
-    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
+    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE, public_url=service.base_url)
 
     with pytest.raises(CarrierError) as raised:
-        carrier.send_sms(OutboundSms(to=A, text="通知"), status_callback=service.url("/s"))
-    retried = carrier.send_sms(OutboundSms(to=A, text="通知"), status_callback=service.url("/s"))
+        carrier.send_sms(OutboundSms(to=A, text="通知"), reference=3)
+    retried = carrier.send_sms(OutboundSms(to=A, text="通知"), reference=3)
 
     assert (raised.value.code, raised.value.http_status, raised.value.transient) == (20429, 429, True)
     assert retried.status == "queued"
-    assert [r.params["MessageStatus"] for r in service.wait_for("/s", count=2)] == ["sent", "delivered"]
+    assert [r.params["MessageStatus"] for r in service.wait_for("/twilio/sms-status", count=2)] == ["sent", "delivered"]
 
 
-def test_invalid_number_and_opted_out_phone_are_refused(sim, sim_url):
-    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
+def test_invalid_number_and_opted_out_phone_are_refused(service, sim, sim_url):
+    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE, public_url=service.base_url)
     with pytest.raises(CarrierError) as invalid:
-        carrier.send_sms(OutboundSms(to="13800000001", text="通知"), status_callback="")
+        carrier.send_sms(OutboundSms(to="13800000001", text="通知"), reference=3)
     sim.send_sms(B, "STOP")
     with pytest.raises(CarrierError) as opted_out:
-        carrier.send_sms(OutboundSms(to=B, text="通知"), status_callback="")
+        carrier.send_sms(OutboundSms(to=B, text="通知"), reference=3)
     sim.send_sms(B, "START")
-    accepted = carrier.send_sms(OutboundSms(to=B, text="通知"), status_callback="")
+    accepted = carrier.send_sms(OutboundSms(to=B, text="通知"), reference=3)
 
     assert (invalid.value.code, invalid.value.http_status) == (21211, 400)
     assert (opted_out.value.code, opted_out.value.http_status) == (21610, 400)
@@ -541,21 +538,23 @@ def test_unreachable_simulator_is_a_transient_carrier_error():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    carrier = SimulatorCarrier(base_url=f"http://127.0.0.1:{port}", from_number=HOTLINE, timeout=1.0)
+    carrier = SimulatorCarrier(
+        base_url=f"http://127.0.0.1:{port}", from_number=HOTLINE, public_url="http://127.0.0.1:9", timeout=1.0
+    )
 
     with pytest.raises(CarrierError) as raised:
-        carrier.send_sms(OutboundSms(to=A, text="通知"), status_callback="")
+        carrier.send_sms(OutboundSms(to=A, text="通知"), reference=3)
 
     assert raised.value.http_status is None and raised.value.code is None
     assert raised.value.transient is True
 
 
-def test_scripted_call_error_refuses_place_call(sim, sim_url):
+def test_scripted_call_error_refuses_place_call(service, sim, sim_url):
     sim.script(A, call_error=21215)
-    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE)
+    carrier = SimulatorCarrier(base_url=sim_url, from_number=HOTLINE, public_url=service.base_url)
 
     with pytest.raises(CarrierError) as raised:
-        carrier.place_call(to=A, url="http://127.0.0.1:9/x", status_callback="", timeout=20)
+        carrier.place_call(to=A, reference=3, timeout=20)
 
     assert (raised.value.code, raised.value.http_status) == (21215, 400)
     assert sim.phone(A)["calls"] == []

@@ -42,8 +42,8 @@ class CarrierThenOutage(FakeCarrier):
 
     outage: DatabaseGoesAway | None = None
 
-    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
-        submitted = super().send_sms(message, status_callback=status_callback)
+    def send_sms(self, message: OutboundSms, *, reference: int) -> Submitted:
+        submitted = super().send_sms(message, reference=reference)
         assert self.outage is not None
         self.outage.down = True
         return submitted

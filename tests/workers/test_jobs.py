@@ -18,6 +18,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from hotline.carriers import Capabilities, CarrierError, OutboundSms, Submitted
+from hotline.carriers.base import CallPrompt
 from hotline.carriers.twilio.codes import failure_reason
 from hotline.extensions import get_settings, queues, use_carrier
 from hotline.models import Incident, IncidentStatus, Member, Notification, Role, TimelineEvent, utcnow
@@ -26,8 +27,6 @@ from hotline.services.outbox import RETRY_INTERVALS, dispatch, schedule_escalati
 from tests.factories import make_group, message_sid
 from workers import jobs, runtime
 from workers.jobs import check_escalation, place_call, send_sms
-
-PUBLIC = "http://127.0.0.1:5000"
 
 
 def refusal(message: str, *, code: int | None = None, http_status: int | None = None) -> CarrierError:
@@ -60,11 +59,11 @@ class FakeCarrier:
         self.sent.append(dict(request, sid=submitted.sid))
         return submitted
 
-    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
-        return self._submit("sms", "SM", to=message.to, body=message.text, status_callback=status_callback)
+    def send_sms(self, message: OutboundSms, *, reference: int) -> Submitted:
+        return self._submit("sms", "SM", to=message.to, body=message.text, reference=reference)
 
-    def place_call(self, *, to: str, url: str, status_callback: str, timeout: int) -> Submitted:
-        return self._submit("call", "CA", to=to, url=url, status_callback=status_callback, timeout=timeout)
+    def place_call(self, *, to: str, reference: int, timeout: int, prompt: CallPrompt | None = None) -> Submitted:
+        return self._submit("call", "CA", to=to, reference=reference, timeout=timeout)
 
 
 @dataclass
@@ -160,7 +159,7 @@ def test_send_sms_stores_the_sid_and_status(session, settings, carrier):
     [request] = carrier.sent
     assert request["sid"] == sid and sid.startswith("SM")
     assert (request["to"], request["body"]) == (expected.phone, expected.body)
-    assert request["status_callback"] == f"{PUBLIC}/twilio/sms-status?n={notification_id}"
+    assert request["reference"] == notification_id
     row = _row(session, notification_id)
     assert (row.status, row.provider_sid, row.attempts) == ("queued", sid, 1)
     assert row.sent_at is not None and row.claimed_at is not None and row.error_code is None
@@ -178,8 +177,7 @@ def test_place_call_screens_the_answerer(session, settings, carrier):
     [request] = carrier.sent
     assert request["sid"] == sid and sid.startswith("CA")
     assert request["to"] == session.get(Notification, notification_id).phone
-    assert request["url"] == f"{PUBLIC}/twilio/voice/screen?n={notification_id}"
-    assert request["status_callback"] == f"{PUBLIC}/twilio/call-status?n={notification_id}"
+    assert request["reference"] == notification_id
     assert request["timeout"] == settings.ring_timeout
     row = _row(session, notification_id)
     assert (row.status, row.provider_sid) == ("queued", sid)
@@ -205,7 +203,7 @@ def test_a_status_callback_that_beat_the_job_is_not_moved_back(session, settings
     opened = _sms_incident(session, settings)
     sms_id = opened.sms_ids[0]
 
-    def fast_carrier(message, *, status_callback):
+    def fast_carrier(message, *, reference):
         submitted = Submitted(sid="SM" + secrets.token_hex(16), status="queued")
         delivered = {"MessageSid": submitted.sid, "MessageStatus": "delivered"}
         signed_post(client, f"/twilio/sms-status?n={sms_id}", delivered)

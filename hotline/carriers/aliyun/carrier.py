@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import phonenumbers
 from alibabacloud_dysmsapi20170525 import models as sms_api
@@ -51,18 +51,6 @@ def domestic(number: str) -> str:
         raise CarrierError(f"{number} is not a mainland China number", reason=FailureReason.INVALID_NUMBER)
     national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     return "".join(digit for digit in national if digit.isdigit())
-
-
-def _row_id(status_callback: str) -> int:
-    """The outbox row a send is for: the project's callback URLs name it as ``n``.
-
-    Raises:
-        CarrierError: ``rejected``: the callback names no row, so no receipt could be matched.
-    """
-    values = parse_qs(urlsplit(status_callback).query).get("n", [])
-    if not values or not values[0].isdigit():
-        raise CarrierError("the callback names no outbox row", reason=FailureReason.REJECTED)
-    return int(values[0])
 
 
 def _config(endpoint: str, access_key_id: str, access_key_secret: str, timeout: float) -> Config:
@@ -130,7 +118,7 @@ class AliyunCarrier:
         """The signed ``OutId`` for a row sent to ``phone``."""
         return outid.sign(self._secret, row_id, phone)
 
-    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
+    def send_sms(self, message: OutboundSms, *, reference: int) -> Submitted:
         """Send ``message`` as its registered template (a drill's as its drill variant), with the values it carries.
 
         Raises:
@@ -145,20 +133,18 @@ class AliyunCarrier:
             sign_name=self.sign_name,
             template_code=self._registered(key).code,
             template_param=self._values(key, message.params),
-            out_id=self.out_id(_row_id(status_callback), message.to),
+            out_id=self.out_id(reference, message.to),
         )
         body = self._call("SendSms", lambda: self._sms.send_sms(request).body)
         return Submitted(sid=self._accepted("SendSms", body, body.biz_id), status="queued")
 
-    def place_call(
-        self, *, to: str, url: str, status_callback: str, timeout: int, prompt: CallPrompt | None = None
-    ) -> Submitted:
+    def place_call(self, *, to: str, reference: int, timeout: int, prompt: CallPrompt | None = None) -> Submitted:
         """Call ``to`` with IvrCall: ``prompt`` is played, and each key of ``prompt.replies`` answers;
         or, for a prompt with no replies, with SingleCallByTts: it is read out and nothing waits for a key.
 
-        ``url`` does not apply: Aliyun plays registered prompts only (a
-        drill's in their drill variants). The key pressed, and how the call
-        ended, come back in receipts.
+        Aliyun plays registered prompts only (a drill's in their drill
+        variants). The key pressed, and how the call ended, come back in
+        receipts that carry ``reference`` in a signed ``OutId``.
 
         Raises:
             CarrierError: Aliyun refused it (``isv.BUSINESS_LIMIT_CONTROL``:
@@ -168,7 +154,7 @@ class AliyunCarrier:
             raise CarrierError("Aliyun calls need a registered prompt", reason=FailureReason.REJECTED)
         number = domestic(to)
         if not prompt.replies:
-            return self._notice(number, to, prompt, status_callback)
+            return self._notice(number, to, prompt, reference)
 
         def registered_key(key: str) -> str:
             return drill_variant(key) if prompt.drill else key
@@ -190,12 +176,12 @@ class AliyunCarrier:
             menu_key_map=menu,
             play_times=PLAY_TIMES,
             timeout=max(5, min(timeout, 60)) * 1000,
-            out_id=self.out_id(_row_id(status_callback), to),
+            out_id=self.out_id(reference, to),
         )
         body = self._call("IvrCall", lambda: self._voice.ivr_call(request).body)
         return Submitted(sid=self._accepted("IvrCall", body, body.call_id), status="queued")
 
-    def _notice(self, number: str, to: str, prompt: CallPrompt, status_callback: str) -> Submitted:
+    def _notice(self, number: str, to: str, prompt: CallPrompt, reference: int) -> Submitted:
         """Place a voice notice (SingleCallByTts): ``prompt`` read out ``PLAY_TIMES`` times, no keys."""
         key = drill_variant(prompt.template) if prompt.drill else prompt.template
         request = voice_api.SingleCallByTtsRequest(
@@ -204,7 +190,7 @@ class AliyunCarrier:
             tts_code=self._registered(key).code,
             tts_param=self._values(key, prompt.params),
             play_times=PLAY_TIMES,
-            out_id=self.out_id(_row_id(status_callback), to),
+            out_id=self.out_id(reference, to),
         )
         body = self._call("SingleCallByTts", lambda: self._voice.single_call_by_tts(request).body)
         return Submitted(sid=self._accepted("SingleCallByTts", body, body.call_id), status="queued")

@@ -13,6 +13,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from hotline.carriers.base import CallPrompt, Capabilities, CarrierError, FailureReason, OutboundSms, Submitted
+from hotline.carriers.twilio.callbacks import Callbacks
 from hotline.carriers.twilio.codes import failure_reason
 
 TWILIO_API_BASE = "https://api.twilio.com"
@@ -62,6 +63,7 @@ class TwilioCarrier:
         account_sid: The Twilio Account SID (``AC`` + 32 hex digits).
         auth_token: The account's auth token.
         from_number: The Twilio number messages and calls come from, in E.164.
+        public_url: Where Twilio calls the service back (``HOTLINE_PUBLIC_URL``).
         api_base: Origin of the REST API; anything but api.twilio.com is used
             in its place (a mock server, a relay).
         timeout: Seconds to wait for Twilio to connect and to answer each request.
@@ -79,6 +81,7 @@ class TwilioCarrier:
         account_sid: str,
         auth_token: str,
         from_number: str,
+        public_url: str,
         api_base: str = TWILIO_API_BASE,
         timeout: float = 10.0,
         http_client: HttpClient | None = None,
@@ -89,18 +92,20 @@ class TwilioCarrier:
             else:
                 http_client = ApiBaseHttpClient(api_base, timeout=timeout)
         self.from_number = from_number
+        self.callbacks = Callbacks(public_url)
         client = Client(account_sid, auth_token, http_client=http_client)
         # twilio-python imports each resource's code on first use, which takes tens of milliseconds:
         # done here, it stays out of the first send, between its slot of the sending rate and Twilio.
         self._messages = client.messages
         self._calls = client.calls
 
-    def send_sms(self, message: OutboundSms, *, status_callback: str) -> Submitted:
+    def send_sms(self, message: OutboundSms, *, reference: int) -> Submitted:
         """Hand one SMS to Twilio, as free text.
 
         Args:
             message: The recipient (E.164) and the rendered text.
-            status_callback: URL Twilio posts delivery status changes to.
+            reference: The outbox row; Twilio posts its delivery reports to the
+                row's status address.
 
         Returns:
             The Message SID (``SM...``) and its first status (usually ``queued``).
@@ -116,7 +121,7 @@ class TwilioCarrier:
                 to=message.to,
                 from_=self.from_number,
                 body=message.text,
-                status_callback=status_callback,
+                status_callback=self.callbacks.sms_status(reference),
             )
         return _submitted(created.sid, created.status)
 
@@ -124,18 +129,16 @@ class TwilioCarrier:
         """None: Twilio sends the text as written, and a call speaks it from its TwiML."""
         return []
 
-    def place_call(
-        self, *, to: str, url: str, status_callback: str, timeout: int, prompt: CallPrompt | None = None
-    ) -> Submitted:
-        """Start one outbound call whose TwiML Twilio fetches from ``url`` when answered.
+    def place_call(self, *, to: str, reference: int, timeout: int, prompt: CallPrompt | None = None) -> Submitted:
+        """Start one outbound call whose TwiML Twilio fetches from the service when answered.
 
         Args:
             to: The callee, in E.164.
-            url: URL Twilio POSTs to for the call's TwiML.
-            status_callback: URL Twilio POSTs each progress event to (initiated,
-                ringing, answered, completed).
+            reference: The outbox row; Twilio fetches the row's call flow and
+                posts each progress event (initiated, ringing, answered,
+                completed) to the row's status address.
             timeout: Seconds to let the phone ring before giving up.
-            prompt: Unused: the TwiML at ``url`` says what the callee hears.
+            prompt: Unused: the service's TwiML says what the callee hears.
 
         Returns:
             The Call SID (``CA...``) and its first status (usually ``queued``).
@@ -150,9 +153,9 @@ class TwilioCarrier:
             call = self._calls.create(
                 to=to,
                 from_=self.from_number,
-                url=url,
+                url=self.callbacks.call_flow(reference),
                 method="POST",
-                status_callback=status_callback,
+                status_callback=self.callbacks.call_status(reference),
                 status_callback_method="POST",
                 status_callback_event=list(CALL_STATUS_EVENTS),
                 timeout=timeout,

@@ -11,6 +11,7 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from config.settings import Settings
 from config.templates import render
+from hotline.carriers.twilio.callbacks import CALL_STATUS, SCREEN
 from hotline.carriers.twilio.voices import say_voice
 from hotline.urls import callback_url
 
@@ -58,9 +59,9 @@ def ring_all(
     for phone, notification_id in legs:
         dial.number(
             phone,
-            url=callback_url(settings, "/twilio/voice/screen", n=notification_id),
+            url=callback_url(settings, SCREEN, n=notification_id),
             method="POST",
-            status_callback=callback_url(settings, "/twilio/call-status", n=notification_id),
+            status_callback=callback_url(settings, CALL_STATUS, n=notification_id),
             status_callback_event=LEG_EVENTS,
             status_callback_method="POST",
         )
@@ -97,7 +98,7 @@ def screen(settings: Settings, prompt: str, notification_id: int) -> VoiceRespon
     gather = response.gather(
         num_digits=1,
         timeout=SCREEN_TIMEOUT,
-        action=callback_url(settings, "/twilio/voice/screen/answer", n=notification_id),
+        action=callback_url(settings, SCREEN + "/answer", n=notification_id),
         method="POST",
     )
     say(gather, settings, prompt)
