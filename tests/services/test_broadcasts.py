@@ -225,6 +225,36 @@ def test_the_api_refuses_a_repeat_every_second_in_chinese(app, session, world, r
     assert daily.status_code == 201, daily.json
 
 
+def test_the_api_shows_a_repeating_broadcast_s_sends_and_their_progress(app, session, world, redis_conn):
+    user = session.scalar(select(User).where(User.username == "a_staff"))
+    bearer = {"Authorization": f"Bearer {issue_api_token(user)}"}
+    session.commit()
+    body = {"channel": "sms", "text": "今晚村委会放映防诈骗电影", "at": "2099-01-01T18:00", "repeat": "FREQ=DAILY",
+            "confirm": True}
+    made = app.test_client().post("/api/broadcasts", json=body, headers=bearer)
+    assert made.status_code == 201, made.json
+    shown = app.test_client().get(f"/api/broadcasts/{made.json['id']}", headers=bearer).json
+    assert (shown["sends_total"], shown["sends"]) == (0, [])
+
+    parent = session.get(Broadcast, made.json["id"])
+    due = parent.next_run_at
+    for day in range(2):
+        assert service.start_due(session, get_settings(app), due + timedelta(days=day, seconds=3))
+        session.commit()
+    [newest, oldest] = service.children(session, parent)
+    delivered = _rows(session, oldest.id)[0]
+    delivered.status = "delivered"
+    session.commit()
+
+    shown = app.test_client().get(f"/api/broadcasts/{parent.id}", headers=bearer).json
+    assert shown["sends_total"] == 2
+    assert [send["id"] for send in shown["sends"]] == [newest.id, oldest.id]
+    assert shown["sends"][1]["progress"]["delivered"] == 1
+    assert shown["sends"][0]["progress"]["total"] == shown["sends"][1]["progress"]["total"] > 0
+    assert shown["progress"]["total"] == 0, "the repeating broadcast sends nothing itself"
+    listed = app.test_client().get("/api/broadcasts", headers=bearer).json["items"]
+    assert {item["parent_id"] for item in listed if item["id"] != parent.id} == {parent.id}
+
 def test_the_report_counts_villages_failures_and_replies_as_csv(app, session):
     settings = get_settings(app)
     group = make_group(session)

@@ -255,9 +255,19 @@ def opt_outs() -> ResponseReturnValue:
     )
 
 
-def progress_json(broadcast: Broadcast) -> dict[str, Any]:
-    """The broadcast as the API shows it."""
-    return {
+# How many of a repeating broadcast's sends the API lists (newest first); the console's export has them all.
+API_SENDS = 50
+
+
+def progress_json(broadcast: Broadcast, *, with_sends: bool = False) -> dict[str, Any]:
+    """The broadcast as the API shows it.
+
+    A repeating broadcast sends nothing itself: each time it falls due it
+    starts a send of its own (``parent_id`` names it). With ``with_sends``
+    its ``sends`` list the latest of them with their progress, and
+    ``sends_total`` counts them all.
+    """
+    shown = {
         "id": broadcast.id, "station_id": broadcast.station_id, "station": broadcast.station.name,
         "status": broadcast.status, "channel": broadcast.channel, "template": broadcast.template,
         "params": broadcast.params, "sms_text": broadcast.sms_text, "voice_text": broadcast.voice_text,
@@ -268,3 +278,12 @@ def progress_json(broadcast: Broadcast) -> dict[str, Any]:
         "created_at": iso(broadcast.created_at), "parent_id": broadcast.parent_id,
         "progress": service.progress(session(), broadcast).to_json(),
     }
+    if with_sends and broadcast.rule:
+        sends = service.children(session(), broadcast)
+        shown["sends_total"] = len(sends)
+        shown["sends"] = [
+            {"id": send.id, "status": send.status, "started_at": iso(send.started_at),
+             "finished_at": iso(send.finished_at), "progress": service.progress(session(), send).to_json()}
+            for send in sends[:API_SENDS]
+        ]
+    return shown

@@ -147,4 +147,4 @@ def list_broadcasts() -> ResponseReturnValue:
 
 @bp.get("/broadcasts/<int:broadcast_id>")
 def get_broadcast(broadcast_id: int) -> ResponseReturnValue:
-    return jsonify(progress_json(visible_broadcast(broadcast_id)))
+    return jsonify(progress_json(visible_broadcast(broadcast_id), with_sends=True))
