@@ -129,9 +129,10 @@ def broadcast_send(
     try:
         station = find_station(session, station_name)
         audience = find_audience(session, station, villages=list(villages), groups=list(groups), roles=list(roles))
+        starts = _when(at, settings.timezone) if at else None
         composed = plan(
             session, settings, station, audience=audience, channel=channel, kind=kind, values=values,
-            carrier=get_carrier(),
+            carrier=get_carrier(), at=starts,
         )
     except (BroadcastError, DrillError) as exc:
         session.rollback()
@@ -143,7 +144,7 @@ def broadcast_send(
             raise click.ClickException("已取消，没有发送")
     try:
         broadcast, ids = create(
-            session, settings, composed, at=_when(at, settings.timezone) if at else None, rule=rule,
+            session, settings, composed, at=starts, rule=rule,
             created_by="cli",
         )
     except BroadcastError as exc:

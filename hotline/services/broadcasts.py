@@ -306,7 +306,7 @@ class Plan:
     texts: Texts
     recipients: Recipients
     seconds: int  # at the carrier's rates, which a broadcast has to itself while no emergency is under way
-    calls_wait_until: datetime | None  # calls written now would wait for the end of quiet hours
+    calls_wait_until: datetime | None  # calls written when it starts would wait for the end of quiet hours
 
     @property
     def segments_total(self) -> int:
@@ -362,12 +362,13 @@ def check_sendable(carrier: Carrier, texts: Texts, channel: str) -> None:
 
 def plan(
     session: Session, settings: Settings, station: Station, *, audience: Audience, channel: str, kind: str,
-    values: dict[str, str], now: datetime | None = None, carrier: Carrier | None = None,
+    values: dict[str, str], now: datetime | None = None, carrier: Carrier | None = None, at: datetime | None = None,
 ) -> Plan:
     """Compose a broadcast and count what it would take, writing nothing.
 
     ``carrier`` is the one that will send it (:func:`check_sendable`); None
-    checks the words against no carrier.
+    checks the words against no carrier. ``at`` is when it is to start (None:
+    now): whether its calls wait for the end of quiet hours is reckoned then.
 
     Raises:
         BroadcastError: The channel, kind or values are wrong, the text is
@@ -382,7 +383,7 @@ def plan(
     found = recipients(session, station, audience, channel)
     if not found.sms and not found.calls:
         raise BroadcastError("没有可以接收的号码（名单为空，或都已退订）")
-    waits = quiet_until(settings, station, now) if found.calls else None
+    waits = quiet_until(settings, station, max(at or now, now)) if found.calls else None
     return Plan(
         station=station, channel=channel, audience=audience, kind=kind.removeprefix("broadcast_"),
         values=dict(values), texts=texts, recipients=found,

@@ -176,6 +176,22 @@ def test_pause_holds_resume_sends_and_cancel_stops(app, session):
     assert (done.delivered, done.canceled, done.queued) == (1, len(ids) - 1, 0)
 
 
+def test_the_summary_says_calls_wait_for_the_morning_when_the_broadcast_starts_in_quiet_hours(app, session):
+    settings = get_settings(app)
+    group = make_group(session)
+
+    def waits(now, at=None):
+        return service.plan(
+            session, settings, group.village.station, audience=service.Audience(), channel="voice", kind="fraud",
+            values={"content": "谨防电信诈骗"}, now=now, at=at,
+        ).calls_wait_until
+
+    morning = datetime(2026, 12, 8, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai, the default quiet hours' end
+    assert waits(NOON) is None
+    assert waits(NIGHT) == morning
+    assert waits(NOON, at=NIGHT) == morning, "planned for 22:00 at noon: its calls wait"
+    assert waits(NIGHT, at=morning + timedelta(hours=2)) is None, "planned at night for 10:00: nothing waits"
+
 def test_a_repeating_broadcast_starts_a_send_each_time_once(app, session):
     settings = get_settings(app)
     group = make_group(session)

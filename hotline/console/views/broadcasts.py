@@ -106,10 +106,6 @@ def form_plan(station: Station, form: MultiDict[str, str]) -> tuple[service.Plan
     values = {"text": content} if kind == "free" else {"content": content}
     if "kind" in service.variables(settings().language, kind):
         values["kind"] = form.get("warning", "")
-    composed = service.plan(
-        session(), settings(), station, audience=audience, channel=form.get("channel", "sms"), kind=kind,
-        values=values, carrier=get_carrier(),
-    )
     at = None
     if form.get("at"):
         try:
@@ -117,6 +113,10 @@ def form_plan(station: Station, form: MultiDict[str, str]) -> tuple[service.Plan
         except ValueError:
             raise service.BroadcastError(_("The time is not valid.")) from None
         at = moment if moment.tzinfo else moment.replace(tzinfo=zone())
+    composed = service.plan(
+        session(), settings(), station, audience=audience, channel=form.get("channel", "sms"), kind=kind,
+        values=values, carrier=get_carrier(), at=at,
+    )
     rule = (form.get("rule") or REPEATS.get(form.get("repeat", ""), "")).strip() or None
     return composed, at, rule
 

@@ -114,7 +114,7 @@ def create_broadcast() -> ResponseReturnValue:
         composed = service.plan(
             session(), settings(), station, audience=audience, channel=str(body.get("channel", "")),
             kind=str(kind), values={str(k): v for k, v in values.items()},
-            carrier=get_carrier(),
+            carrier=get_carrier(), at=at,
         )
         if body.get("confirm") is not True:
             session().rollback()
