@@ -119,6 +119,9 @@ MORE_REPLIES: list[tuple[str, Answer | None]] = [
     ("ＯＫ，马上到", Answer.ACCEPT), ("好的好的，这就出门", Answer.ACCEPT), ("要得，骑摩托车过来", Answer.ACCEPT),
     ("收到，约10分钟到现场", Answer.ACCEPT), ("好的呢", Answer.ACCEPT), ("收到，正在路上", Answer.ACCEPT),
     ("我去看看", Answer.ACCEPT), ("我先过去看看", Answer.ACCEPT), ("收到，马上带人过去", Answer.ACCEPT),
+    ("我就在附近，马上到", Answer.ACCEPT), ("我离得近，我去", Answer.ACCEPT), ("已经在现场", Answer.ACCEPT),
+    ("已到现场", Answer.ACCEPT),
+    ("现场不安全，在附近等", None), ("隔壁在吵架", None),
     # not coming
     ("沒空", Answer.DECLINE), ("無法過去", Answer.DECLINE), ("來不了", Answer.DECLINE), ("去唔到", Answer.DECLINE),
     ("冇得闲", Answer.DECLINE), ("木得时间", Answer.DECLINE), ("冒得空", Answer.DECLINE), ("覅来", Answer.DECLINE),
