@@ -41,8 +41,14 @@ def count_send(channel: str, outcome: str, reason: str = "") -> None:
     SENDS.labels(channel=str(channel), outcome=outcome, reason=reason).inc()
 
 
-def record_submitted(ctx: JobContext, notification: Notification, submitted: Submitted) -> None:
+def record_submitted(
+    ctx: JobContext, notification: Notification, submitted: Submitted, *, just_taken: bool = True
+) -> None:
     """Write the carrier's id and status on a claimed row and commit.
+
+    ``just_taken`` says the carrier took it a moment ago, so the time to the
+    incident's first acceptance is measured now; the sweeper, recording an
+    answer kept from before an outage, leaves that figure alone.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The database failed; nothing is kept.
@@ -69,7 +75,7 @@ def record_submitted(ctx: JobContext, notification: Notification, submitted: Sub
         )
     ctx.session.commit()
     count_send(notification.channel, "sent")
-    if notification.incident_id is not None:
+    if just_taken and notification.incident_id is not None:
         _time_first_acceptance(notification)
 
 

@@ -153,7 +153,7 @@ def _release_stale_claims(ctx: JobContext, connection: Redis, claimed_before: da
     ctx.session.commit()
     answers = kept(connection, stale)
     for notification_id, submitted in answers.items():
-        record_submitted(ctx, ctx.session.get_one(Notification, notification_id), submitted)
+        record_submitted(ctx, ctx.session.get_one(Notification, notification_id), submitted, just_taken=False)
         log.info("notification %s: recorded as %s, which the carrier took before the database failed",
                  notification_id, submitted.sid)
     forget(connection, answers)
