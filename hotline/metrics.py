@@ -56,6 +56,11 @@ ESCALATIONS = Counter("hotline_escalations_total", "Escalation levels fired, by 
 _PENDING = "hotline.metrics.pending"
 
 
+def count_send(channel: str, outcome: str, reason: str = "") -> None:
+    """Count one send a worker finished with (:data:`SENDS`)."""
+    SENDS.labels(channel=str(channel), outcome=outcome, reason=reason).inc()
+
+
 def seconds_since(start: datetime, end: datetime) -> float:
     """Seconds from ``start`` to ``end``, never negative (clocks of two hosts may disagree)."""
     return max((end - start).total_seconds(), 0.0)

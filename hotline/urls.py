@@ -13,7 +13,7 @@ from config.settings import Settings
 
 
 def callback_url(settings: Settings, path: str, **params: int | str) -> str:
-    """``{public_url}{path}?{params}`` with the parameters in a stable order."""
+    """:func:`public_url_for` under ``HOTLINE_PUBLIC_URL``."""
     return public_url_for(settings.public_url, path, **params)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.carriers import DeliveryStatus, Submitted
 from hotline.extensions import queues
-from hotline.metrics import FIRST_ACCEPTANCE_SECONDS, SENDS, seconds_since
+from hotline.metrics import FIRST_ACCEPTANCE_SECONDS, count_send, seconds_since
 from hotline.models import EventKind, Notification, utcnow
 from hotline.services.timeline import record_event
 from workers.runtime import JobContext
@@ -34,11 +34,6 @@ FIRST_ACCEPTED_KEY = "hotline:metrics:first-accepted:{}"
 # sweeper could outlast (it needs the database to run at all).
 HANDED_KEY = "hotline:handed:{}"
 HANDED_TTL = 7 * 86400
-
-
-def count_send(channel: str, outcome: str, reason: str = "") -> None:
-    """Count one send's outcome for the metrics."""
-    SENDS.labels(channel=str(channel), outcome=outcome, reason=reason).inc()
 
 
 def record_submitted(
@@ -102,8 +97,11 @@ def record_or_keep(ctx: JobContext, notification_id: int, submitted: Submitted) 
 
 def keep(connection: Redis, notification_id: int, submitted: Submitted) -> None:
     """Keep the carrier's answer for a row until the sweeper records it."""
-    connection.hset(HANDED_KEY.format(notification_id), mapping={"sid": submitted.sid, "status": submitted.status})
-    connection.expire(HANDED_KEY.format(notification_id), HANDED_TTL)
+    key = HANDED_KEY.format(notification_id)
+    with connection.pipeline() as pipe:
+        pipe.hset(key, mapping={"sid": submitted.sid, "status": submitted.status})
+        pipe.expire(key, HANDED_TTL)
+        pipe.execute()
 
 
 def kept(connection: Redis, notification_ids: Iterable[int]) -> dict[int, Submitted]:

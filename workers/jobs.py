@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from hotline.carriers import CarrierError, DeliveryStatus, FailureReason, OutboundSms, Submitted
 from hotline.db import rows_changed
 from hotline.extensions import get_settings, queues
+from hotline.metrics import count_send
 from hotline.models import Channel, EventKind, Incident, IncidentStatus, Notification, Purpose, utcnow
 from hotline.queues import BROADCASTS
 from hotline.services.backup import backup_after_failure, backup_work
@@ -44,7 +45,7 @@ from hotline.services.outbox import (
 )
 from hotline.services.prompts import call_prompt
 from hotline.services.timeline import record_event
-from workers.handed import count_send, record_or_keep
+from workers.handed import record_or_keep
 from workers.pacing import Go, Wait, pace, release
 from workers.runtime import JobContext, job_context, stopping, worker_app
 

@@ -22,7 +22,7 @@ import string
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -699,13 +699,27 @@ class Progress:
 
 def progress(session: Session, broadcast: Broadcast) -> Progress:
     """Count a broadcast's rows by where they stand."""
-    found = Progress(opted_out=int((broadcast.audience or {}).get("skipped", {}).get("opted_out", 0)))
+    return progress_of(session, [broadcast])[broadcast.id]
+
+
+def progress_of(session: Session, broadcasts: list[Broadcast]) -> dict[int, Progress]:
+    """Count each broadcast's rows by where they stand, in one query; by broadcast id."""
+    counted = {
+        broadcast.id: Progress(opted_out=int((broadcast.audience or {}).get("skipped", {}).get("opted_out", 0)))
+        for broadcast in broadcasts
+    }
+    if not counted:
+        return counted
     rows = session.execute(
-        select(Notification.channel, Notification.status, Notification.failure_reason, func.count(Notification.id))
-        .where(Notification.broadcast_id == broadcast.id)
-        .group_by(Notification.channel, Notification.status, Notification.failure_reason)
+        select(
+            Notification.broadcast_id, Notification.channel, Notification.status, Notification.failure_reason,
+            func.count(Notification.id),
+        )
+        .where(Notification.broadcast_id.in_(list(counted)))
+        .group_by(Notification.broadcast_id, Notification.channel, Notification.status, Notification.failure_reason)
     ).all()
-    for channel, status, reason, count in rows:
+    for broadcast_id, channel, status, reason, count in rows:
+        found = counted[cast(int, broadcast_id)]  # never None: the rows were selected by broadcast
         found.total += count
         found.by_channel.setdefault(str(channel), Counter())[status] += count
         if status in WAITING:
@@ -721,7 +735,7 @@ def progress(session: Session, broadcast: Broadcast) -> Progress:
             found.failed += count
         else:
             found.sent += count
-    return found
+    return counted
 
 
 def children(session: Session, broadcast: Broadcast) -> list[Broadcast]:

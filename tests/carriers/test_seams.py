@@ -208,7 +208,7 @@ def test_the_addresses_twilio_is_given_are_the_service_s_webhooks(app):
     callbacks = Callbacks("http://127.0.0.1:5000")
     adapter = app.url_map.bind("127.0.0.1:5000")
     expected = {"sms_status": callbacks.sms_status(7), "call_status": callbacks.call_status(7),
-                "screen": callbacks.call_flow(7)}
+                "screen": callbacks.call_flow(7), "screen_answer": callbacks.key_pressed(7)}
     for view, address in expected.items():
         path, _, query = address.removeprefix("http://127.0.0.1:5000").partition("?")
         endpoint, _ = adapter.match(path, method="POST")

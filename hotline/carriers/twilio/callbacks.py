@@ -12,8 +12,9 @@ from hotline.urls import public_url_for
 
 SMS_STATUS = "/twilio/sms-status"
 CALL_STATUS = "/twilio/call-status"
-# The call flow a rung member hears: who needs help, and a key to accept.
+# The call flow a rung member hears: who needs help, and a key to accept; then the key pressed.
 SCREEN = "/twilio/voice/screen"
+SCREEN_ANSWER = "/twilio/voice/screen/answer"
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,6 @@ class Callbacks:
 
     def call_flow(self, row_id: int) -> str:
         return public_url_for(self.public_url, SCREEN, n=row_id)
+
+    def key_pressed(self, row_id: int) -> str:
+        return public_url_for(self.public_url, SCREEN_ANSWER, n=row_id)

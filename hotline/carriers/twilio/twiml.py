@@ -11,9 +11,8 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from config.settings import Settings
 from config.templates import render
-from hotline.carriers.twilio.callbacks import CALL_STATUS, SCREEN
+from hotline.carriers.twilio.callbacks import Callbacks
 from hotline.carriers.twilio.voices import say_voice
-from hotline.urls import callback_url
 
 # Each leg reports these, so the timeline shows rung, ringing, answered, ended.
 LEG_EVENTS = "initiated ringing answered completed"
@@ -56,12 +55,13 @@ def ring_all(
     if cancel is not None:
         _offer_cancel(response, settings, cancel)
     dial = Dial(action=action, method="POST", timeout=settings.ring_timeout, caller_id=caller_id)
+    callbacks = Callbacks(settings.public_url)
     for phone, notification_id in legs:
         dial.number(
             phone,
-            url=callback_url(settings, SCREEN, n=notification_id),
+            url=callbacks.call_flow(notification_id),
             method="POST",
-            status_callback=callback_url(settings, CALL_STATUS, n=notification_id),
+            status_callback=callbacks.call_status(notification_id),
             status_callback_event=LEG_EVENTS,
             status_callback_method="POST",
         )
@@ -98,7 +98,7 @@ def screen(settings: Settings, prompt: str, notification_id: int) -> VoiceRespon
     gather = response.gather(
         num_digits=1,
         timeout=SCREEN_TIMEOUT,
-        action=callback_url(settings, SCREEN + "/answer", n=notification_id),
+        action=Callbacks(settings.public_url).key_pressed(notification_id),
         method="POST",
     )
     say(gather, settings, prompt)

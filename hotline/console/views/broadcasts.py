@@ -259,8 +259,10 @@ def opt_outs() -> ResponseReturnValue:
 API_SENDS = 50
 
 
-def progress_json(broadcast: Broadcast, *, with_sends: bool = False) -> dict[str, Any]:
-    """The broadcast as the API shows it.
+def progress_json(
+    broadcast: Broadcast, *, with_sends: bool = False, counted: service.Progress | None = None
+) -> dict[str, Any]:
+    """The broadcast as the API shows it; ``counted`` is its progress if already counted.
 
     A repeating broadcast sends nothing itself: each time it falls due it
     starts a send of its own (``parent_id`` names it). With ``with_sends``
@@ -276,14 +278,16 @@ def progress_json(broadcast: Broadcast, *, with_sends: bool = False) -> dict[str
         "next_run_at": iso(broadcast.next_run_at), "started_at": iso(broadcast.started_at),
         "finished_at": iso(broadcast.finished_at), "created_by": broadcast.created_by,
         "created_at": iso(broadcast.created_at), "parent_id": broadcast.parent_id,
-        "progress": service.progress(session(), broadcast).to_json(),
+        "progress": (counted or service.progress(session(), broadcast)).to_json(),
     }
     if with_sends and broadcast.rule:
         sends = service.children(session(), broadcast)
+        latest = sends[:API_SENDS]
+        progress = service.progress_of(session(), latest)
         shown["sends_total"] = len(sends)
         shown["sends"] = [
             {"id": send.id, "status": send.status, "started_at": iso(send.started_at),
-             "finished_at": iso(send.finished_at), "progress": service.progress(session(), send).to_json()}
-            for send in sends[:API_SENDS]
+             "finished_at": iso(send.finished_at), "progress": progress[send.id].to_json()}
+            for send in latest
         ]
     return shown

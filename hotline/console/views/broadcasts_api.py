@@ -142,7 +142,9 @@ def list_broadcasts() -> ResponseReturnValue:
     wanted = id_argument("station")
     if wanted is not None:
         query = query.where(Broadcast.station_id == wanted)
-    return jsonify(items=[progress_json(b) for b in session().scalars(query)])
+    listed = list(session().scalars(query))
+    counted = service.progress_of(session(), listed)
+    return jsonify(items=[progress_json(b, counted=counted[b.id]) for b in listed])
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
