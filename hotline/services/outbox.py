@@ -219,10 +219,13 @@ def retry_policy() -> Retry:
     """Backoff with jitter, so a burst of throttled sends does not retry in lockstep.
 
     Intervals keep a tenth of a second: rounded to whole seconds, the first
-    (2 s ± 25 %) would always come out as exactly 2 s for every job.
+    (2 s ± 25 %) would always come out as exactly 2 s for every job. RQ files
+    a retry under the whole second it falls in, so a retry runs up to a second
+    before its interval is over (or after, by the scheduler's poll); the
+    fraction still spreads a burst of retries over neighbouring seconds.
     """
     intervals: list[Any] = [max(1.0, round(seconds * random.uniform(0.75, 1.25), 1)) for seconds in RETRY_INTERVALS]
-    # RQ's annotation says whole seconds, but its scheduler takes fractions as they are.
+    # RQ's annotation says whole seconds; fractions are accepted and move the second a retry is filed under.
     return Retry(max=len(RETRY_INTERVALS), interval=intervals)
 
 
