@@ -56,7 +56,7 @@ def serve(host: str, port: int, time_scale: float) -> None:
     signal.signal(signal.SIGTERM, _stop)
     # One access-log line per poll would drown the worker's and web app's output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    run_simulator(sim, host, port, announce=lambda url: click.echo(f"carrier simulator on {url}"))
+    run_simulator(sim, host, port, announce=lambda url: click.echo(f"运营商模拟器已在 {url} 运行"))
 
 
 def _aliyun_setup(settings: Settings) -> Any:
@@ -81,20 +81,23 @@ def _client() -> SimulatorControl:
     return SimulatorControl(get_settings(current_app).simulator_url)
 
 
+_CALL_ENDS = {"completed": "结束", "no-answer": "无人接听", "busy": "占线", "failed": "失败", "canceled": "已取消"}
+
+
 def _describe(event: dict[str, Any]) -> str | None:
     kind = event.get("kind", "")
     phone = event.get("phone") or event.get("to") or ""
     if kind == "call.say":
-        return f"{phone} hears: {event.get('text', '')}"
+        return f"{phone} 听到：{event.get('text', '')}"
     if kind == "phone.ringing":
-        return f"{phone} is ringing"
+        return f"{phone} 振铃"
     if kind in ("phone.answered", "phone.pressed", "call.bridged"):
-        extra = event.get("digits", "")
-        return f"{phone} {kind.split('.', 1)[1]} {extra}".rstrip()
+        action = {"phone.answered": "接听", "phone.pressed": "按键", "call.bridged": "接通"}[kind]
+        return f"{phone} {action} {event.get('digits', '')}".rstrip()
     if kind == "phone.sms_received":
-        return f"{phone} receives SMS: {event.get('body', '')}"
+        return f"{phone} 收到短信：{event.get('body', '')}"
     if kind == "call.status" and event.get("status") in ("completed", "no-answer", "busy", "failed", "canceled"):
-        return f"{phone} call {event.get('status')}"
+        return f"{phone} 通话{_CALL_ENDS[event['status']]}"
     return None
 
 
@@ -117,8 +120,8 @@ def simulate_call(from_phone: str, hangup_after: float | None, watch: float) -> 
         _, since = client.events()
         sid = client.dial(phone, hangup_after=hangup_after)
     except SimulatorControlError as exc:
-        raise click.ClickException(f"the simulator at {settings.simulator_url} did not take the call: {exc}") from None
-    click.echo(f"{phone} dials {settings.hotline_number} (CallSid {sid})")
+        raise click.ClickException(f"模拟器 {settings.simulator_url} 没有接下这通电话：{exc}") from None
+    click.echo(f"{phone} 拨打 {settings.hotline_number}（CallSid {sid}）")
     deadline = time.monotonic() + watch
     while time.monotonic() < deadline:
         events, since = client.events(since)
@@ -127,10 +130,10 @@ def simulate_call(from_phone: str, hangup_after: float | None, watch: float) -> 
             if line:
                 click.echo(f"  [{event.get('at', 0):6.1f}s] {line}")
         if client.call(sid).get("done"):
-            click.echo("call ended")
+            click.echo("通话结束")
             return
         time.sleep(0.3)
-    click.echo(f"still running after {watch:.0f} s; follow it in the console")
+    click.echo(f"{watch:.0f} 秒后仍在进行，请在控制台查看后续")
 
 
 @simulate_group.command("sms")
@@ -153,7 +156,7 @@ def simulate_sms(from_phone: str, body: str) -> None:
         sid = _client().send_sms(phone, body)
     except SimulatorControlError as exc:
         raise click.ClickException(f"模拟器 {settings.simulator_url} 没有收下这条短信：{exc}") from None
-    click.echo(f"{phone} texts {body!r} (MessageSid {sid})")
+    click.echo(f"{phone} 发送短信 {body!r}（MessageSid {sid}）")
 
 
 def register(cli: click.Group) -> None:

@@ -31,6 +31,8 @@ from hotline.extensions import get_settings
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
+# How the banner names the processes it started.
+_PART = {"web": "网页服务", "worker": "后台任务进程", "simulator": "运营商模拟器"}
 
 
 @dataclass
@@ -63,7 +65,7 @@ class ProcessTree:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                click.echo(f"{name} did not stop in time; killing it", err=True)
+                click.echo(f"{_PART.get(name, name)}未能按时停止，已强制结束", err=True)
                 process.kill()
                 process.wait()
 
@@ -184,7 +186,7 @@ def _run(
         seeded = seed_demo(db.session, settings, simulated=simulated)
         db.session.commit()
         if seeded:
-            click.echo(f"seeded demo station {seeded.name}")
+            click.echo(f"已创建示例派出所：{seeded.name}")
     from hotline.demo import demo_login_hint
 
     demo_login = demo_login_hint(db.session)
@@ -219,10 +221,10 @@ def _run(
         _wait_until_ready(f"http://127.0.0.1:{port}/healthz", tree)
         if simulated:
             _wait_until_ready(f"http://127.0.0.1:{simulator_port}/sim/healthz", tree)
-        click.echo(f"hotline is up in {time.monotonic() - started:.1f} s")
-        click.echo(f"  console:    http://127.0.0.1:{port}/")
+        click.echo(f"hotline 已启动，用时 {time.monotonic() - started:.1f} 秒")
+        click.echo(f"  控制台：    http://127.0.0.1:{port}/")
         if demo_login and simulated:
-            click.echo(f"  demo login: {demo_login}")
+            click.echo(f"  示例登录：  {demo_login}")
         elif demo_login:
             # Left from a run on the simulator: anyone who read the README could sign in.
             carrier = {"twilio": "Twilio", "aliyun": "阿里云"}.get(settings.carrier, settings.carrier)
@@ -231,28 +233,28 @@ def _run(
                 "请运行 hotline users disable demo 或 hotline users remove demo。",
                 fg="red", err=True,
             )
-        click.echo(f"  health:     http://127.0.0.1:{port}/healthz")
+        click.echo(f"  健康检查：  http://127.0.0.1:{port}/healthz")
         if aliyun_simulated:
-            click.echo(f"  simulator:  http://127.0.0.1:{simulator_port}/  (carrier: aliyun, played by the simulator)")
-            click.echo("  text in:    hotline simulate sms --from 13900001001 救命  (the phone page is Twilio-only)")
+            click.echo(f"  模拟运营商：http://127.0.0.1:{simulator_port}/  （运营商：阿里云，由模拟器扮演）")
+            click.echo("  模拟来信：  hotline simulate sms --from 13900001001 救命  （模拟手机页只用于 Twilio）")
         elif simulated:
-            click.echo(f"  simulator:  http://127.0.0.1:{simulator_port}/  (carrier: simulator)")
-            click.echo(f"  phone page: http://127.0.0.1:{port}/phone/  (be a villager, answer the group's phones)")
-        click.echo("Press Ctrl-C to stop.")
+            click.echo(f"  模拟运营商：http://127.0.0.1:{simulator_port}/  （运营商：模拟器）")
+            click.echo(f"  模拟手机：  http://127.0.0.1:{port}/phone/  （扮演村民求助，或接听小组成员的电话）")
+        click.echo("按 Ctrl-C 停止。")
         while not stopping:
             exited = tree.first_exited()
             if exited:
-                click.echo(f"{exited[0]} exited with code {exited[1]}; stopping", err=True)
+                click.echo(f"{_PART.get(exited[0], exited[0])}已退出（退出码 {exited[1]}），正在停止", err=True)
                 break
             time.sleep(0.2)
     finally:
-        click.echo("stopping ...")
+        click.echo("正在停止……")
         tree.stop()
         if embedded is not None:
             embedded.shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        click.echo("stopped")
+        click.echo("已停止")
 
 
 def _open_worker_log(path: Path | None) -> IO[bytes] | None:

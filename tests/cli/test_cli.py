@@ -33,7 +33,7 @@ def simulator_service(environ: dict[str, str]) -> Iterator[FakeService]:
 def test_simulate_sms_accepts_a_national_number(simulator_service: FakeService, app) -> None:
     result = app.test_cli_runner().invoke(args=["simulate", "sms", "--from", "13900001002", "收到"])
     assert result.exit_code == 0, result.output
-    assert "+8613900001002 texts '收到'" in result.output
+    assert "+8613900001002 发送短信 '收到'" in result.output
     assert any(received.params.get("From") == "+8613900001002" for received in simulator_service.received)
     bad = app.test_cli_runner().invoke(args=["simulate", "sms", "--from", "12345", "收到"])
     assert bad.exit_code == 2 and "不是有效的电话号码" in bad.output and "Traceback" not in bad.output

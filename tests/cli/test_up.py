@@ -47,12 +47,13 @@ def test_up_runs_everything_on_embedded_defaults_and_stops_cleanly(tmp_path):
     )
     try:
         # A bound on a hang, not a speed check: the banner reports the start-up time, printed below.
-        lines = _wait_for_line(process, "hotline is up", timeout=90)
+        lines = _wait_for_line(process, "hotline 已启动", timeout=90)
         ready_after = time.monotonic() - started
         banner = "\n".join(lines)
-        assert "seeded demo station" in banner
-        assert "demo login: demo / demo-password" in banner
-        reported = float(next(line for line in lines if "hotline is up" in line).split(" in ")[1].split(" s")[0])
+        assert "已创建示例派出所" in banner
+        assert "示例登录：  demo / demo-password" in banner
+        assert "按 Ctrl-C 停止" in banner
+        reported = float(next(line for line in lines if "hotline 已启动" in line).split("用时 ")[1].split(" 秒")[0])
         print(f"hotline up reported ready in {reported:.1f} s (wall {ready_after:.1f} s)")
 
         health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)

@@ -38,7 +38,7 @@ def test_up_is_quiet_by_default(tmp_path):
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        _wait_for_line(process, "Press Ctrl-C", timeout=30)
+        _wait_for_line(process, "按 Ctrl-C 停止", timeout=30)
         printed = _lines_after(process, 6)
         assert printed == [], "\n".join(printed)
         process.send_signal(signal.SIGINT)

@@ -91,7 +91,7 @@ def test_hotline_up_and_the_web_server_warn_at_start(tmp_path):
             )
         try:
             wait_until(
-                lambda: "hotline is up" in log.read_text(errors="replace") or up.poll() is not None,
+                lambda: "hotline 已启动" in log.read_text(errors="replace") or up.poll() is not None,
                 timeout=60,
                 what="hotline up",
                 diagnosis=lambda: log.read_text(errors="replace"),
@@ -112,7 +112,7 @@ def test_hotline_up_and_the_web_server_warn_at_start(tmp_path):
                     pass
         output = log.read_text(errors="replace")
     # hotline up checks before it starts anything, so its own warnings come before any child's output.
-    before_children = output.split("carrier simulator on")[0].split("Worker ")[0]
+    before_children = output.split("运营商模拟器已在")[0].split("Worker ")[0]
     up_warnings = [line for line in before_children.splitlines() if line.startswith("WARNING: ")]
     assert any("allkeys-lru" in line for line in up_warnings), output
     assert any("appendonly is off" in line for line in up_warnings), output
