@@ -146,7 +146,8 @@ def test_readiness_is_measured_and_the_report_ranks_groups_and_flags_the_slow(st
     by_group = {row[2]: row for row in table[1:]}
     assert [row[2] for row in table[1:]] == ["一组", "二组"]
     assert by_group["一组"][-1] == "是" and by_group["二组"][-1] == "否"
-    assert 0 < int(by_group["一组"][4]) <= 20 and by_group["二组"][4] == ""
+    # Whole seconds: on a fast run the simulated leader accepts within half a second, shown as 0.
+    assert 0 <= int(by_group["一组"][4]) <= 20 and by_group["二组"][4] == ""
     assert int(by_group["一组"][9]) >= 1  # the leader was reached by call
     assert busy.phone in by_group["二组"][11] and "占线" in by_group["二组"][11]
 
