@@ -57,19 +57,19 @@ class HotlineGroup(FlaskGroup):
 
 @click.group(cls=HotlineGroup, create_app=_create_app, add_default_commands=True)
 def main() -> None:
-    """hotline: joint-defence alerting. Settings come from the environment (see README)."""
+    """hotline：联防一键求助。设置来自环境变量（见 README）。"""
 
 
 @click.group("db")
 def db_group() -> None:
-    """Database migrations."""
+    """数据库结构迁移。"""
 
 
 @db_group.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 @with_appcontext
 def db_upgrade(revision: str) -> None:
-    """Create or migrate the schema to the newest revision."""
+    """创建数据库结构，或迁移到最新版本。"""
     from hotline.extensions import db
     from hotline.migrate import upgrade
 

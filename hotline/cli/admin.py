@@ -29,32 +29,32 @@ if TYPE_CHECKING:
 
 @click.group("stations")
 def stations_group() -> None:
-    """Police stations: hotline number, duty line, escalation delays, group size, drill standard."""
+    """派出所：求助号码、值班电话、升级时限、小组人数、演练标准。"""
 
 
 @stations_group.command("set")
 @click.argument("name")
-@click.option("--duty-phone", help="The station's duty line, called at the last escalation level.")
-@click.option("--escalation-delays", help="Seconds before each escalation level, e.g. 60,180.")
+@click.option("--duty-phone", help="派出所值班电话，最后一级升级时拨打。")
+@click.option("--escalation-delays", help="每一级升级前等待的秒数，例如 60,180。")
 @click.option(
     "--max-group-size", type=int,
-    help="Members per group (default HOTLINE_MAX_GROUP_SIZE); members past the tenth are called separately.",
+    help="每个小组的人数上限（默认 HOTLINE_MAX_GROUP_SIZE）；第十人之后的成员单独呼叫。",
 )
 @click.option(
     "--hotline-number",
-    help="The number this station's villagers dial, if it has its own; \"\" clears it.",
+    help="本所村民拨打的求助号码（如有自己的号码）；写 \"\" 清除。",
 )
 @click.option(
     "--drill-standard", metavar="SECONDS",
-    help="Seconds within which a drill's group must be covered, 10 to 3600 (e.g. 120); groups slower than this "
-    "miss the standard in the readiness report. \"\" goes back to HOTLINE_DRILL_STANDARD_SECONDS.",
+    help="演练中小组须在多少秒内达到所需响应人数，10 到 3600（例如 120）；慢于此的小组在战备报告中记为未达标。"
+    "写 \"\" 恢复为 HOTLINE_DRILL_STANDARD_SECONDS。",
 )
 @with_appcontext
 def stations_set(
     name: str, duty_phone: str | None, escalation_delays: str | None, max_group_size: int | None,
     hotline_number: str | None, drill_standard: str | None,
 ) -> None:
-    """Create station NAME, or change its settings."""
+    """新建名为 NAME 的派出所，或修改它的设置。"""
     from flask import current_app
     from sqlalchemy import select
 
@@ -93,7 +93,7 @@ stations_group.add_command(stations_show)
 @stations_group.command("list")
 @with_appcontext
 def stations_list() -> None:
-    """Every station with its hotline number, duty line and settings."""
+    """列出所有派出所及其求助号码、值班电话和设置。"""
     from sqlalchemy import select
 
     from hotline.extensions import db
@@ -114,17 +114,17 @@ def _describe(station: Station) -> str:
 
 @click.group("users")
 def users_group() -> None:
-    """Station staff who use the console."""
+    """使用控制台的派出所工作人员。"""
 
 
 @users_group.command("add")
 @click.argument("username")
-@click.option("--station", "station_name", help="The user's station; omit with --city-wide.")
-@click.option("--city-wide", is_flag=True, help="The user sees every station.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--station", "station_name", help="用户所属派出所；与 --city-wide 二选一。")
+@click.option("--city-wide", is_flag=True, help="全市用户，可查看所有派出所。")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取密码。")
 @with_appcontext
 def users_add(username: str, station_name: str | None, city_wide: bool, password_stdin: bool) -> None:
-    """Add a staff user. The password is prompted for, or read from stdin."""
+    """添加工作人员账号。密码在提示时输入，或从标准输入读取。"""
     from hotline.extensions import db
 
     if bool(station_name) == city_wide:
@@ -187,7 +187,7 @@ def _change_user(username: str, action: str, change: Callable[[Session, User], t
 @click.argument("username")
 @with_appcontext
 def users_disable(username: str) -> None:
-    """Stop USERNAME signing in; their open sessions and API token stop working at once."""
+    """停用 USERNAME：不能再登录，已登录的会话和 API 令牌立即失效。"""
 
     def change(_session: Session, user: User) -> tuple[bool, str]:
         if not disable_user(user, utcnow()):
@@ -201,7 +201,7 @@ def users_disable(username: str) -> None:
 @click.argument("username")
 @with_appcontext
 def users_enable(username: str) -> None:
-    """Let a disabled USERNAME sign in again with their password (a new API token is needed)."""
+    """重新启用 USERNAME，可用原密码登录（API 令牌需重新签发）。"""
 
     def change(_session: Session, user: User) -> tuple[bool, str]:
         if not enable_user(user):
@@ -213,10 +213,10 @@ def users_enable(username: str) -> None:
 
 @users_group.command("remove")
 @click.argument("username")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help="不再确认。")
 @with_appcontext
 def users_remove(username: str, yes: bool) -> None:
-    """Delete USERNAME. The audit log and incident timelines keep their name."""
+    """删除 USERNAME。操作日志和事件时间线保留其姓名。"""
     if not yes:
         click.confirm(f"删除用户 {username}？", abort=True)
 
@@ -230,10 +230,10 @@ def users_remove(username: str, yes: bool) -> None:
 
 @users_group.command("password")
 @click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码。")
 @with_appcontext
 def users_password(username: str, password_stdin: bool) -> None:
-    """Set USERNAME's password; their sessions end and their API token stops working."""
+    """设置 USERNAME 的密码；其会话结束，API 令牌失效。"""
     from hotline.extensions import db
 
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from hotline.cli.admin import users_group
 
@@ -13,20 +12,20 @@ from hotline.cli.admin import users_group
 @click.argument("username")
 @with_appcontext
 def users_token(username: str) -> None:
-    """Issue a new API token for USERNAME, replacing any earlier one.
+    """为 USERNAME 签发新的 API 令牌，之前的令牌作废。
 
-    The token is printed once; only its hash is stored. Send it as
-    ``Authorization: Bearer <token>`` to /api/.
+    令牌只显示这一次，系统只保存其摘要。调用 /api/ 时放在请求头
+    ``Authorization: Bearer <令牌>`` 中。
     """
     from hotline.console.audit import CLI_ACTOR, record_audit, user_snapshot
     from hotline.extensions import db
-    from hotline.models import User
-    from hotline.services.stations import issue_api_token
+    from hotline.services.stations import StationError, find_user, issue_api_token
 
     session = db.session
-    user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None:
-        raise click.ClickException(f"no user named {username!r}")
+    try:
+        user = find_user(session, username)
+    except StationError as exc:
+        raise click.ClickException(str(exc)) from None
     before = user_snapshot(user)
     token = issue_api_token(user)
     record_audit(

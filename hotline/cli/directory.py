@@ -34,7 +34,7 @@ _ABSENT_SHOWN = 20
 
 @click.group("directory")
 def directory_group() -> None:
-    """Villages, groups and members: import and export station spreadsheets."""
+    """村、小组和成员：导入、导出派出所的联防名册（表格）。"""
 
 
 @contextmanager
@@ -49,19 +49,20 @@ def _progress(label: str, length: int) -> Iterator[Callable[[int], None] | None]
 
 @directory_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--station", "station_name", required=True, help="The station the file belongs to.")
-@click.option("--create-station", is_flag=True, help="Create the station when no station has that name.")
-@click.option("--prune", is_flag=True, help="Deactivate the station's members that the file does not list.")
-@click.option("--dry-run", is_flag=True, help="Check the file and report what would change; write nothing.")
+@click.option("--station", "station_name", required=True, help="名册所属的派出所名称。")
+@click.option("--create-station", is_flag=True, help="没有这个名称的派出所时新建它。")
+@click.option("--prune", is_flag=True, help="停用名册中没有列出的本所成员。")
+@click.option("--dry-run", is_flag=True, help="只检查文件并列出将发生的变更，不写入。")
 @with_appcontext
 def import_command(file: Path, station_name: str, create_station: bool, prune: bool, dry_run: bool) -> None:
-    """Import FILE (.csv, .xlsx or .xls) into a station's directory, all or nothing.
+    """把 FILE（.csv、.xlsx 或 .xls）导入派出所名册：要么全部导入，要么一行不改。
 
-    Columns, headed in Chinese or English: 村/village, 小组/group, 姓名/name,
-    电话/phone, 角色/role, and optionally 地址/address, 状态/active and
-    需响应人数/responders_needed (a group's, on any of its rows; blank: 1). Any bad
-    row refuses the whole import; every bad row is listed. Messages are in
-    HOTLINE_LANGUAGE (Chinese unless it says en).
+    \b
+    列名可用中文或英文：村/village、小组/group、姓名/name、电话/phone、角色/role，
+    可选：地址/address、状态/active、需响应人数/responders_needed
+    （小组的设置，写在该组任一行；空白为 1）。
+    有任何一行出错，整个文件都不导入，并列出每一行错误。
+    提示语言由 HOTLINE_LANGUAGE 决定（默认中文，设为 en 时为英文）。
     """
     from hotline.extensions import db
 
@@ -196,12 +197,12 @@ def _report(plan: Plan, *, written: bool, language: str) -> None:
 
 
 @directory_group.command("export")
-@click.option("--station", "station_name", required=True, help="The station to export.")
+@click.option("--station", "station_name", required=True, help="要导出的派出所名称。")
 @click.argument("file", type=click.Path(path_type=Path))  # checked by the export, in the reader's language
-@click.option("--english-headers", is_flag=True, help="Head the columns in English (default: Chinese).")
+@click.option("--english-headers", is_flag=True, help="用英文列名（默认中文）。")
 @with_appcontext
 def export_command(station_name: str, file: Path, english_headers: bool) -> None:
-    """Write a station's directory to FILE (.csv or .xlsx), in the format the import reads."""
+    """把派出所名册写入 FILE（.csv 或 .xlsx），格式与导入相同。"""
     from hotline.extensions import db
 
     settings = get_settings(current_app)

@@ -19,8 +19,8 @@ from hotline.models import Group, Member, Station, User, Village
 @click.argument("name", required=False)
 @with_appcontext
 def stations_show(name: str | None) -> None:
-    """Show station NAME's settings (every station's without NAME): duty line, hotline number,
-    escalation delays, group size, drill standard, how many villages, groups and members, and its users."""
+    """显示派出所 NAME 的设置（不写 NAME 时显示全部）：值班电话、求助号码、升级时限、
+    小组人数、演练标准，村、小组、成员数量，以及工作人员。"""
     from hotline.extensions import db
 
     settings = get_settings(current_app)

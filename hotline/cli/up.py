@@ -122,25 +122,25 @@ def _fresh_metrics_folder(path: str) -> str:
 
 
 @click.command("up")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
-@click.option("--port", default=5000, show_default=True, help="Port of the web app.")
-@click.option("--simulator-port", default=5050, show_default=True, help="Port of the carrier simulator.")
-@click.option("--no-seed", is_flag=True, help="Do not create the demo station on first run.")
-@click.option("--verbose", is_flag=True, help="Print the worker's log here (every job it runs).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="网页服务监听的地址。")
+@click.option("--port", default=5000, show_default=True, help="网页服务的端口。")
+@click.option("--simulator-port", default=5050, show_default=True, help="运营商模拟器的端口。")
+@click.option("--no-seed", is_flag=True, help="首次运行时不创建示例派出所。")
+@click.option("--verbose", is_flag=True, help="在这里显示后台任务进程的日志（每个任务一行）。")
 @click.option(
     "--worker-log", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Append the worker's full log to this file.",
+    help="把后台任务进程的完整日志追加到这个文件。",
 )
 @click.pass_context
 def up_command(
     ctx: click.Context,
     host: str, port: int, simulator_port: int, no_seed: bool, verbose: bool, worker_log: Path | None,
 ) -> None:
-    """Run the web app, a worker and (without a carrier account) the carrier simulator, until Ctrl-C.
+    """启动网页服务、后台任务进程和（没有运营商账号时）运营商模拟器，按 Ctrl-C 停止。
 
-    Quiet once up: the worker prints only its warnings and errors, so the
-    console's address and login stay on screen; --verbose or --worker-log
-    FILE give its every line.
+    \b
+    启动后保持安静：后台任务进程只显示警告和错误，控制台地址和登录信息留在屏幕上；
+    --verbose 或 --worker-log FILE 可看到它的每一行日志。
     """
     with tempfile.TemporaryDirectory(prefix="hotline-up-") as scratch:
         # Filled in before the app reads its settings, so that they pass the checks.

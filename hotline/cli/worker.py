@@ -29,22 +29,22 @@ RESTART_PAUSE = 1.0
 
 
 @click.command("worker")
-@click.option("--burst", is_flag=True, help="Quit once the queues are empty (for tests and scripts).")
-@click.option("--name", default=None, help="Worker name, unique per process.")
+@click.option("--burst", is_flag=True, help="队列清空后退出（用于测试和脚本）。")
+@click.option("--name", default=None, help="进程名称，每个进程唯一。")
 @click.option(
     "--log-level", default="INFO", show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    help="INFO logs every job (the sweeper's every few seconds); WARNING only what needs attention.",
+    help="INFO 记录每个任务（包括每隔几秒的巡检）；WARNING 只记录需要处理的问题。",
 )
 @with_appcontext
 def worker_command(burst: bool, name: str | None, log_level: str) -> None:
-    """Run an RQ worker on the alerts and broadcasts queues, with the scheduler.
+    """运行后台任务进程（RQ）：处理报警和群发队列，并负责定时任务。
 
-    It runs up to HOTLINE_SEND_CONCURRENCY jobs at once, in threads.
+    最多同时运行 HOTLINE_SEND_CONCURRENCY 个任务（线程）。
 
-    RQ's worker quits when Redis goes away in the middle of a job; this
-    command then waits for Redis and starts a new one, so an outage needs
-    nobody to act. It stops for good only when asked to (SIGTERM, Ctrl-C).
+    \b
+    任务进行中 Redis 断开时，RQ 的进程会退出；本命令会等 Redis 恢复后重新启动它，
+    无需人工处理。只有收到 SIGTERM 或 Ctrl-C 时才真正停止。
     """
     from hotline.extensions import get_carrier, get_settings, queues
     from hotline.queues import QUEUE_NAMES

@@ -153,7 +153,7 @@ def test_api_accepts_a_bearer_token_and_only_the_right_one(console, session, wor
 def test_token_command_refuses_an_unknown_user(console_app, world):
     result = console_app.test_cli_runner().invoke(args=["users", "token", "ghost"])
     assert result.exit_code != 0
-    assert "no user named 'ghost'" in result.output
+    assert "没有名为“ghost”的用户" in result.output
 
 
 def test_password_change_is_audited_and_signs_out_other_sessions(console_app, session, world):
