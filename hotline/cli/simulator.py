@@ -81,6 +81,8 @@ def _client() -> SimulatorControl:
     return SimulatorControl(get_settings(current_app).simulator_url)
 
 
+# What the terminal says a phone did, and how a call ended.
+_PHONE_ACTIONS = {"phone.answered": "接听", "phone.pressed": "按键", "call.bridged": "接通"}
 _CALL_ENDS = {"completed": "结束", "no-answer": "无人接听", "busy": "占线", "failed": "失败", "canceled": "已取消"}
 
 
@@ -91,12 +93,11 @@ def _describe(event: dict[str, Any]) -> str | None:
         return f"{phone} 听到：{event.get('text', '')}"
     if kind == "phone.ringing":
         return f"{phone} 振铃"
-    if kind in ("phone.answered", "phone.pressed", "call.bridged"):
-        action = {"phone.answered": "接听", "phone.pressed": "按键", "call.bridged": "接通"}[kind]
-        return f"{phone} {action} {event.get('digits', '')}".rstrip()
+    if kind in _PHONE_ACTIONS:
+        return f"{phone} {_PHONE_ACTIONS[kind]} {event.get('digits', '')}".rstrip()
     if kind == "phone.sms_received":
         return f"{phone} 收到短信：{event.get('body', '')}"
-    if kind == "call.status" and event.get("status") in ("completed", "no-answer", "busy", "failed", "canceled"):
+    if kind == "call.status" and event.get("status") in _CALL_ENDS:
         return f"{phone} 通话{_CALL_ENDS[event['status']]}"
     return None
 

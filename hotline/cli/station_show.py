@@ -19,8 +19,12 @@ from hotline.models import Group, Member, Station, User, Village
 @click.argument("name", required=False)
 @with_appcontext
 def stations_show(name: str | None) -> None:
-    """显示派出所 NAME 的设置（不写 NAME 时显示全部）：值班电话、求助号码、升级时限、
-    小组人数、演练标准，村、小组、成员数量，以及工作人员。"""
+    """显示派出所 NAME 的设置（不写 NAME 时显示全部）。
+
+    \b
+    包括值班电话、求助号码、升级时限、小组人数、演练标准，
+    村、小组、成员数量，以及工作人员。
+    """
     from hotline.extensions import db
 
     settings = get_settings(current_app)

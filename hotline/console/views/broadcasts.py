@@ -278,7 +278,7 @@ def progress_json(
         "next_run_at": iso(broadcast.next_run_at), "started_at": iso(broadcast.started_at),
         "finished_at": iso(broadcast.finished_at), "created_by": broadcast.created_by,
         "created_at": iso(broadcast.created_at), "parent_id": broadcast.parent_id,
-        "progress": (counted or service.progress(session(), broadcast)).to_json(),
+        "progress": (counted if counted is not None else service.progress(session(), broadcast)).to_json(),
     }
     if with_sends and broadcast.rule:
         sends = service.children(session(), broadcast)
